@@ -1,0 +1,44 @@
+"""Errors crowdnb raises: each names what was wrong (row, field, value) so it can be fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CrowdnbError(Exception):
+    """Base class of crowdnb's own errors."""
+
+
+class NotFound(CrowdnbError, LookupError):
+    """A project, task or worker that does not exist."""
+
+
+class Conflict(CrowdnbError):
+    """The request contradicts what is already stored (e.g. a project with another kind)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input row."""
+
+    row: object
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row!r}, field {self.field!r}: {self.message}"
+
+
+class ValidationError(CrowdnbError, ValueError):
+    """Input rejected as a whole; `problems` lists every offending row and field."""
+
+    def __init__(self, problems: list[Problem], *, shown: int = 20) -> None:
+        self.problems = problems
+        lines = [str(p) for p in problems[:shown]]
+        if len(problems) > shown:
+            lines.append(f"... and {len(problems) - shown} more")
+        super().__init__(f"{len(problems)} problem(s), nothing was stored:\n  " + "\n  ".join(lines))
+
+
+class LabelError(CrowdnbError, ValueError):
+    """A label that does not fit its project's schema."""

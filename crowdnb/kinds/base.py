@@ -1,0 +1,29 @@
+"""What a task kind is: its media, its label schema, its front-end view."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+Media = Literal["image", "text"]
+
+
+class Kind(ABC):
+    """A task kind, declared once: everything that differs between kinds lives in a subclass.
+
+    A kind turns user options into a stored label configuration (`make_config`), checks and
+    normalizes labels (`validate_label`, used by the widget's kernel side and again by the store),
+    and names the front-end view that draws its tasks.
+    """
+
+    name: ClassVar[str]
+    media: ClassVar[Media]
+    view: ClassVar[str]
+
+    @abstractmethod
+    def make_config(self, **options: Any) -> dict[str, Any]:
+        """The project's label configuration from user options; raises ValueError on bad ones."""
+
+    @abstractmethod
+    def validate_label(self, label: Any, config: dict[str, Any]) -> Any:
+        """The label as stored (JSON-ready); raises `LabelError` naming the bad value."""

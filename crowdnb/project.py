@@ -1,0 +1,130 @@
+"""`Project`: the user's entry point. Tasks in, a widget to label them, labels out."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from crowdnb import kinds
+from crowdnb.errors import Conflict
+from crowdnb.intake import tasks_from_frame
+from crowdnb.session import StoreSource
+from crowdnb.store import ProjectInfo, Store
+from crowdnb.widgets import Labeler
+
+WORKER_ENV = "CROWDNB_WORKER"
+PROGRESS_FROM_ROWS = 5_000
+
+
+def default_worker() -> str:
+    """Who is labeling when nobody says: `$CROWDNB_WORKER`, else the local user name."""
+    return os.environ.get(WORKER_ENV) or getpass.getuser()
+
+
+def _store(store: Store | str | None) -> Store:
+    return store if isinstance(store, Store) else Store(store)
+
+
+class Project:
+    """A labeling project in a store: its kind, label configuration, tasks and labels.
+
+    Use `Project.create(...)` or `Project.open(...)`; `store` is a `Store`, a SQLAlchemy URL
+    (``sqlite:///...`` or ``postgresql+psycopg://...``), a SQLite file path, or None for the
+    default (`$CROWDNB_STORE`, else a SQLite file in the user's data directory).
+    """
+
+    def __init__(self, store: Store, info: ProjectInfo) -> None:
+        self.store = store
+        self.info = info
+        self.kind = kinds.get(info.kind)
+
+    def __repr__(self) -> str:
+        return f"Project({self.info.name!r}, kind={self.info.kind!r}, store={self.store!r})"
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.info.config
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        kind: str,
+        *,
+        store: Store | str | None = None,
+        overlap: int = 1,
+        price: int = 0,
+        exist_ok: bool = False,
+        **options: Any,
+    ) -> Project:
+        """Create a project of `kind` (e.g. ``"image-class"`` with ``classes=[...]``).
+
+        With `exist_ok=True`, an existing project of the same kind and options is opened instead
+        (so re-running a notebook is harmless); one that differs raises `Conflict`.
+        """
+        definition = kinds.get(kind)
+        config = definition.make_config(**options)
+        target = _store(store)
+        if exist_ok and name in target.project_names():
+            info = target.project(name)
+            if (info.kind, info.config) != (kind, config):
+                raise Conflict(
+                    f"project {name!r} exists as {info.kind} with {info.config}, not {kind} with {config}"
+                )
+            return cls(target, info)
+        return cls(target, target.create_project(name, kind, config, overlap=overlap, price=price))
+
+    @classmethod
+    def open(cls, name: str, *, store: Store | str | None = None) -> Project:
+        """Open an existing project; `NotFound` lists the projects the store has."""
+        target = _store(store)
+        return cls(target, target.project(name))
+
+    def add_tasks(
+        self, frame: pd.DataFrame, *, on_duplicate: str = "error", progress: bool | None = None
+    ) -> int:
+        """Add one task per row, all or nothing; returns the number added.
+
+        The kind's media column is required (``image``: a path or http(s) URL; ``text``);
+        ``id``, ``answer`` and ``priority`` are optional; other columns become metadata.
+        Bad rows raise `ValidationError` naming each row and field. Ids already in the
+        project raise too, or are skipped with ``on_duplicate="skip"``. A progress bar shows
+        for large frames (or when `progress=True`).
+        """
+        show = len(frame) >= PROGRESS_FROM_ROWS if progress is None else progress
+        with tqdm(total=len(frame), desc="checking", unit="task", disable=not show) as bar:
+            new = tasks_from_frame(frame, self.kind, self.config, tick=bar.update)
+        with tqdm(total=len(new), desc="storing", unit="task", disable=not show) as bar:
+            return self.store.add_tasks(self.info.id, new, on_duplicate=on_duplicate, progress=bar.update)
+
+    def annotate(self, *, worker: str | None = None, prefetch: int = 5) -> Labeler:
+        """A widget to label this project's tasks, starting at the first one `worker` has not
+        labeled (the local user by default). Keys: 1..9 pick a class, Enter submits,
+        Backspace goes back (the label can be changed), s skips."""
+        who = worker or default_worker()
+        source = StoreSource(self.store, self.info, self.store.worker_id(who))
+        return Labeler(
+            source, view=self.kind.view, config=self.config, prefetch=prefetch, title=f"{self.name} · {who}"
+        )
+
+    def tasks(self) -> pd.DataFrame:
+        """All tasks: id, payload, meta, known_answer, priority, n_labels."""
+        return self.store.tasks(self.info.id)
+
+    def labels(self) -> pd.DataFrame:
+        """Current labels: task, worker, label, submitted_at (UTC), duration_ms, status,
+        annotation_id."""
+        return self.store.labels(self.info.id)
+
+    def progress(self, worker: str | None = None) -> tuple[int, int]:
+        """(tasks labeled by `worker`, all tasks)."""
+        return self.store.progress(self.info.id, self.store.worker_id(worker or default_worker()))
+

@@ -1,0 +1,80 @@
+"""Opening a store: URL resolution, engine tuning per back end, and schema migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from platformdirs import user_data_dir
+
+STORE_ENV = "CROWDNB_STORE"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def default_url() -> str:
+    """The store URL used when none is given: `$CROWDNB_STORE`, else a SQLite file per user."""
+    configured = os.environ.get(STORE_ENV)
+    if configured:
+        return as_url(configured)
+    return as_url(Path(user_data_dir("crowdnb", appauthor=False)) / "crowdnb.sqlite")
+
+
+def as_url(target: str | os.PathLike[str]) -> str:
+    """A SQLAlchemy URL for `target`: a URL is kept, a plain path becomes a SQLite file URL."""
+    text = os.fspath(target)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser().resolve()
+    return f"sqlite:///{path}"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine tuned for many notebooks sharing one store."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _tune(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Transactions are begun explicitly (see `_begin`), so that writers take the lock up front
+        # with BEGIN IMMEDIATE instead of failing on upgrade from a read lock.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk before it is acknowledged
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the store's schema to the newest version (no-op when it is already there)."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

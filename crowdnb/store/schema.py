@@ -1,0 +1,169 @@
+"""The store's tables: one SQLAlchemy Core schema for SQLite and PostgreSQL.
+
+Timestamps always come from the database server's clock (`utcnow()`), never from a client, and
+read back as timezone-aware UTC datetimes on both back ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored in UTC that always reads back timezone-aware."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass a timezone-aware UTC datetime")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class utcnow(FunctionElement[datetime]):
+    """The database server's current UTC time, with milliseconds (at least)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(utcnow, "postgresql")
+def _utcnow_pg(element: utcnow, compiler: sa.sql.compiler.SQLCompiler, **kw: object) -> str:
+    return "statement_timestamp()"
+
+
+@compiles(utcnow, "sqlite")
+def _utcnow_sqlite(element: utcnow, compiler: sa.sql.compiler.SQLCompiler, **kw: object) -> str:
+    return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+
+
+class utc_after(FunctionElement[datetime]):
+    """The database server's current UTC time plus a number of seconds (a bound parameter)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(sa.bindparam("lease_seconds", seconds, type_=sa.Float))
+
+
+@compiles(utc_after, "postgresql")
+def _utc_after_pg(element: utc_after, compiler: sa.sql.compiler.SQLCompiler, **kw: object) -> str:
+    return f"statement_timestamp() + make_interval(secs => {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_after, "sqlite")
+def _utc_after_sqlite(element: utc_after, compiler: sa.sql.compiler.SQLCompiler, **kw: object) -> str:
+    seconds = compiler.process(element.clauses, **kw)
+    return f"strftime('%Y-%m-%d %H:%M:%f000', 'now', ({seconds}) || ' seconds')"
+
+
+def _created_at() -> sa.Column[datetime]:
+    return sa.Column("created_at", UTCDateTime(), nullable=False, server_default=utcnow())
+
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("config", JSONType, nullable=False),
+    sa.Column("overlap", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("price", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_seconds", sa.Integer, nullable=False, server_default="600"),
+    _created_at(),
+    sa.CheckConstraint("overlap >= 1", name="overlap_positive"),
+    sa.CheckConstraint("price >= 0", name="price_not_negative"),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(32), nullable=False, server_default="worker"),
+    sa.Column("token_hash", sa.String(128), nullable=True, unique=True),
+    _created_at(),
+    sa.CheckConstraint("role IN ('worker', 'inspector', 'manager')", name="role_known"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("external_id", sa.String(200), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("meta", JSONType, nullable=False),
+    sa.Column("known_answer", JSONType, nullable=True),
+    sa.Column("priority", sa.Float, nullable=False, server_default="0"),
+    sa.Column("overlap", sa.Integer, nullable=True),
+    # Leased or labeled slots, and whether a slot is still free; kept in step by the store so that
+    # hand-out walks an index of open tasks instead of counting assignments per task.
+    sa.Column("n_active", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("is_open", sa.Boolean, nullable=False, server_default=sa.true()),
+    _created_at(),
+    sa.UniqueConstraint("project_id", "external_id", name="uq_tasks_project_external"),
+)
+sa.Index("ix_tasks_queue", tasks.c.project_id, tasks.c.is_open, tasks.c.priority.desc(), tasks.c.position)
+
+annotations = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("label", JSONType, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="submitted"),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+    sa.CheckConstraint(
+        "status IN ('submitted', 'superseded', 'approved', 'rejected')", name="status_known"
+    ),
+    sa.Index("ix_annotations_task_worker", "task_id", "worker_id"),
+    sa.Index("ix_annotations_project_status", "project_id", "status"),
+)
+
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="leased"),
+    sa.Column("leased_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("status IN ('leased', 'done', 'skipped')", name="status_known"),
+    sa.UniqueConstraint("task_id", "worker_id", name="uq_assignments_task_worker"),
+    sa.Index("ix_assignments_worker_status", "project_id", "worker_id", "status"),
+    sa.Index("ix_assignments_expiry", "project_id", "status", "expires_at"),
+)

@@ -1,0 +1,119 @@
+"""The labeling widget: an anywidget whose front end keeps the next items in the page.
+
+The browser holds a queue of prefetched items (images as binary buffers, decoded ahead), so a
+keypress shows the next item at once; the label travels to the kernel in the background and is
+re-sent until the kernel acknowledges it as stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from crowdnb.widgets.source import Item, TaskSource
+
+STATIC = Path(__file__).with_name("static")
+
+SubmitCallback = Callable[[dict[str, Any]], None]
+
+
+class Labeler(anywidget.AnyWidget):
+    """Shows a source's items one at a time and sends the worker's labels back to it.
+
+    Parameters
+    ----------
+    source
+        Where items come from and labels go (see `TaskSource`).
+    view
+        The front-end view that draws a task (e.g. ``"classify"``).
+    config
+        The project's label configuration (e.g. ``{"classes": [...]}``), sent to the view.
+    prefetch
+        How many items the page keeps ready ahead of the current one.
+    title
+        Shown above the task.
+    """
+
+    _esm = STATIC / "labeler.js"
+    _css = STATIC / "labeler.css"
+
+    view = traitlets.Unicode("classify").tag(sync=True)
+    config = traitlets.Dict().tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+    prefetch = traitlets.Int(5).tag(sync=True)
+    done = traitlets.Int(0).tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self, source: TaskSource, *, view: str, config: dict[str, Any], prefetch: int = 5, title: str = ""
+    ) -> None:
+        super().__init__(view=view, config=config, prefetch=prefetch, title=title)
+        self._source = source
+        self._held: list[int] = []
+        self._callbacks: list[SubmitCallback] = []
+        self.done, self.total = source.progress()
+        self.on_msg(self._on_message)
+
+    def on_submit(self, callback: SubmitCallback) -> SubmitCallback:
+        """Call `callback({"task": id, "label": label})` after each stored label; usable as a
+        decorator."""
+        self._callbacks.append(callback)
+        return callback
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        handler = {
+            "hello": self._hello,
+            "fetch": self._fetch,
+            "submit": self._submit,
+            "skip": self._skip,
+        }.get(content.get("type", ""))
+        if handler is not None:
+            handler(content)
+
+    def _hello(self, _content: dict[str, Any]) -> None:
+        """A new page view starts with an empty queue: hand out from the start again."""
+        self._held = []
+        self._fetch({"n": self.prefetch + 1})
+
+    def _fetch(self, content: dict[str, Any]) -> None:
+        items = self._source.fetch(int(content.get("n", 1)), self._held)
+        self._held.extend(item.task_id for item in items)
+        buffers = [item.image for item in items if item.image is not None]
+        self.send({"type": "items", "items": [_describe(item) for item in items], "more": bool(items)}, buffers)
+
+    def _submit(self, content: dict[str, Any]) -> None:
+        annotation_id = str(content["id"])
+        try:
+            self._source.submit(
+                int(content["task_id"]), content["label"], annotation_id, content.get("duration_ms")
+            )
+        except ValueError as exc:
+            self.error = str(exc)
+            self.send({"type": "rejected", "id": annotation_id, "message": str(exc)})
+            return
+        self.error = ""
+        self.done, self.total = self._source.progress()
+        self.send({"type": "ack", "id": annotation_id})
+        for callback in self._callbacks:
+            callback({"task": content.get("external_id"), "label": content["label"]})
+
+    def _skip(self, content: dict[str, Any]) -> None:
+        self._source.skip(int(content["task_id"]))
+
+
+def _describe(item: Item) -> dict[str, Any]:
+    """The JSON part of an item; its image bytes travel as a separate binary buffer."""
+    return {
+        "task_id": item.task_id,
+        "external_id": item.external_id,
+        "text": item.text,
+        "has_image": item.image is not None,
+        "image_mime": item.image_mime,
+        "image_url": item.image_url,
+        "meta": item.meta,
+    }
