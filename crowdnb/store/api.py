@@ -464,6 +464,15 @@ class Store:
         return int(done), self.count_tasks(project_id)
 
     def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
+        """Query results as a DataFrame; JSON columns stay Python objects (None stays None)."""
         with self.engine.connect() as conn:
             result = conn.execute(query)
-            return pd.DataFrame(result.all(), columns=list(result.keys()))
+            names = list(result.keys())
+            columns = list(zip(*result.all(), strict=True)) or [()] * len(names)
+        json_columns = {c.name for c in query.selected_columns if isinstance(c.type, sa.JSON)}
+        return pd.DataFrame(
+            {
+                name: pd.Series(values, dtype=object) if name in json_columns else pd.Series(values)
+                for name, values in zip(names, columns, strict=True)
+            }
+        )

@@ -1,0 +1,44 @@
+"""Opening stores: default locations, SQLite tuning, and migrations that match the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from crowdnb.store import STORE_ENV, Store, default_url
+from crowdnb.store.schema import metadata
+
+
+def test_default_url_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "labels.sqlite"))
+    assert default_url() == f"sqlite:///{tmp_path / 'labels.sqlite'}"
+    monkeypatch.setenv(STORE_ENV, "postgresql+psycopg://u@127.0.0.1/db")
+    assert default_url() == "postgresql+psycopg://u@127.0.0.1/db"
+    monkeypatch.delenv(STORE_ENV)
+    assert default_url().endswith("crowdnb.sqlite")
+
+
+def test_migrated_schema_matches_the_declared_one(store: Store) -> None:
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+        assert context.get_current_revision() == "0001"
+
+
+def test_reopening_keeps_data(store_url: str) -> None:
+    with Store(store_url) as first:
+        first.create_project("kept", "text-class", {"classes": ["a"]})
+    with Store(store_url) as second:
+        assert second.project_names() == ["kept"]
+
+
+def test_sqlite_is_tuned_for_concurrent_durable_writes(tmp_path: Path) -> None:
+    with Store(str(tmp_path / "s.sqlite")) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
