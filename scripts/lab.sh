@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up, then start JupyterLab on 127.0.0.1 with the quickstart notebook open; the labels go to
+# the embedded SQLite store (set CROWDNB_STORE to choose another file or a PostgreSQL URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+port="${PORT:-8888}"
+root_flag=(); [[ $(id -u) -eq 0 ]] && root_flag=(--allow-root)
+echo "crowdnb store: $(.venv/bin/python -c 'import crowdnb.store as s; print(s.default_url())')"
+echo "JupyterLab will print its URL (http://127.0.0.1:${port}/lab/...?token=...) below; open it in a browser."
+cd notebooks
+exec ../.venv/bin/jupyter lab "${root_flag[@]}" --no-browser --ip=127.0.0.1 --port="$port" quickstart.ipynb
