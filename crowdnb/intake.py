@@ -1,8 +1,9 @@
 """Tasks in: turn a user's DataFrame into validated `NewTask`s, or say exactly what is wrong.
 
 Columns with a meaning: the kind's media column (``image`` or ``text``), ``id`` (unique task ids;
-made from the content when absent), ``answer`` (a known answer, validated like a label) and
-``priority`` (higher first). Every other column is kept as task metadata.
+made from the content when absent), ``answer`` (a known answer, validated like a label, never
+shown to workers), ``prediction`` (a model's pre-label, validated like a label and shown for
+editing) and ``priority`` (higher first). Every other column is kept as task metadata.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from crowdnb.kinds import Kind
 from crowdnb.media import image_payload
 from crowdnb.store import NewTask
 
-RESERVED = ("id", "answer", "priority")
+RESERVED = ("id", "answer", "prediction", "priority")
 MAX_ID_LENGTH = 200
 
 
@@ -42,7 +43,10 @@ def tasks_from_frame(
     problems: list[Problem] = []
     payloads = _payloads(rows, frame[media].tolist(), media, problems, tick)
     ids = _ids(rows, frame, payloads, problems)
-    answers = _answers(rows, frame, kind, config, problems)
+    answers = _labels(rows, frame, "answer", kind, config, payloads, problems)
+    for payload, prediction in zip(payloads, _labels(rows, frame, "prediction", kind, config, payloads, problems)):
+        if prediction is not None:
+            payload["prediction"] = prediction
     priorities = _priorities(rows, frame, problems)
     metas = _metas(rows, frame.drop(columns=[media, *[c for c in RESERVED if c in frame.columns]]), problems)
     if problems:
@@ -115,22 +119,29 @@ def _ids(
     return ids
 
 
-def _answers(
-    rows: list[Hashable], frame: pd.DataFrame, kind: Kind, config: dict[str, Any], problems: list[Problem]
+def _labels(
+    rows: list[Hashable],
+    frame: pd.DataFrame,
+    column: str,
+    kind: Kind,
+    config: dict[str, Any],
+    payloads: list[dict[str, Any]],
+    problems: list[Problem],
 ) -> list[Any]:
-    if "answer" not in frame.columns:
+    """Labels given in `column` (known answers or predictions), validated like a worker's."""
+    if column not in frame.columns:
         return [None] * len(rows)
-    answers: list[Any] = []
-    for row, value in zip(rows, frame["answer"].tolist(), strict=True):
-        if _missing(value):
-            answers.append(None)
+    labels: list[Any] = []
+    for row, value, payload in zip(rows, frame[column].tolist(), payloads, strict=True):
+        if _missing(value) or not payload:
+            labels.append(None)
             continue
         try:
-            answers.append(kind.validate_label(value, config))
+            labels.append(kind.validate_label(value, config, payload))
         except ValueError as exc:
-            problems.append(Problem(row, "answer", str(exc)))
-            answers.append(None)
-    return answers
+            problems.append(Problem(row, column, str(exc)))
+            labels.append(None)
+    return labels
 
 
 def _priorities(rows: list[Hashable], frame: pd.DataFrame, problems: list[Problem]) -> list[float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crowdnb import kinds
 from crowdnb.media import read_image
 from crowdnb.store import ProjectInfo, Store, Submission, Task
 from crowdnb.widgets import Item
@@ -18,14 +17,12 @@ class StoreSource:
         self.store = store
         self.project = project
         self.worker_id = worker_id
-        self._kind = kinds.get(project.kind)
 
     def fetch(self, n: int, exclude: Sequence[int]) -> list[Item]:
         tasks = self.store.claim(self.project.id, self.worker_id, n, exclude=exclude)
         return [self._item(task) for task in tasks]
 
     def submit(self, task_id: int, label: Any, annotation_id: str, duration_ms: int | None) -> None:
-        label = self._kind.validate_label(label, self.project.config)
         self.store.submit(self.project.id, self.worker_id, Submission(annotation_id, task_id, label, duration_ms))
 
     def skip(self, task_id: int) -> None:

@@ -25,5 +25,6 @@ class Kind(ABC):
         """The project's label configuration from user options; raises ValueError on bad ones."""
 
     @abstractmethod
-    def validate_label(self, label: Any, config: dict[str, Any]) -> Any:
-        """The label as stored (JSON-ready); raises `LabelError` naming the bad value."""
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> Any:
+        """The label as stored (JSON-ready) for a task with `payload` (e.g. the image size or the
+        text, to check geometry and offsets); raises `LabelError` naming the bad value."""

@@ -27,7 +27,7 @@ class Classification(Kind):
             raise ValueError(f"{self.name}: class names repeat: {repeated}")
         return {"classes": names}
 
-    def validate_label(self, label: Any, config: dict[str, Any]) -> str:
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> str:
         if label not in config["classes"]:
             raise LabelError(f"unknown class {label!r}; expected one of {config['classes']}")
         return str(label)

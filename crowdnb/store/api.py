@@ -361,12 +361,12 @@ class Store:
             earlier = self._receipt(conn, submission, worker_id)
             if earlier is not None:
                 return earlier
-            label = kinds.get(project.kind).validate_label(submission.label, project.config)
-            task = conn.scalar(
-                sa.select(tasks.c.id).where(tasks.c.id == submission.task_id, tasks.c.project_id == project_id)
+            payload = conn.scalar(
+                sa.select(tasks.c.payload).where(tasks.c.id == submission.task_id, tasks.c.project_id == project_id)
             )
-            if task is None:
+            if payload is None:
                 raise NotFound(f"task {submission.task_id} is not in project {project_id}")
+            label = kinds.get(project.kind).validate_label(submission.label, project.config, payload)
             conn.execute(
                 annotations.update()
                 .where(

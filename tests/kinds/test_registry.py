@@ -35,7 +35,7 @@ def test_bad_class_options_are_refused(options: dict, message: str) -> None:
 def test_labels_must_be_a_known_class() -> None:
     kind = kinds.get("image-class")
     config = kind.make_config(classes=["cat", "dog"])
-    assert kind.validate_label("dog", config) == "dog"
+    assert kind.validate_label("dog", config, {}) == "dog"
     for bad in ("bird", None, 1, ["cat"]):
         with pytest.raises(LabelError, match="unknown class"):
-            kind.validate_label(bad, config)
+            kind.validate_label(bad, config, {})
