@@ -33,11 +33,13 @@ class StoreSource:
 
     def _item(self, task: Task) -> Item:
         payload = task.payload
+        common = {"prediction": payload.get("prediction"), "meta": task.meta, "text": payload.get("text")}
         if "image" in payload:
             data, mime = read_image(payload)
-            return Item(task.id, task.external_id, image=data, image_mime=mime, meta=task.meta)
-        if "image_url" in payload:
-            return Item(task.id, task.external_id, image_url=payload["image_url"], meta=task.meta)
-        return Item(task.id, task.external_id, text=payload.get("text"), meta=task.meta)
+            return Item(
+                task.id, task.external_id, image=data, image_mime=mime,
+                width=payload.get("width"), height=payload.get("height"), **common,
+            )
+        return Item(task.id, task.external_id, image_url=payload.get("image_url"), **common)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from crowdnb.kinds.base import Kind, Media
-from crowdnb.kinds.classification import ImageClass, TextClass
+from crowdnb.kinds.classification import ImageClass, ImageMultilabel, TextClass, TextMultilabel
+from crowdnb.kinds.geometry import OCR, BBox, Keypoints, Polygon
+from crowdnb.kinds.text import QA, Caption, FreeText, Spans
 
 _REGISTRY: dict[str, Kind] = {}
 
@@ -27,7 +29,10 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-for _kind in (ImageClass(), TextClass()):
+for _kind in (
+    ImageClass(), ImageMultilabel(), BBox(), Polygon(), Keypoints(), OCR(), Caption(),
+    TextClass(), TextMultilabel(), Spans(), QA(), FreeText(),
+):
     register(_kind)
 
 __all__ = ["Kind", "Media", "get", "names", "register"]

@@ -1,4 +1,4 @@
-"""Single-choice classification of an image or a text."""
+"""Classification of an image or a text: one class, or any number of classes (multi-label)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind, Media
+from crowdnb.kinds.checks import class_list, items, known_class, no_options
 
 
 class Classification(Kind):
@@ -13,24 +14,12 @@ class Classification(Kind):
 
     view: ClassVar[str] = "classify"
 
-    def make_config(self, *, classes: list[str] | tuple[str, ...] | None = None, **options: Any) -> dict[str, Any]:
-        if options:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(options)}")
-        if not classes:
-            raise ValueError(f"{self.name}: `classes` must list at least one class")
-        names = list(classes)
-        for name in names:
-            if not isinstance(name, str) or not name.strip():
-                raise ValueError(f"{self.name}: class names must be non-empty strings, got {name!r}")
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"{self.name}: class names repeat: {repeated}")
-        return {"classes": names}
+    def make_config(self, *, classes: Any = None, **options: Any) -> dict[str, Any]:
+        no_options(self.name, options)
+        return {"classes": class_list(self.name, classes)}
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> str:
-        if label not in config["classes"]:
-            raise LabelError(f"unknown class {label!r}; expected one of {config['classes']}")
-        return str(label)
+        return known_class(label, config)
 
 
 class ImageClass(Classification):
@@ -40,4 +29,32 @@ class ImageClass(Classification):
 
 class TextClass(Classification):
     name: ClassVar[str] = "text-class"
+    media: ClassVar[Media] = "text"
+
+
+class Multilabel(Kind):
+    """Pick every class that applies (keys 1..9 toggle); `allow_empty` permits choosing none."""
+
+    view: ClassVar[str] = "multiselect"
+
+    def make_config(self, *, classes: Any = None, allow_empty: bool = False, **options: Any) -> dict[str, Any]:
+        no_options(self.name, options)
+        return {"classes": class_list(self.name, classes), "allow_empty": bool(allow_empty)}
+
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[str]:
+        chosen = [known_class(v, config, f"label[{i}]") for i, v in enumerate(items(label, "label"))]
+        if len(set(chosen)) != len(chosen):
+            raise LabelError(f"label: a class is repeated in {chosen}")
+        if not chosen and not config["allow_empty"]:
+            raise LabelError("label: choose at least one class")
+        return [c for c in config["classes"] if c in chosen]
+
+
+class ImageMultilabel(Multilabel):
+    name: ClassVar[str] = "image-multilabel"
+    media: ClassVar[Media] = "image"
+
+
+class TextMultilabel(Multilabel):
+    name: ClassVar[str] = "text-multilabel"
     media: ClassVar[Media] = "text"

@@ -17,6 +17,14 @@ import traitlets
 from crowdnb.widgets.source import Item, TaskSource
 
 STATIC = Path(__file__).with_name("static")
+# The front end is one ES module joined from these files: helpers, the image stage, one file per
+# view (each registers itself in VIEWS), then the shell that exports `render`.
+MODULE_PARTS = ("core.js", "imagestage.js", *sorted(f"views/{p.name}" for p in (STATIC / "views").glob("*.js")), "shell.js")
+
+
+def front_end_module() -> str:
+    """The widget's ES module source."""
+    return "\n".join((STATIC / part).read_text(encoding="utf-8") for part in MODULE_PARTS)
 
 SubmitCallback = Callable[[dict[str, Any]], None]
 
@@ -38,7 +46,7 @@ class Labeler(anywidget.AnyWidget):
         Shown above the task.
     """
 
-    _esm = STATIC / "labeler.js"
+    _esm = front_end_module()
     _css = STATIC / "labeler.css"
 
     view = traitlets.Unicode("classify").tag(sync=True)
@@ -115,5 +123,8 @@ def _describe(item: Item) -> dict[str, Any]:
         "has_image": item.image is not None,
         "image_mime": item.image_mime,
         "image_url": item.image_url,
+        "width": item.width,
+        "height": item.height,
+        "prediction": item.prediction,
         "meta": item.meta,
     }

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Item:
-    """One task as the front end needs it: text, or image bytes (or an image URL), and metadata."""
+    """One task as the front end needs it: text and/or image bytes (or an image URL) with the
+    image size, a model's pre-label if any, and metadata."""
 
     task_id: int
     external_id: str
@@ -21,6 +22,9 @@ class Item:
     image: bytes | None = None
     image_mime: str | None = None
     image_url: str | None = None
+    width: int | None = None
+    height: int | None = None
+    prediction: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 

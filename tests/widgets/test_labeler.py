@@ -127,7 +127,10 @@ def test_on_submit_callbacks_run_after_storage(image_project: crowdnb.Project) -
 
 
 def test_front_end_module_ships_with_the_package() -> None:
-    from crowdnb.widgets.labeler import STATIC
+    from crowdnb import kinds
+    from crowdnb.widgets.labeler import front_end_module
 
-    source = (STATIC / "labeler.js").read_text()
-    assert "export default" in source and "innerHTML" not in source
+    source = front_end_module()
+    assert source.count("export default") == 1 and "innerHTML" not in source
+    for kind in kinds.names():
+        assert f"VIEWS.{kinds.get(kind).view} = " in source

@@ -1,0 +1,188 @@
+"""Image geometry kinds: boxes, polygons, keypoints, and OCR regions with transcriptions.
+
+Coordinates are image pixels (origin top-left, x right, y down), validated against the image
+size recorded when the task was added.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from crowdnb.errors import LabelError
+from crowdnb.kinds.base import Kind, Media
+from crowdnb.kinds.checks import (
+    class_list,
+    image_size,
+    inside,
+    items,
+    known_class,
+    no_options,
+    number,
+    point,
+    record,
+    text,
+)
+
+# Named point sets with skeleton edges (pairs of point names).
+KEYPOINT_PRESETS: dict[str, dict[str, list[Any]]] = {
+    "face": {
+        "points": [
+            "left_eye_outer", "left_eye_inner", "left_pupil", "right_eye_inner", "right_eye_outer",
+            "right_pupil", "nose_tip", "mouth_left", "mouth_right",
+        ],
+        "skeleton": [
+            ["left_eye_outer", "left_pupil"], ["left_pupil", "left_eye_inner"],
+            ["right_eye_inner", "right_pupil"], ["right_pupil", "right_eye_outer"],
+            ["left_eye_inner", "nose_tip"], ["right_eye_inner", "nose_tip"],
+            ["nose_tip", "mouth_left"], ["nose_tip", "mouth_right"], ["mouth_left", "mouth_right"],
+        ],
+    },
+    "coco17": {
+        "points": [
+            "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+            "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+            "left_knee", "right_knee", "left_ankle", "right_ankle",
+        ],
+        "skeleton": [
+            ["left_ankle", "left_knee"], ["left_knee", "left_hip"], ["right_ankle", "right_knee"],
+            ["right_knee", "right_hip"], ["left_hip", "right_hip"], ["left_shoulder", "left_hip"],
+            ["right_shoulder", "right_hip"], ["left_shoulder", "right_shoulder"],
+            ["left_shoulder", "left_elbow"], ["right_shoulder", "right_elbow"],
+            ["left_elbow", "left_wrist"], ["right_elbow", "right_wrist"], ["left_eye", "right_eye"],
+            ["nose", "left_eye"], ["nose", "right_eye"], ["left_eye", "left_ear"],
+            ["right_eye", "right_ear"], ["left_ear", "left_shoulder"], ["right_ear", "right_shoulder"],
+        ],
+    },
+}
+
+
+def _box(value: Any, where: str, size: tuple[float, float] | None) -> dict[str, float]:
+    x, y = number(value["x"], f"{where}.x"), number(value["y"], f"{where}.y")
+    w, h = number(value["w"], f"{where}.w", positive=True), number(value["h"], f"{where}.h", positive=True)
+    inside(x, y, where, size)
+    inside(x + w, y + h, where, size)
+    return {"x": x, "y": y, "w": w, "h": h}
+
+
+class BBox(Kind):
+    """Axis-aligned boxes, each with a class: ``[{"label", "x", "y", "w", "h"}, ...]``."""
+
+    name: ClassVar[str] = "bbox"
+    media: ClassVar[Media] = "image"
+    view: ClassVar[str] = "boxes"
+
+    def make_config(self, *, classes: Any = None, **options: Any) -> dict[str, Any]:
+        no_options(self.name, options)
+        return {"classes": class_list(self.name, classes), "shape": "box", "transcribe": False}
+
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+        size = image_size(payload)
+        out = []
+        for i, value in enumerate(items(label, "label")):
+            where = f"boxes[{i}]"
+            value = record(value, where, {"label", "x", "y", "w", "h"})
+            out.append({"label": known_class(value["label"], config, f"{where}.label"), **_box(value, where, size)})
+        return out
+
+
+class Polygon(Kind):
+    """Closed polygons, each with a class: ``[{"label", "points": [[x, y], ...]}, ...]``."""
+
+    name: ClassVar[str] = "polygon"
+    media: ClassVar[Media] = "image"
+    view: ClassVar[str] = "polygon"
+
+    def make_config(self, *, classes: Any = None, **options: Any) -> dict[str, Any]:
+        no_options(self.name, options)
+        return {"classes": class_list(self.name, classes)}
+
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+        size = image_size(payload)
+        out = []
+        for i, value in enumerate(items(label, "label")):
+            where = f"polygons[{i}]"
+            value = record(value, where, {"label", "points"})
+            points = [point(p, f"{where}.points[{j}]", size) for j, p in enumerate(items(value["points"], f"{where}.points"))]
+            if len(points) < 3:
+                raise LabelError(f"{where}.points: a polygon needs at least 3 points, got {len(points)}")
+            out.append({"label": known_class(value["label"], config, f"{where}.label"), "points": points})
+        return out
+
+
+class Keypoints(Kind):
+    """A named point set per image; each point placed (x, y) or marked not visible.
+
+    Label: ``[{"name", "x", "y", "visible"}, ...]`` in the project's point order; a point that
+    is not visible has ``x`` and ``y`` null.
+    """
+
+    name: ClassVar[str] = "keypoints"
+    media: ClassVar[Media] = "image"
+    view: ClassVar[str] = "keypoints"
+
+    def make_config(
+        self, *, preset: str | None = None, points: Any = None, skeleton: Any = None, **options: Any
+    ) -> dict[str, Any]:
+        no_options(self.name, options)
+        if preset is not None:
+            if preset not in KEYPOINT_PRESETS:
+                raise ValueError(f"keypoints: unknown preset {preset!r}; presets: {sorted(KEYPOINT_PRESETS)}")
+            points = points or KEYPOINT_PRESETS[preset]["points"]
+            skeleton = skeleton if skeleton is not None else KEYPOINT_PRESETS[preset]["skeleton"]
+        names = class_list(self.name, points)
+        edges = [list(edge) for edge in (skeleton or [])]
+        for edge in edges:
+            if len(edge) != 2 or not set(edge) <= set(names):
+                raise ValueError(f"keypoints: skeleton edge {edge!r} must join two of the points {names}")
+        return {"points": names, "skeleton": edges}
+
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+        size = image_size(payload)
+        values = items(label, "label")
+        if [v.get("name") if isinstance(v, dict) else v for v in values] != config["points"]:
+            raise LabelError(f"label: expected one entry per point, in order {config['points']}")
+        out = []
+        for value in values:
+            where = f"points[{value['name']}]"
+            value = record(value, where, {"name", "x", "y", "visible"})
+            if value["visible"] is True:
+                x, y = point([value["x"], value["y"]], where, size)
+                out.append({"name": value["name"], "x": x, "y": y, "visible": True})
+            elif value["visible"] is False and value["x"] is None and value["y"] is None:
+                out.append({"name": value["name"], "x": None, "y": None, "visible": False})
+            else:
+                raise LabelError(f"{where}: place the point (visible true, x, y) or mark it not visible (null x, y)")
+        return out
+
+
+class OCR(Kind):
+    """Text regions (a box or a 4-point quad) with their transcriptions:
+    ``[{"box": {"x", "y", "w", "h"}, "text"}, ...]`` or ``[{"quad": [[x, y] * 4], "text"}, ...]``."""
+
+    name: ClassVar[str] = "ocr"
+    media: ClassVar[Media] = "image"
+    view: ClassVar[str] = "boxes"
+
+    def make_config(self, *, shape: str = "box", max_chars: int = 500, **options: Any) -> dict[str, Any]:
+        no_options(self.name, options)
+        if shape not in ("box", "quad"):
+            raise ValueError(f"ocr: shape must be 'box' or 'quad', got {shape!r}")
+        return {"classes": [], "shape": shape, "transcribe": True, "max_chars": int(max_chars)}
+
+    def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+        size = image_size(payload)
+        out = []
+        for i, value in enumerate(items(label, "label")):
+            where = f"regions[{i}]"
+            shape = "quad" if config["shape"] == "quad" else "box"
+            value = record(value, where, {shape, "text"})
+            region: dict[str, Any] = {"text": text(value["text"], f"{where}.text", max_chars=config["max_chars"])}
+            if shape == "quad":
+                quad = [point(p, f"{where}.quad[{j}]", size) for j, p in enumerate(items(value["quad"], f"{where}.quad"))]
+                if len(quad) != 4:
+                    raise LabelError(f"{where}.quad: expected 4 points, got {len(quad)}")
+                region["quad"] = quad
+            else:
+                region["box"] = _box(record(value["box"], f"{where}.box", {"x", "y", "w", "h"}), f"{where}.box", size)
+            out.append(region)
+        return out

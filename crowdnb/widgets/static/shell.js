@@ -1,0 +1,284 @@
+// crowdnb front end, last part of the module: the shell around a view. It keeps a queue of
+// prefetched items (images decoded ahead), so a keypress shows the next item at once; labels go
+// to the kernel in the background and are re-sent until acknowledged (the annotation id makes a
+// retry harmless). Backspace walks back through the items already shown.
+
+const RESEND_MS = 4000;
+const HISTORY = 100;
+const SHELL_KEYS = [
+  ["Enter", "submit (Ctrl+Enter in a text field)"],
+  ["Backspace", "back to the previous item"],
+  ["s", "skip"],
+  ["z / Ctrl+Z", "undo"],
+  ["?", "show or hide this help"],
+];
+
+function helpPanel(viewKeys) {
+  const panel = h("div", "cnb-help");
+  panel.hidden = true;
+  panel.append(h("div", "cnb-help-title", "Keyboard"));
+  const table = h("table");
+  for (const [key, what] of [...viewKeys, ...SHELL_KEYS]) {
+    const row = h("tr");
+    row.append(h("td", "cnb-help-key", key), h("td", "", what));
+    table.append(row);
+  }
+  panel.append(table, h("div", "cnb-hint", "Esc or ? closes"));
+  return panel;
+}
+
+function render({ model, el }) {
+  const root = h("div", "cnb-root");
+  root.tabIndex = 0;
+  root.setAttribute("data-lm-suppress-shortcuts", "true"); // keep JupyterLab's cell shortcuts out
+  root.dataset.view = model.get("view");
+  const header = h("div", "cnb-header");
+  const title = h("span", "cnb-title");
+  const progress = h("progress", "cnb-progress");
+  const count = h("span", "cnb-count");
+  const helpButton = h("button", "cnb-button cnb-help-button", "?");
+  helpButton.type = "button";
+  helpButton.title = "Keyboard shortcuts";
+  header.append(title, progress, count, helpButton);
+  const stage = h("div", "cnb-stage");
+  const badge = h("div", "cnb-badge", "Model pre-label: edit it, or press Enter to accept.");
+  badge.hidden = true;
+  const status = h("div", "cnb-status");
+  status.setAttribute("role", "status");
+
+  const queue = []; // fetched, not yet shown
+  const history = []; // shown items, oldest first; `pos` points at the current one
+  const pending = new Map(); // annotation id -> {message, sentAt}
+  let pos = -1;
+  let fetching = false;
+  let exhausted = false;
+  let shownAt = performance.now();
+  let keyTime = null;
+  let problem = "";
+
+  const ctx = {
+    config: model.get("config"),
+    stage,
+    submit: () => submit(),
+    focus: () => root.focus({ preventScroll: true }),
+    status: (text, isError) => {
+      problem = isError ? text : "";
+      status.textContent = text;
+      status.classList.toggle("cnb-error", Boolean(isError));
+    },
+    // Report, on the next frame, that something the user caused at `start` is on screen.
+    painted: (what, start) => {
+      const task = current()?.external_id;
+      requestAnimationFrame(() => {
+        root.dispatchEvent(new CustomEvent("cnb-painted", { detail: { what, task, start, end: performance.now() } }));
+      });
+    },
+  };
+  const view = VIEWS[model.get("view")](ctx);
+  const help = helpPanel(view.keys);
+  const hint = h("div", "cnb-hint", "Click the widget, then use the keyboard · ? shows all keys");
+  root.append(header, help, stage, badge, view.element, status, hint);
+  el.append(root);
+
+  const current = () => (pos >= 0 && pos < history.length ? history[pos] : null);
+
+  function paint() {
+    const item = current();
+    problem = "";
+    if (!item) {
+      view.element.hidden = true;
+      badge.hidden = true;
+      delete root.dataset.taskId;
+      stage.replaceChildren(h("div", "cnb-empty", exhausted ? "All done: nothing left to label." : "Loading…"));
+      showPending();
+      return;
+    }
+    view.element.hidden = false;
+    const prelabeled = item.label === undefined && item.prediction != null;
+    badge.hidden = !prelabeled;
+    view.show(item, item.label ?? item.prediction ?? null);
+    shownAt = performance.now();
+    root.dataset.taskId = item.external_id;
+    showPending();
+    ctx.painted("shown", keyTime ?? shownAt);
+    keyTime = null;
+  }
+
+  function updateProgress() {
+    const total = model.get("total");
+    const done = model.get("done");
+    progress.max = Math.max(total, 1);
+    progress.value = done;
+    count.textContent = `${done} / ${total}`;
+    title.textContent = model.get("title");
+  }
+
+  function refill() {
+    if (fetching || exhausted) return;
+    const want = model.get("prefetch") + 1 - queue.length - (history.length - 1 - pos);
+    if (want <= 0) return;
+    fetching = true;
+    model.send({ type: "fetch", n: want });
+  }
+
+  function advance() {
+    if (pos < history.length - 1) {
+      pos += 1;
+    } else if (queue.length) {
+      history.push(queue.shift());
+      pos = history.length - 1;
+      while (history.length > HISTORY) {
+        release(history.shift());
+        pos -= 1;
+      }
+    } else {
+      pos = history.length; // past the end: waiting for items, or finished
+    }
+    paint();
+    refill();
+  }
+
+  function back() {
+    if (pos > 0) {
+      pos -= 1;
+      paint();
+    }
+  }
+
+  function submit() {
+    const item = current();
+    if (!item) return;
+    const value = view.value();
+    const why = view.check(value);
+    if (why) {
+      ctx.status(why, true);
+      return;
+    }
+    if (item.stored && same(item.label, value)) {
+      advance(); // unchanged: nothing new to store
+      return;
+    }
+    item.label = clone(value);
+    item.stored = true;
+    item.lastId = uuid();
+    const message = {
+      type: "submit",
+      id: item.lastId,
+      task_id: item.task_id,
+      external_id: item.external_id,
+      label: value,
+      duration_ms: Math.round(performance.now() - shownAt),
+    };
+    pending.set(message.id, { message, sentAt: performance.now() });
+    model.send(message);
+    advance();
+  }
+
+  function skip() {
+    const item = current();
+    if (!item) return;
+    if (!item.stored) model.send({ type: "skip", task_id: item.task_id });
+    advance();
+  }
+
+  function undo() {
+    if (!view.undo()) ctx.status("Nothing to undo on this item.");
+  }
+
+  function showPending() {
+    if (problem) return;
+    const error = model.get("error");
+    status.textContent = error || (pending.size ? `saving ${pending.size}…` : "");
+    status.classList.toggle("cnb-error", Boolean(error));
+  }
+
+  function toggleHelp(open = help.hidden) {
+    help.hidden = !open;
+  }
+
+  function onKey(event) {
+    if (event.isComposing || event.keyCode === 229) return; // IME composition: never a shortcut
+    const typing = isTyping(event.target);
+    keyTime = event.timeStamp;
+    let handled = true;
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) submit();
+    else if (!help.hidden && (event.key === "Escape" || event.key === "?")) toggleHelp(false);
+    else if (typing) {
+      if (event.key === "Escape") root.focus({ preventScroll: true });
+      else handled = Boolean(view.typingKey?.(event));
+    } else if (event.ctrlKey || event.metaKey) {
+      if (event.key === "z") undo();
+      else handled = false;
+    } else if (event.altKey) handled = Boolean(view.typingKey?.(event));
+    else if (event.key === "?") toggleHelp();
+    else if (view.key(event)) handled = true;
+    else if (event.key === "Enter") submit();
+    else if (event.key === "Backspace") back();
+    else if (event.key === "s" || event.key === "S") skip();
+    else if (event.key === "z") undo();
+    else handled = false;
+    if (handled) {
+      event.preventDefault();
+      event.stopPropagation();
+    } else keyTime = null;
+  }
+
+  function onMessage(message, buffers) {
+    if (message.type === "items") {
+      fetching = false;
+      let b = 0;
+      for (const item of message.items) queue.push(prepare(item, item.has_image ? buffers[b++] : null));
+      if (!message.more) exhausted = true;
+      if (pos < 0 || pos >= history.length) {
+        if (queue.length) queue[0].ready.then(() => (pos < 0 || pos >= history.length) && advance());
+        else paint();
+      }
+      refill();
+    } else if (message.type === "ack") {
+      pending.delete(message.id);
+      showPending();
+    } else if (message.type === "rejected") {
+      pending.delete(message.id);
+      const item = history.find((i) => i.lastId === message.id);
+      if (item) item.stored = false;
+      ctx.status(message.message, true);
+    }
+  }
+
+  const resend = setInterval(() => {
+    const now = performance.now();
+    for (const entry of pending.values()) {
+      if (now - entry.sentAt > RESEND_MS) {
+        entry.sentAt = now;
+        model.send(entry.message);
+      }
+    }
+  }, 1000);
+
+  const onKeyUp = (event) => view.keyup?.(event);
+  root.addEventListener("keydown", onKey);
+  root.addEventListener("keyup", onKeyUp);
+  root.addEventListener("pointerdown", (event) => {
+    if (!isTyping(event.target)) root.focus({ preventScroll: true });
+  });
+  helpButton.addEventListener("click", () => toggleHelp());
+  model.on("msg:custom", onMessage);
+  model.on("change:done", updateProgress);
+  model.on("change:total", updateProgress);
+  model.on("change:error", showPending);
+  updateProgress();
+  paint();
+  model.send({ type: "hello" });
+  root.focus({ preventScroll: true });
+
+  return () => {
+    clearInterval(resend);
+    model.off("msg:custom", onMessage);
+    model.off("change:done", updateProgress);
+    model.off("change:total", updateProgress);
+    model.off("change:error", showPending);
+    for (const item of [...history, ...queue]) release(item);
+  };
+}
+
+export default { render };

@@ -1,0 +1,294 @@
+// Boxes on an image (bbox), or text regions with transcriptions (ocr, as boxes or 4-point quads).
+// Drag on the image to draw; drag a box to move it, its corners to resize; 1..9 set the class of
+// the selected box; Delete removes it; Tab cycles; arrows nudge (Shift: 10 px).
+VIEWS.boxes = (ctx) => {
+  const classes = ctx.config.classes || [];
+  const transcribe = Boolean(ctx.config.transcribe);
+  const quads = ctx.config.shape === "quad";
+  const stage = new ImageStage(ctx.stage);
+  let regions = [];
+  let selected = -1;
+  let current = classes[0] ?? null;
+  let pendingQuad = [];
+  let undoStack = [];
+
+  const picker = h("div", "cnb-picker");
+  picker.hidden = true;
+  const pickerButtons = classButtons(classes, (name) => setClass(name));
+  picker.append(pickerButtons.element);
+  const panel = h("div", "cnb-regions");
+
+  const remember = () => undoStack.push(JSON.stringify({ regions, selected }));
+  const cornersOf = (r) => [[r.x, r.y], [r.x + r.w, r.y], [r.x + r.w, r.y + r.h], [r.x, r.y + r.h]];
+  const boundsOf = (r) => {
+    if (!r.quad) return r;
+    const xs = r.quad.map((p) => p[0]);
+    const ys = r.quad.map((p) => p[1]);
+    return { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
+  };
+
+  function setClass(name) {
+    current = name;
+    if (selected >= 0 && !transcribe) {
+      remember();
+      regions[selected].label = name;
+    }
+    render();
+  }
+
+  function render() {
+    const layer = stage.layer;
+    layer.replaceChildren();
+    const handle = 6 / stage.scale;
+    regions.forEach((r, i) => {
+      const color = transcribe ? PALETTE[2] : colorOf(classes, r.label);
+      const shape = r.quad
+        ? svg("polygon", { points: r.quad.map((p) => p.join(",")).join(" ") })
+        : svg("rect", { x: r.x, y: r.y, width: r.w, height: r.h });
+      shape.setAttribute("class", "cnb-shape" + (i === selected ? " cnb-selected" : ""));
+      shape.setAttribute("stroke", color);
+      shape.dataset.index = i;
+      layer.append(shape);
+      const b = boundsOf(r);
+      const tag = svg("text", { x: b.x + 2 / stage.scale, y: b.y - 4 / stage.scale, class: "cnb-tag", fill: color });
+      tag.setAttribute("font-size", 12 / stage.scale);
+      tag.textContent = transcribe ? `${i + 1}` : r.label;
+      layer.append(tag);
+      if (i === selected && !r.quad) {
+        cornersOf(r).forEach(([x, y], corner) => {
+          const knob = svg("rect", { x: x - handle / 2, y: y - handle / 2, width: handle, height: handle, class: "cnb-handle" });
+          knob.dataset.corner = corner;
+          layer.append(knob);
+        });
+      }
+    });
+    if (pendingQuad.length) {
+      layer.append(svg("polyline", { points: pendingQuad.map((p) => p.join(",")).join(" "), class: "cnb-pending" }));
+    }
+    placePicker();
+    renderPanel();
+  }
+
+  function placePicker() {
+    if (transcribe || selected < 0) {
+      picker.hidden = true;
+      return;
+    }
+    const r = regions[selected];
+    const at = stage.screen(r.x + r.w, r.y + r.h);
+    picker.style.left = Math.round(at.left + 4) + "px";
+    picker.style.top = Math.round(at.top + 4) + "px";
+    pickerButtons.mark(r.label);
+    picker.hidden = false;
+    ctx.stage.append(picker);
+  }
+
+  function renderPanel() {
+    if (!transcribe) return;
+    const rows = regions.map((r, i) => {
+      const row = h("label", "cnb-region" + (i === selected ? " cnb-selected" : ""));
+      row.append(h("span", "cnb-region-no", String(i + 1)));
+      const input = h("input", "cnb-input");
+      input.type = "text";
+      input.value = r.text || "";
+      input.maxLength = ctx.config.max_chars || 500;
+      input.setAttribute("aria-label", `text of region ${i + 1}`);
+      input.dataset.index = i;
+      input.addEventListener("input", () => (r.text = input.value));
+      input.addEventListener("focus", () => {
+        if (selected !== i) {
+          selected = i;
+          render();
+          panel.querySelector(`input[data-index="${i}"]`)?.focus();
+        }
+      });
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.isComposing && event.keyCode !== 229 && !event.ctrlKey && !event.metaKey) {
+          event.preventDefault();
+          event.stopPropagation();
+          ctx.focus();
+        }
+      });
+      row.append(input);
+      return row;
+    });
+    panel.replaceChildren(...rows);
+    if (!regions.length) panel.append(h("div", "cnb-hint", "Drag on the image around a text, then type what it says."));
+  }
+
+  function add(region, upTime) {
+    remember();
+    regions.push(region);
+    selected = regions.length - 1;
+    render();
+    if (transcribe) panel.querySelector(`input[data-index="${selected}"]`)?.focus();
+    ctx.painted("drawn", upTime);
+  }
+
+  drag(stage, stage.overlay, (p, event) => {
+    const corner = event.target.dataset?.corner;
+    const index = event.target.dataset?.index;
+    if (corner !== undefined && selected >= 0) {
+      remember();
+      const r = regions[selected];
+      const fixed = cornersOf(r)[(Number(corner) + 2) % 4];
+      return {
+        move(q) {
+          Object.assign(r, { x: Math.min(fixed[0], q.x), y: Math.min(fixed[1], q.y), w: Math.abs(q.x - fixed[0]), h: Math.abs(q.y - fixed[1]) });
+          render();
+        },
+      };
+    }
+    if (index !== undefined) {
+      selected = Number(index);
+      remember();
+      const r = regions[selected];
+      const start = clone(r);
+      render();
+      if (transcribe) panel.querySelector(`input[data-index="${selected}"]`)?.focus();
+      return {
+        move(q) {
+          const dx = q.x - p.x;
+          const dy = q.y - p.y;
+          if (r.quad) r.quad = start.quad.map(([x, y]) => [x + dx, y + dy]);
+          else {
+            r.x = Math.min(Math.max(start.x + dx, 0), stage.width - r.w);
+            r.y = Math.min(Math.max(start.y + dy, 0), stage.height - r.h);
+          }
+          render();
+        },
+        up() {
+          if (same(start, r)) undoStack.pop();
+        },
+      };
+    }
+    if (quads) {
+      pendingQuad.push([p.x, p.y]);
+      if (pendingQuad.length === 4) {
+        const quad = pendingQuad;
+        pendingQuad = [];
+        add({ quad, text: "" }, event.timeStamp);
+      } else render();
+      return null;
+    }
+    const draft = { x: p.x, y: p.y, w: 0, h: 0 };
+    const rect = svg("rect", { class: "cnb-shape cnb-draft", x: p.x, y: p.y, width: 0, height: 0 });
+    stage.layer.append(rect);
+    return {
+      move(q) {
+        Object.assign(draft, { x: Math.min(p.x, q.x), y: Math.min(p.y, q.y), w: Math.abs(q.x - p.x), h: Math.abs(q.y - p.y) });
+        rect.setAttribute("x", draft.x);
+        rect.setAttribute("y", draft.y);
+        rect.setAttribute("width", draft.w);
+        rect.setAttribute("height", draft.h);
+      },
+      up(q, e) {
+        rect.remove();
+        if (draft.w < 2 || draft.h < 2) {
+          selected = -1;
+          render();
+          return;
+        }
+        add(transcribe ? { ...draft, text: "" } : { label: current, ...draft }, e.timeStamp);
+      },
+    };
+  });
+  stage.onZoom = () => selected >= 0 && render();
+
+  function nudge(dx, dy) {
+    const r = regions[selected];
+    remember();
+    if (r.quad) r.quad = r.quad.map(([x, y]) => [x + dx, y + dy]);
+    else {
+      r.x = Math.min(Math.max(r.x + dx, 0), stage.width - r.w);
+      r.y = Math.min(Math.max(r.y + dy, 0), stage.height - r.h);
+    }
+    render();
+  }
+
+  const element = h("div", "cnb-tools");
+  if (transcribe) element.append(panel);
+  else element.append(h("div", "cnb-hint", "Class of the next box:"), classButtons(classes, (name) => setClass(name)).element);
+
+  return {
+    element,
+    keys: [
+      ["drag", quads ? "click 4 corners to add a region" : "draw a box"],
+      ["drag box / corner", "move / resize"],
+      ...(transcribe ? [["type", "the region's text; Enter returns to the image"]] : [["1–9", "class of the selected box"]]),
+      ["Tab", "select the next box"],
+      ["← ↑ → ↓", "nudge (Shift: 10 px)"],
+      ["Delete / x", "remove the selected box"],
+      ["Esc", "deselect"],
+      ["wheel, + − 0", "zoom, fit"],
+      ["Space+drag", "pan"],
+    ],
+    show(item, label) {
+      stage.show(item);
+      regions = (label || []).map((r) => (r.box ? { ...r.box, text: r.text } : clone(r)));
+      selected = -1;
+      pendingQuad = [];
+      undoStack = [];
+      render();
+    },
+    value() {
+      if (transcribe) return regions.map((r) => (r.quad ? { quad: r.quad, text: r.text || "" } : { box: { x: r.x, y: r.y, w: r.w, h: r.h }, text: r.text || "" }));
+      return regions.map((r) => ({ label: r.label, x: r.x, y: r.y, w: r.w, h: r.h }));
+    },
+    check(value) {
+      if (transcribe) {
+        const empty = value.findIndex((r) => !r.text.trim());
+        if (empty >= 0) return `Type the text of region ${empty + 1}.`;
+      }
+      const unlabeled = value.findIndex((r) => !transcribe && !r.label);
+      return unlabeled >= 0 ? `Pick a class for box ${unlabeled + 1}.` : null;
+    },
+    key(event) {
+      if (stage.key(event)) return true;
+      if (event.key === " ") {
+        stage.spaceHeld = true;
+        return true;
+      }
+      const name = digitClass(event, classes);
+      if (name !== null && !transcribe) {
+        setClass(name);
+        return true;
+      }
+      if (event.key === "Escape") {
+        pendingQuad = [];
+        selected = -1;
+        render();
+        return true;
+      }
+      if (event.key === "Tab" && regions.length) {
+        selected = (selected + (event.shiftKey ? regions.length - 1 : 1)) % regions.length;
+        render();
+        return true;
+      }
+      if (selected < 0) return false;
+      if (event.key === "Delete" || event.key === "x") {
+        remember();
+        regions.splice(selected, 1);
+        selected = -1;
+        render();
+        return true;
+      }
+      const step = event.shiftKey ? 10 : 1;
+      const arrows = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+      if (arrows[event.key]) {
+        nudge(...arrows[event.key]);
+        return true;
+      }
+      return false;
+    },
+    keyup(event) {
+      if (event.key === " ") stage.spaceHeld = false;
+    },
+    undo() {
+      if (!undoStack.length) return false;
+      ({ regions, selected } = JSON.parse(undoStack.pop()));
+      render();
+      return true;
+    },
+  };
+};
