@@ -39,3 +39,26 @@ def test_labels_must_be_a_known_class() -> None:
     for bad in ("bird", None, 1, ["cat"]):
         with pytest.raises(LabelError, match="unknown class"):
             kind.validate_label(bad, config, {})
+
+
+def test_every_kind_is_registered_with_a_view_and_media() -> None:
+    assert set(kinds.names()) == {
+        "image-class", "image-multilabel", "bbox", "polygon", "keypoints", "ocr", "caption",
+        "text-class", "text-multilabel", "spans", "qa", "free-text",
+    }
+    for name in kinds.names():
+        kind = kinds.get(name)
+        assert kind.media in ("image", "text") and kind.view
+
+
+def test_multilabel_keeps_class_order_and_refuses_repeats_or_empty() -> None:
+    kind = kinds.get("text-multilabel")
+    config = kind.make_config(classes=["spam", "rude", "ad"])
+    assert kind.validate_label(["ad", "spam"], config, {}) == ["spam", "ad"]
+    with pytest.raises(LabelError, match="repeated"):
+        kind.validate_label(["ad", "ad"], config, {})
+    with pytest.raises(LabelError, match="at least one"):
+        kind.validate_label([], config, {})
+    with pytest.raises(LabelError, match=r"label\[1\]: unknown class 'x'"):
+        kind.validate_label(["ad", "x"], config, {})
+    assert kind.validate_label([], kind.make_config(classes=["a"], allow_empty=True), {}) == []
