@@ -430,7 +430,8 @@ class Store:
 
     def labels(self, project_id: int) -> pd.DataFrame:
         """Current labels (superseded ones left out): task, worker, label, submitted_at,
-        duration_ms, status, annotation_id; in task order, then time."""
+        duration_ms, status, annotation_id, and prediction_accepted (whether the label is the
+        task's model pre-label unchanged; None when the task had none); in task order, then time."""
         query = (
             sa.select(
                 tasks.c.external_id.label("task"),
@@ -440,6 +441,7 @@ class Store:
                 annotations.c.duration_ms,
                 annotations.c.status,
                 annotations.c.id.label("annotation_id"),
+                tasks.c.payload["prediction"].label("prediction"),
             )
             .join(tasks, tasks.c.id == annotations.c.task_id)
             .join(workers, workers.c.id == annotations.c.worker_id)
@@ -447,6 +449,10 @@ class Store:
             .order_by(tasks.c.position, annotations.c.submitted_at)
         )
         frame = self._frame(query)
+        frame["prediction_accepted"] = pd.Series(
+            [None if p is None else p == label for p, label in zip(frame.pop("prediction"), frame["label"], strict=True)],
+            dtype=object,
+        )
         frame["duration_ms"] = frame["duration_ms"].astype("Int64")
         frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
         return frame

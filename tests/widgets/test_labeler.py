@@ -10,29 +10,7 @@ import pytest
 from samples import write_images
 
 import crowdnb
-from crowdnb.widgets import Labeler
-
-
-class Recorded(Labeler):
-    """A labeler that keeps what it sends to the page (there is no page in these tests)."""
-
-    def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
-        self.__dict__.setdefault("outbox", []).append((content, buffers or []))
-
-
-def _messages(widget: Labeler, kind: str) -> list[tuple[dict[str, Any], list[bytes]]]:
-    return [m for m in widget.__dict__.get("outbox", []) if m[0]["type"] == kind]
-
-
-def _widget(project: crowdnb.Project, worker: str = "ana", prefetch: int = 2) -> Recorded:
-    base = project.annotate(worker=worker, prefetch=prefetch)
-    widget = Recorded(base._source, view=base.view, config=base.config, prefetch=prefetch)
-    base.close()
-    return widget
-
-
-def _send(widget: Labeler, content: dict[str, Any]) -> None:
-    widget._on_message(widget, content, [])
+from driver import messages, send, widget_for
 
 
 @pytest.fixture
@@ -44,64 +22,64 @@ def image_project(store: crowdnb.Store, tmp_path: Path) -> crowdnb.Project:
 
 
 def test_hello_sends_prefetched_items_with_binary_images(image_project: crowdnb.Project, tmp_path: Path) -> None:
-    widget = _widget(image_project, prefetch=2)
+    widget = widget_for(image_project, prefetch=2)
     assert (widget.done, widget.total, widget.view) == (0, 5, "classify")
     assert widget.config == {"classes": ["cat", "dog", "other"]}
-    _send(widget, {"type": "hello"})
-    (content, buffers), = _messages(widget, "items")
+    send(widget, {"type": "hello"})
+    (content, buffers), = messages(widget, "items")
     assert [i["external_id"] for i in content["items"]] == ["i0", "i1", "i2"]
     assert all(i["has_image"] and i["image_mime"] == "image/jpeg" for i in content["items"])
     assert buffers[0] == (tmp_path / "img" / "img000.jpeg").read_bytes()
 
 
 def test_submit_is_stored_then_acknowledged(image_project: crowdnb.Project) -> None:
-    widget = _widget(image_project)
-    _send(widget, {"type": "hello"})
-    first = _messages(widget, "items")[0][0]["items"][0]
-    _send(widget, {"type": "submit", "id": "ann-1", "task_id": first["task_id"], "label": "dog", "duration_ms": 812})
-    _send(widget, {"type": "submit", "id": "ann-1", "task_id": first["task_id"], "label": "dog", "duration_ms": 812})
-    assert [m[0]["id"] for m in _messages(widget, "ack")] == ["ann-1", "ann-1"]
+    widget = widget_for(image_project)
+    send(widget, {"type": "hello"})
+    first = messages(widget, "items")[0][0]["items"][0]
+    send(widget, {"type": "submit", "id": "ann-1", "task_id": first["task_id"], "label": "dog", "duration_ms": 812})
+    send(widget, {"type": "submit", "id": "ann-1", "task_id": first["task_id"], "label": "dog", "duration_ms": 812})
+    assert [m[0]["id"] for m in messages(widget, "ack")] == ["ann-1", "ann-1"]
     labels = image_project.labels()
     assert labels[["task", "worker", "label", "duration_ms"]].values.tolist() == [["i0", "ana", "dog", 812]]
     assert (widget.done, widget.total) == (1, 5)
 
 
 def test_invalid_label_is_rejected_with_a_message_and_not_stored(image_project: crowdnb.Project) -> None:
-    widget = _widget(image_project)
-    _send(widget, {"type": "hello"})
-    task_id = _messages(widget, "items")[0][0]["items"][0]["task_id"]
-    _send(widget, {"type": "submit", "id": "bad", "task_id": task_id, "label": "<b>bird</b>"})
-    (rejected, _), = _messages(widget, "rejected")
+    widget = widget_for(image_project)
+    send(widget, {"type": "hello"})
+    task_id = messages(widget, "items")[0][0]["items"][0]["task_id"]
+    send(widget, {"type": "submit", "id": "bad", "task_id": task_id, "label": "<b>bird</b>"})
+    (rejected, _), = messages(widget, "rejected")
     assert rejected["id"] == "bad" and "unknown class" in rejected["message"]
     assert "unknown class" in widget.error
     assert image_project.labels().empty
 
 
 def test_fetch_never_repeats_held_items_and_skip_moves_on(image_project: crowdnb.Project) -> None:
-    widget = _widget(image_project, prefetch=1)
-    _send(widget, {"type": "hello"})
-    _send(widget, {"type": "fetch", "n": 2})
-    ids = [i["external_id"] for m in _messages(widget, "items") for i in m[0]["items"]]
+    widget = widget_for(image_project, prefetch=1)
+    send(widget, {"type": "hello"})
+    send(widget, {"type": "fetch", "n": 2})
+    ids = [i["external_id"] for m in messages(widget, "items") for i in m[0]["items"]]
     assert ids == ["i0", "i1", "i2", "i3"]
-    _send(widget, {"type": "skip", "task_id": _messages(widget, "items")[0][0]["items"][0]["task_id"]})
-    _send(widget, {"type": "fetch", "n": 5})
-    last = _messages(widget, "items")[-1][0]
+    send(widget, {"type": "skip", "task_id": messages(widget, "items")[0][0]["items"][0]["task_id"]})
+    send(widget, {"type": "fetch", "n": 5})
+    last = messages(widget, "items")[-1][0]
     assert [i["external_id"] for i in last["items"]] == ["i4"] and last["more"]
-    _send(widget, {"type": "fetch", "n": 5})
-    assert _messages(widget, "items")[-1][0] == {"type": "items", "items": [], "more": False}
+    send(widget, {"type": "fetch", "n": 5})
+    assert messages(widget, "items")[-1][0] == {"type": "items", "items": [], "more": False}
 
 
 def test_a_new_page_resumes_at_the_first_unlabeled_task(image_project: crowdnb.Project) -> None:
-    widget = _widget(image_project, prefetch=1)
-    _send(widget, {"type": "hello"})
-    items = _messages(widget, "items")[0][0]["items"]
-    _send(widget, {"type": "submit", "id": "a", "task_id": items[0]["task_id"], "label": "cat"})
+    widget = widget_for(image_project, prefetch=1)
+    send(widget, {"type": "hello"})
+    items = messages(widget, "items")[0][0]["items"]
+    send(widget, {"type": "submit", "id": "a", "task_id": items[0]["task_id"], "label": "cat"})
     widget.close()
     # "kernel restart": a fresh project handle and widget for the same worker
     reopened = crowdnb.Project.open("animals", store=image_project.store.url)
-    again = _widget(reopened, prefetch=1)
-    _send(again, {"type": "hello"})
-    assert [i["external_id"] for i in _messages(again, "items")[0][0]["items"]] == ["i1", "i2"]
+    again = widget_for(reopened, prefetch=1)
+    send(again, {"type": "hello"})
+    assert [i["external_id"] for i in messages(again, "items")[0][0]["items"]] == ["i1", "i2"]
     assert (again.done, again.total) == (1, 5)
 
 
@@ -109,19 +87,19 @@ def test_text_items_carry_the_text_verbatim(store: crowdnb.Store) -> None:
     project = crowdnb.Project.create("t", kind="text-class", classes=["ok"], store=store)
     payload = '<img src=x onerror="window.__pwned=1">'
     project.add_tasks(pd.DataFrame({"text": [payload]}))
-    widget = _widget(project)
-    _send(widget, {"type": "hello"})
-    (content, buffers), = _messages(widget, "items")
+    widget = widget_for(project)
+    send(widget, {"type": "hello"})
+    (content, buffers), = messages(widget, "items")
     assert content["items"][0]["text"] == payload and buffers == []
 
 
 def test_on_submit_callbacks_run_after_storage(image_project: crowdnb.Project) -> None:
-    widget = _widget(image_project)
+    widget = widget_for(image_project)
     seen: list[dict[str, Any]] = []
     widget.on_submit(seen.append)
-    _send(widget, {"type": "hello"})
-    item = _messages(widget, "items")[0][0]["items"][0]
-    _send(widget, {"type": "submit", "id": "x", "task_id": item["task_id"], "external_id": "i0", "label": "cat"})
+    send(widget, {"type": "hello"})
+    item = messages(widget, "items")[0][0]["items"][0]
+    send(widget, {"type": "submit", "id": "x", "task_id": item["task_id"], "external_id": "i0", "label": "cat"})
     assert seen == [{"task": "i0", "label": "cat"}]
     assert len(image_project.labels()) == 1
 
