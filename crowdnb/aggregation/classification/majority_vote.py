@@ -1,0 +1,85 @@
+"""Majority vote, plain or weighted by given worker skills."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+import numpy as np
+import pandas as pd
+
+from crowdnb.aggregation.base import (
+    Answers,
+    ClassificationAggregator,
+    accuracy_on,
+    encode,
+    most_probable,
+    normalize_rows,
+    worker_series,
+)
+
+MissingSkill = Literal["error", "ignore", "value"]
+
+
+class MajorityVote(ClassificationAggregator):
+    """Each task gets the label with the most votes (or the largest sum of skills).
+
+    Parameters
+    ----------
+    default_skill
+        The weight of workers missing from `skills` when ``on_missing_skill="value"``.
+    on_missing_skill
+        What to do with answers of workers that `skills` does not list: ``"error"`` raises,
+        ``"ignore"`` drops them (a task left without answers raises), ``"value"`` weighs them
+        with `default_skill`.
+
+    Fitted attributes: ``labels_``, ``probas_`` (vote shares), ``skills_`` (each worker's share
+    of answers equal to the majority label). Ties go to the first label in sorted order.
+    """
+
+    def __init__(self, default_skill: float | None = None, on_missing_skill: MissingSkill = "error") -> None:
+        self.default_skill = default_skill
+        self.on_missing_skill = on_missing_skill
+
+    def fit(self, data: pd.DataFrame, skills: pd.Series | None = None) -> Self:
+        """Fit to answers; `skills` (by worker) turns the vote into a weighted one."""
+        answers = encode(data)
+        weights = None
+        if skills is not None:
+            answers, weights = self._weights(answers, skills)
+        probas = weighted_vote(answers, weights)
+        self._set_results(answers, probas)
+        self.skills_ = worker_series(answers, accuracy_on(answers, most_probable(probas)), "skill")
+        return self
+
+    def _weights(self, answers: Answers, skills: pd.Series) -> tuple[Answers, np.ndarray]:
+        """Per-row weights from per-worker skills, following `on_missing_skill`."""
+        if self.on_missing_skill != "value" and self.default_skill is not None:
+            raise ValueError('default_skill is used only with on_missing_skill="value"')
+        per_worker = skills.reindex(answers.workers).to_numpy(dtype=float)
+        weights = per_worker[answers.worker]
+        unknown = np.isnan(weights)
+        if not unknown.any():
+            return answers, weights
+        if self.on_missing_skill == "error":
+            names = list(answers.workers[np.isnan(per_worker)])[:5]
+            raise ValueError(f"no skill for worker(s) {names} ({unknown.sum()} answers); pass skills for every worker")
+        if self.on_missing_skill == "value":
+            if self.default_skill is None:
+                raise ValueError('on_missing_skill="value" needs default_skill')
+            return answers, np.where(unknown, self.default_skill, weights)
+        if self.on_missing_skill != "ignore":
+            raise ValueError(f"unknown on_missing_skill {self.on_missing_skill!r}; use 'error', 'ignore' or 'value'")
+        kept = ~unknown
+        left = np.bincount(answers.task[kept], minlength=len(answers.tasks))
+        if (left == 0).any():
+            raise ValueError(f"{int((left == 0).sum())} task(s) have no answers from workers with known skills")
+        reduced = Answers(
+            answers.task[kept], answers.worker[kept], answers.label[kept],
+            answers.tasks, answers.workers, answers.labels,
+        )
+        return reduced, weights[kept]
+
+
+def weighted_vote(answers: Answers, weights: np.ndarray | None = None) -> np.ndarray:
+    """Vote shares per task and label (tasks x labels), weighted per row when given."""
+    return normalize_rows(answers.counts(weights))
