@@ -73,6 +73,36 @@ _MESSAGES = [
 ]
 
 
+# Short texts for span labeling (places and dishes), in several scripts.
+_SENTENCES = [
+    "서울역 앞에서 비빔밥을 먹었어요 🍚",
+    "🍜 東京駅の近くでラーメンを食べた",
+    "We had pho in Hanoi and tacos in Mexico City.",
+    "大阪のたこ焼きは最高です",
+    "부산 해운대에서 회를 먹었다",
+    "Croissants in Paris, pasta in Rome 🇮🇹",
+]
+
+# Instructions for chatbot Q&A writing: the worker writes what a user would ask and the answer
+# the bot should give.
+_INSTRUCTIONS = [
+    "You are the help desk of a train station. Write a question a traveller asks and the answer the station bot should give.",
+    "You are a bank's chatbot. Write a question about a lost card and the correct answer (block the card first).",
+    "You are a recipe assistant. Write a question about replacing eggs in a cake and a helpful answer.",
+    "You are an airline's assistant. Write a question about baggage allowance and a precise answer (one 23 kg bag in economy).",
+]
+
+
+def sample_sentences() -> pd.DataFrame:
+    """Short sentences in Korean, Japanese, English and French (with emoji): ``id``, ``text``."""
+    return pd.DataFrame([{"id": f"s{i}", "text": t} for i, t in enumerate(_SENTENCES)])
+
+
+def sample_instructions() -> pd.DataFrame:
+    """Chatbot-dialog writing instructions: ``id``, ``text``."""
+    return pd.DataFrame([{"id": f"q{i}", "text": t} for i, t in enumerate(_INSTRUCTIONS)])
+
+
 def sample_photos(folder: str | Path) -> pd.DataFrame:
     """Write scikit-image's sample photos as JPEG files into `folder` and return one row per
     photo: ``id``, ``image`` (the file path), ``answer`` (what it shows, one of
