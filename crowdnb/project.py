@@ -14,7 +14,7 @@ from crowdnb.errors import Conflict
 from crowdnb.intake import tasks_from_frame
 from crowdnb.session import StoreSource
 from crowdnb.store import ProjectInfo, Store
-from crowdnb.widgets import Labeler
+from crowdnb.widgets import Labeler, PluginLabeler
 
 WORKER_ENV = "CROWDNB_WORKER"
 PROGRESS_FROM_ROWS = 5_000
@@ -105,15 +105,22 @@ class Project:
         with tqdm(total=len(new), desc="storing", unit="task", disable=not show) as bar:
             return self.store.add_tasks(self.info.id, new, on_duplicate=on_duplicate, progress=bar.update)
 
-    def annotate(self, *, worker: str | None = None, prefetch: int = 5) -> Labeler:
+    def annotate(
+        self, *, worker: str | None = None, prefetch: int = 5, widget: Any = None, **plugin: Any
+    ) -> Labeler | PluginLabeler:
         """A widget to label this project's tasks, starting at the first one `worker` has not
-        labeled (the local user by default). Keys: 1..9 pick a class, Enter submits,
-        Backspace goes back (the label can be changed), s skips."""
+        labeled (the local user by default); ``?`` in the widget lists its keys.
+
+        `widget` plugs in any widget with ipyannotations' protocol (``display`` and
+        ``on_submit``, e.g. ``ipyannotations.images.ClassLabeller``) instead of crowdnb's own;
+        `plugin` options (``to_input``, ``to_label``) go to `PluginLabeler`.
+        """
         who = worker or default_worker()
         source = StoreSource(self.store, self.info, self.store.worker_id(who))
-        return Labeler(
-            source, view=self.kind.view, config=self.config, prefetch=prefetch, title=f"{self.name} · {who}"
-        )
+        title = f"{self.name} · {who}"
+        if widget is not None:
+            return PluginLabeler(source, widget, title=title, prefetch=prefetch, **plugin)
+        return Labeler(source, view=self.kind.view, config=self.config, prefetch=prefetch, title=title)
 
     def tasks(self) -> pd.DataFrame:
         """All tasks: id, payload, meta, known_answer, priority, n_labels."""

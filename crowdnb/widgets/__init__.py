@@ -1,6 +1,7 @@
 """Labeling widgets (anywidget front ends) and the protocol they need from a task source."""
 
 from crowdnb.widgets.labeler import Labeler
+from crowdnb.widgets.plugin import PluginLabeler
 from crowdnb.widgets.source import Item, TaskSource
 
-__all__ = ["Item", "Labeler", "TaskSource"]
+__all__ = ["Item", "Labeler", "PluginLabeler", "TaskSource"]
