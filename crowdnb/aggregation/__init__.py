@@ -14,5 +14,23 @@ from crowdnb.aggregation.classification import (
     Wawa,
     ZeroBasedSkill,
 )
+from crowdnb.aggregation.geometry import BoxAggregator, KeypointAggregator, PolygonAggregator
+from crowdnb.aggregation.text import ROVER, BestCandidate, OCRAggregator, SpanAggregator
 
-__all__ = ["GLAD", "MACE", "BinaryRelevance", "DawidSkene", "MajorityVote", "OneCoinDawidSkene", "Wawa", "ZeroBasedSkill"]
+__all__ = [
+    "GLAD",
+    "MACE",
+    "ROVER",
+    "BestCandidate",
+    "BinaryRelevance",
+    "BoxAggregator",
+    "DawidSkene",
+    "KeypointAggregator",
+    "MajorityVote",
+    "OCRAggregator",
+    "OneCoinDawidSkene",
+    "PolygonAggregator",
+    "SpanAggregator",
+    "Wawa",
+    "ZeroBasedSkill",
+]

@@ -175,3 +175,53 @@ def accuracy_on(answers: Answers, truth: np.ndarray, weights: np.ndarray | None 
     totals = np.bincount(worker[known], w[known], n_workers)
     with np.errstate(invalid="ignore", divide="ignore"):
         return hits / totals
+
+
+class StructuredAggregator(ABC):
+    """Base of aggregators whose labels are structures (boxes, polygons, keypoints, texts,
+    spans): each task's answers are combined on their own, optionally weighted by worker skill.
+
+    Fit on ``task, worker, label``; fitted attributes ``labels_`` (the combined label, by task)
+    and ``confidence_`` (by task, in [0, 1]; its meaning is the method's).
+    """
+
+    labels_: pd.Series
+    confidence_: pd.Series
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({params})"
+
+    def fit(self, data: pd.DataFrame, skills: pd.Series | None = None) -> Self:
+        """Fit to answers; `skills` (by worker, default 1 each) weigh each worker's answer."""
+        missing = [c for c in COLUMNS if c not in data.columns]
+        if missing:
+            raise ValueError(f"answers need columns {list(COLUMNS)}; missing {missing}")
+        for column in ("task", "worker"):
+            _factorize(data[column], column)
+        nulls = data["label"].map(lambda v: v is None or (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool)
+        if nulls.any():
+            raise ValueError(f"label is missing (NaN/None) in row {data.index.tolist()[np.flatnonzero(nulls)[0]]!r}")
+        weight = pd.Series(1.0, index=pd.unique(data["worker"])) if skills is None else skills.astype(float)
+        unknown = set(pd.unique(data["worker"])) - set(weight.index)
+        if unknown:
+            raise ValueError(f"no skill for worker(s) {sorted(unknown, key=str)[:5]}")
+        labels, confidence = {}, {}
+        for task, group in data.groupby("task", sort=True):
+            ordered = group.sort_values("worker", key=lambda s: s.map(str))
+            workers = ordered["worker"].tolist()
+            labels[task], confidence[task] = self._aggregate(
+                task, workers, ordered["label"].tolist(), weight.loc[workers].to_numpy(dtype=float)
+            )
+        index = pd.Index(list(labels), name="task")
+        self.labels_ = pd.Series(list(labels.values()), index=index, name="agg_label", dtype=object)
+        self.confidence_ = pd.Series(list(confidence.values()), index=index, name="confidence", dtype=float)
+        return self
+
+    def fit_predict(self, data: pd.DataFrame, skills: pd.Series | None = None) -> pd.Series:
+        """Fit, then return the combined label of each task."""
+        return self.fit(data, skills).labels_
+
+    @abstractmethod
+    def _aggregate(self, task: Any, workers: list[Any], labels: list[Any], weights: np.ndarray) -> tuple[Any, float]:
+        """One task: its workers' labels (in worker order) to (combined label, confidence)."""
