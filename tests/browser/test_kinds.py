@@ -103,6 +103,20 @@ def test_image_kinds(open_family, console) -> None:
     drag(page, on_image(boxes, 0.2, 0.2), on_image(boxes, 0.5, 0.6))
     assert boxes.locator(".cnb-picker").is_visible()
     drag(page, on_image(boxes, 0.5, 0.6), on_image(boxes, 0.6, 0.7))
+    page.keyboard.press("?")
+    assert boxes.locator(".cnb-help").is_visible() and "draw a box" in boxes.locator(".cnb-help").inner_text()
+    page.keyboard.press("Escape")
+    assert not boxes.locator(".cnb-help").is_visible()
+    drag(page, on_image(boxes, 0.7, 0.7), on_image(boxes, 0.9, 0.9))
+    assert boxes.locator("rect.cnb-shape").count() == 2
+    page.keyboard.press("z")  # undo the second box
+    assert boxes.locator("rect.cnb-shape").count() == 1
+    fitted = boxes.locator(".cnb-canvas img").bounding_box()["width"]
+    page.mouse.move(*on_image(boxes, 0.5, 0.5))
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("(w) => document.querySelector('.cnb-canvas img').getBoundingClientRect().width > w * 1.1", arg=fitted)
+    page.keyboard.press("0")  # fit again
+    assert abs(boxes.locator(".cnb-canvas img").bounding_box()["width"] - fitted) < 1
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     next_task(boxes, "rocket")
