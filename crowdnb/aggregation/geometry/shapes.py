@@ -19,7 +19,7 @@ def box_corners(box: dict[str, float]) -> np.ndarray:
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in `a` (n x 4 corners) with every box in `b` (m x 4): an n x m matrix."""
-    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])
     y0 = np.maximum(a[:, None, 1], b[None, :, 1])
     x1 = np.minimum(a[:, None, 2], b[None, :, 2])

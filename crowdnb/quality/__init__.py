@@ -1,0 +1,1 @@
+"""Quality control: agreement metrics, control tasks and worker skills, rules, dynamic overlap."""
