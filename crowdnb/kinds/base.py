@@ -13,12 +13,15 @@ class Kind(ABC):
 
     A kind turns user options into a stored label configuration (`make_config`), checks and
     normalizes labels (`validate_label`, used by the widget's kernel side and again by the store),
-    and names the front-end view that draws its tasks.
+    names the front-end view that draws its tasks, and the aggregation method that turns its
+    labels into one answer per task.
     """
 
     name: ClassVar[str]
     media: ClassVar[Media]
     view: ClassVar[str]
+    # The default method of `Project.results`: a name in crowdnb.aggregation.methods.METHODS.
+    aggregator: ClassVar[str] = "dawid-skene"
 
     @abstractmethod
     def make_config(self, **options: Any) -> dict[str, Any]:

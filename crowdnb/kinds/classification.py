@@ -35,6 +35,8 @@ class TextClass(Classification):
 class Multilabel(Kind):
     """Pick every class that applies (keys 1..9 toggle); `allow_empty` permits choosing none."""
 
+    aggregator: ClassVar[str] = "binary-relevance"
+
     view: ClassVar[str] = "multiselect"
 
     def make_config(self, *, classes: Any = None, allow_empty: bool = False, **options: Any) -> dict[str, Any]:

@@ -67,6 +67,8 @@ def _box(value: Any, where: str, size: tuple[float, float] | None) -> dict[str, 
 class BBox(Kind):
     """Axis-aligned boxes, each with a class: ``[{"label", "x", "y", "w", "h"}, ...]``."""
 
+    aggregator: ClassVar[str] = "boxes"
+
     name: ClassVar[str] = "bbox"
     media: ClassVar[Media] = "image"
     view: ClassVar[str] = "boxes"
@@ -87,6 +89,8 @@ class BBox(Kind):
 
 class Polygon(Kind):
     """Closed polygons, each with a class: ``[{"label", "points": [[x, y], ...]}, ...]``."""
+
+    aggregator: ClassVar[str] = "polygons"
 
     name: ClassVar[str] = "polygon"
     media: ClassVar[Media] = "image"
@@ -115,6 +119,8 @@ class Keypoints(Kind):
     Label: ``[{"name", "x", "y", "visible"}, ...]`` in the project's point order; a point that
     is not visible has ``x`` and ``y`` null.
     """
+
+    aggregator: ClassVar[str] = "keypoints"
 
     name: ClassVar[str] = "keypoints"
     media: ClassVar[Media] = "image"
@@ -158,6 +164,8 @@ class Keypoints(Kind):
 class OCR(Kind):
     """Text regions (a box or a 4-point quad) with their transcriptions:
     ``[{"box": {"x", "y", "w", "h"}, "text"}, ...]`` or ``[{"quad": [[x, y] * 4], "text"}, ...]``."""
+
+    aggregator: ClassVar[str] = "ocr"
 
     name: ClassVar[str] = "ocr"
     media: ClassVar[Media] = "image"

@@ -17,6 +17,8 @@ class Spans(Kind):
     spans are refused unless the project allows them.
     """
 
+    aggregator: ClassVar[str] = "spans"
+
     name: ClassVar[str] = "spans"
     media: ClassVar[Media] = "text"
     view: ClassVar[str] = "spans"
@@ -49,6 +51,8 @@ class Spans(Kind):
 class QA(Kind):
     """Chatbot dialog writing: from the task's instruction/context, the worker writes one or more
     turns of a question and its expected answer: ``{"turns": [{"question", "answer"}, ...]}``."""
+
+    aggregator: ClassVar[str] = "best-candidate"
 
     name: ClassVar[str] = "qa"
     media: ClassVar[Media] = "text"
@@ -87,6 +91,8 @@ class QA(Kind):
 
 class FreeText(Kind):
     """A written answer about a text (e.g. a summary or a rewrite)."""
+
+    aggregator: ClassVar[str] = "best-candidate"
 
     name: ClassVar[str] = "free-text"
     media: ClassVar[Media] = "text"

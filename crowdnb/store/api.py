@@ -19,8 +19,20 @@ import sqlalchemy as sa
 
 from crowdnb import kinds
 from crowdnb.errors import Conflict, NotFound, Problem, ValidationError
+from crowdnb.aggregation.methods import SINGLE_CHOICE
+from crowdnb.quality.overlap import task_confidence
+from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
-from crowdnb.store.schema import annotations, assignments, projects, tasks, utc_after, utcnow, workers
+from crowdnb.store.schema import (
+    annotations,
+    assignments,
+    project_workers,
+    projects,
+    tasks,
+    utc_after,
+    utcnow,
+    workers,
+)
 
 INSERT_CHUNK = 5_000
 
@@ -37,6 +49,7 @@ class ProjectInfo:
     price: int
     lease_seconds: int
     created_at: datetime
+    quality: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,9 +132,10 @@ class Store:
         overlap: int = 1,
         price: int = 0,
         lease_seconds: int = 600,
+        quality: QualityPolicy | None = None,
     ) -> ProjectInfo:
         """Create a project; `Conflict` if the name is taken."""
-        kinds.get(kind)
+        _check_policy(kind, config, quality)
         if overlap < 1:
             raise ValueError(f"overlap must be at least 1, got {overlap}")
         if price < 0:
@@ -132,7 +146,7 @@ class Store:
             conn.execute(
                 projects.insert().values(
                     name=name, kind=kind, config=config, overlap=overlap, price=price,
-                    lease_seconds=lease_seconds,
+                    lease_seconds=lease_seconds, quality=quality.to_dict() if quality else None,
                 )
             )
         return self.project(name)
@@ -201,6 +215,7 @@ class Store:
                     "payload": t.payload,
                     "meta": t.meta,
                     "known_answer": t.known_answer,
+                    "is_control": t.known_answer is not None,
                     "priority": t.priority,
                 }
                 for i, t in enumerate(t for t in new if t.external_id not in existing)
@@ -213,7 +228,8 @@ class Store:
         return len(rows)
 
     def tasks(self, project_id: int) -> pd.DataFrame:
-        """All tasks of a project in order: id, payload, meta, known_answer, priority, n_labels."""
+        """All tasks of a project in order: id, payload, meta, known_answer, priority, n_labels,
+        and overlap (the task's own, raised by dynamic overlap, else the project's)."""
         n_labels = (
             sa.select(sa.func.count())
             .where(annotations.c.task_id == tasks.c.id, annotations.c.status != "superseded")
@@ -227,7 +243,9 @@ class Store:
                 tasks.c.known_answer,
                 tasks.c.priority,
                 n_labels.label("n_labels"),
+                sa.func.coalesce(tasks.c.overlap, projects.c.overlap).label("overlap"),
             )
+            .join(projects, projects.c.id == tasks.c.project_id)
             .where(tasks.c.project_id == project_id)
             .order_by(tasks.c.position)
         )
@@ -245,13 +263,18 @@ class Store:
     ) -> list[Task]:
         """Lease up to `n` tasks to a worker, in priority order; the worker's own unexpired
         leases (e.g. from before a kernel restart) come first. `exclude` lists task ids the
-        caller already holds."""
+        caller already holds. Under a quality policy, control tasks are mixed in at its rate,
+        and a suspended or banned worker gets nothing."""
         held = list(exclude)
         with self._write() as conn:
             project = conn.execute(
-                sa.select(projects.c.overlap, projects.c.lease_seconds).where(projects.c.id == project_id)
+                sa.select(projects.c.overlap, projects.c.lease_seconds, projects.c.quality).where(
+                    projects.c.id == project_id
+                )
             ).one()
             self._expire_leases(conn, project_id, project.overlap)
+            if self._standing(conn, project_id, worker_id).status != "active":
+                return []
             mine = assignments.c.project_id == project_id
             own = list(
                 conn.scalars(
@@ -280,16 +303,27 @@ class Store:
     ) -> list[int]:
         if n <= 0:
             return []
+        policy = QualityPolicy.from_dict(project.quality)
         seen = sa.exists().where(assignments.c.task_id == tasks.c.id, assignments.c.worker_id == worker_id)
+        where = [tasks.c.project_id == project_id, ~seen]
+        slots = self._control_slots(conn, project_id, worker_id, n, policy) if policy.control_rate > 0 else []
+        controls: list[int] = []
+        if slots:
+            controls = list(
+                conn.scalars(
+                    sa.select(tasks.c.id).where(*where, tasks.c.is_control).order_by(tasks.c.position).limit(len(slots))
+                )
+            )
+            where.append(~tasks.c.is_control)
         query = (
             sa.select(tasks.c.id)
-            .where(tasks.c.project_id == project_id, tasks.c.is_open, ~seen)
+            .where(*where, tasks.c.is_open)
             .order_by(tasks.c.priority.desc(), tasks.c.position)
-            .limit(n)
+            .limit(n - len(controls))
         )
         if self.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True, of=tasks)
-        ids = list(conn.scalars(query))
+        ids = _interleave(list(conn.scalars(query)), controls, slots)
         if not ids:
             return []
         conn.execute(
@@ -354,19 +388,24 @@ class Store:
         same worker for the same task supersedes the previous one (kept for audit)."""
         with self._write() as conn:
             project = conn.execute(
-                sa.select(projects.c.kind, projects.c.config, projects.c.overlap).where(
+                sa.select(projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality).where(
                     projects.c.id == project_id
                 )
             ).one()
             earlier = self._receipt(conn, submission, worker_id)
             if earlier is not None:
                 return earlier
-            payload = conn.scalar(
-                sa.select(tasks.c.payload).where(tasks.c.id == submission.task_id, tasks.c.project_id == project_id)
-            )
-            if payload is None:
+            task = conn.execute(
+                sa.select(tasks.c.payload, tasks.c.is_control).where(
+                    tasks.c.id == submission.task_id, tasks.c.project_id == project_id
+                )
+            ).first()
+            if task is None:
                 raise NotFound(f"task {submission.task_id} is not in project {project_id}")
-            label = kinds.get(project.kind).validate_label(submission.label, project.config, payload)
+            policy = QualityPolicy.from_dict(project.quality)
+            if project.quality and self._standing(conn, project_id, worker_id).status == "banned":
+                raise Conflict(f"worker {worker_id} is banned from project {project_id}; the label was not stored")
+            label = kinds.get(project.kind).validate_label(submission.label, project.config, task.payload)
             conn.execute(
                 annotations.update()
                 .where(
@@ -381,10 +420,13 @@ class Store:
                 .values(
                     id=submission.annotation_id, project_id=project_id, task_id=submission.task_id,
                     worker_id=worker_id, label=label, duration_ms=submission.duration_ms,
+                    flag="too_fast" if policy.is_too_fast(submission.duration_ms) else None,
                 )
                 .returning(annotations.c.submitted_at)
             ).scalar_one()
             self._settle(conn, project_id, worker_id, submission.task_id, "done", project.overlap)
+            if project.quality:
+                self._after_label(conn, project_id, worker_id, submission.task_id, task.is_control, project, policy)
         return Receipt(submission.annotation_id, submitted_at, duplicate=False)
 
     @staticmethod
@@ -401,10 +443,19 @@ class Store:
         return Receipt(submission.annotation_id, row.submitted_at, duplicate=True)
 
     def skip(self, project_id: int, worker_id: int, task_id: int) -> None:
-        """Give a task back: it goes to other workers, not again to this one."""
+        """Give a task back: it goes to other workers, not again to this one. Under a policy
+        with `max_skips_in_row`, one skip too many raises `Conflict` (label this task first)."""
         with self._write() as conn:
-            overlap = conn.scalar(sa.select(projects.c.overlap).where(projects.c.id == project_id))
-            self._settle(conn, project_id, worker_id, task_id, "skipped", overlap)
+            project = conn.execute(
+                sa.select(projects.c.overlap, projects.c.quality).where(projects.c.id == project_id)
+            ).one()
+            limit = QualityPolicy.from_dict(project.quality).max_skips_in_row
+            if limit is not None:
+                skips = self._standing(conn, project_id, worker_id).skips_in_row
+                if skips >= limit:
+                    raise Conflict(f"{skips} skips in a row, the most this project allows; label this task to go on")
+                self._update_standing(conn, project_id, worker_id, skips_in_row=skips + 1)
+            self._settle(conn, project_id, worker_id, task_id, "skipped", project.overlap)
 
     def _settle(
         self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, status: str, overlap: int
@@ -430,7 +481,8 @@ class Store:
 
     def labels(self, project_id: int) -> pd.DataFrame:
         """Current labels (superseded ones left out): task, worker, label, submitted_at,
-        duration_ms, status, annotation_id, and prediction_accepted (whether the label is the
+        duration_ms, status, annotation_id, flag (set by quality rules, e.g. 'too_fast'), and
+        prediction_accepted (whether the label is the
         task's model pre-label unchanged; None when the task had none); in task order, then time."""
         query = (
             sa.select(
@@ -441,6 +493,7 @@ class Store:
                 annotations.c.duration_ms,
                 annotations.c.status,
                 annotations.c.id.label("annotation_id"),
+                annotations.c.flag,
                 tasks.c.payload["prediction"].label("prediction"),
             )
             .join(tasks, tasks.c.id == annotations.c.task_id)
@@ -469,6 +522,164 @@ class Store:
             )
         return int(done), self.count_tasks(project_id)
 
+    # -- quality control --------------------------------------------------------------------
+
+    def set_quality(self, project_id: int, policy: QualityPolicy | None) -> None:
+        """Set the project's quality policy (None: no quality control)."""
+        with self._write() as conn:
+            project = conn.execute(sa.select(projects.c.kind, projects.c.config).where(projects.c.id == project_id)).one()
+            _check_policy(project.kind, project.config, policy)
+            conn.execute(
+                projects.update().where(projects.c.id == project_id).values(quality=policy.to_dict() if policy else None)
+            )
+
+    def quality(self, project_id: int) -> QualityPolicy:
+        """The project's quality policy (all rules off when none was set)."""
+        with self.engine.connect() as conn:
+            return QualityPolicy.from_dict(conn.scalar(sa.select(projects.c.quality).where(projects.c.id == project_id)))
+
+    def worker_standing(self, project_id: int) -> pd.DataFrame:
+        """Each worker with labels or a standing in the project: worker, status, n_control,
+        n_correct, skill (from control answers, with the policy's prior), skips_in_row."""
+        policy = self.quality(project_id)
+        involved = sa.select(annotations.c.worker_id).where(annotations.c.project_id == project_id).union(
+            sa.select(project_workers.c.worker_id).where(project_workers.c.project_id == project_id)
+        ).subquery()
+        standing = project_workers.c
+        query = (
+            sa.select(
+                workers.c.name.label("worker"),
+                sa.func.coalesce(standing.status, "active").label("status"),
+                sa.func.coalesce(standing.n_control, 0).label("n_control"),
+                sa.func.coalesce(standing.n_correct, 0).label("n_correct"),
+                sa.func.coalesce(standing.skips_in_row, 0).label("skips_in_row"),
+            )
+            .select_from(involved)
+            .join(workers, workers.c.id == involved.c.worker_id)
+            .outerjoin(project_workers, (standing.project_id == project_id) & (standing.worker_id == workers.c.id))
+            .order_by(workers.c.name)
+        )
+        frame = self._frame(query)
+        frame.insert(4, "skill", [policy.skill(c, n) for c, n in zip(frame["n_correct"], frame["n_control"], strict=True)])
+        return frame
+
+    def set_worker_status(self, project_id: int, worker_id: int, status: Status) -> None:
+        """Suspend, ban or reinstate a worker by hand (a manager's decision)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
+        with self._write() as conn:
+            overlap = conn.scalar(sa.select(projects.c.overlap).where(projects.c.id == project_id))
+            self._change_status(conn, project_id, worker_id, status, overlap)
+
+    def _standing(self, conn: sa.Connection, project_id: int, worker_id: int) -> sa.Row[Any]:
+        """The worker's standing row, created (active, nothing answered) on first use."""
+        where = (project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
+        row = conn.execute(sa.select(project_workers).where(*where)).first()
+        if row is None:
+            conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
+            row = conn.execute(sa.select(project_workers).where(*where)).one()
+        return row
+
+    @staticmethod
+    def _update_standing(conn: sa.Connection, project_id: int, worker_id: int, **values: Any) -> None:
+        conn.execute(
+            project_workers.update()
+            .where(project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
+            .values(**values, updated_at=utcnow())
+        )
+
+    def _change_status(self, conn: sa.Connection, project_id: int, worker_id: int, status: Status, overlap: int) -> None:
+        """Set a worker's status. Leaving `active` gives their leased slots back; entering or
+        leaving `banned` also gives back (or takes again) the slots of the tasks they labeled,
+        since a banned worker's labels do not count."""
+        before = self._standing(conn, project_id, worker_id).status
+        if before == status:
+            return
+        self._update_standing(conn, project_id, worker_id, status=status)
+        mine = (assignments.c.project_id == project_id, assignments.c.worker_id == worker_id)
+        if before == "active":
+            leased = list(
+                conn.scalars(sa.delete(assignments).where(*mine, assignments.c.status == "leased").returning(assignments.c.task_id))
+            )
+            self._shift_active(conn, leased, -1, overlap)
+        if "banned" in (before, status):
+            done = list(conn.scalars(sa.select(assignments.c.task_id).where(*mine, assignments.c.status == "done")))
+            self._shift_active(conn, done, -1 if status == "banned" else +1, overlap)
+
+    def _control_slots(self, conn: sa.Connection, project_id: int, worker_id: int, n: int, policy: QualityPolicy) -> list[int]:
+        """Which of the worker's next `n` tasks (by position) should be control tasks."""
+        counts = conn.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(tasks.c.is_control))
+            .select_from(assignments.join(tasks, tasks.c.id == assignments.c.task_id))
+            .where(assignments.c.project_id == project_id, assignments.c.worker_id == worker_id)
+        ).one()
+        handed, controls = int(counts[0]), int(counts[1])
+        slots = []
+        for i in range(n):
+            if policy.wants_control(controls, handed + i):
+                slots.append(i)
+                controls += 1
+        return slots
+
+    def _after_label(
+        self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, is_control: bool,
+        project: sa.Row[Any], policy: QualityPolicy,
+    ) -> None:
+        """Apply the quality policy after a stored label: skip streak, control answers and the
+        worker's status, dynamic overlap."""
+        standing = self._standing(conn, project_id, worker_id)
+        if is_control:
+            answers = conn.execute(
+                sa.select(annotations.c.label, tasks.c.known_answer)
+                .join(tasks, tasks.c.id == annotations.c.task_id)
+                .where(
+                    annotations.c.project_id == project_id,
+                    annotations.c.worker_id == worker_id,
+                    annotations.c.status != "superseded",
+                    tasks.c.is_control,
+                )
+            ).all()
+            correct = sum(a.label == a.known_answer for a in answers)
+            self._update_standing(conn, project_id, worker_id, n_control=len(answers), n_correct=correct, skips_in_row=0)
+            verdict = policy.verdict(correct, len(answers), standing.status)
+            self._change_status(conn, project_id, worker_id, verdict, project.overlap)
+        elif standing.skips_in_row:
+            self._update_standing(conn, project_id, worker_id, skips_in_row=0)
+        if policy.dynamic_overlap and not is_control:
+            self._adjust_overlap(conn, project_id, task_id, project, policy)
+
+    def _adjust_overlap(
+        self, conn: sa.Connection, project_id: int, task_id: int, project: sa.Row[Any], policy: QualityPolicy
+    ) -> None:
+        """Once a task has as many counted labels as its overlap, raise the overlap by one
+        while the label's posterior is below the target (up to the policy's maximum)."""
+        standing = project_workers.c
+        rows = conn.execute(
+            sa.select(annotations.c.label, annotations.c.flag, standing.status, standing.n_control, standing.n_correct)
+            .outerjoin(
+                project_workers,
+                (standing.project_id == project_id) & (standing.worker_id == annotations.c.worker_id),
+            )
+            .where(annotations.c.task_id == task_id, annotations.c.status != "superseded")
+        ).all()
+        counted = [r for r in rows if r.status != "banned"]
+        current = conn.scalar(sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap)).where(tasks.c.id == task_id))
+        assert policy.max_overlap is not None and policy.target_confidence is not None
+        if len(counted) < current or current >= policy.max_overlap:
+            return
+        usable = [r for r in counted if r.flag is None]
+        confidence = task_confidence(
+            [r.label for r in usable],
+            [policy.skill(r.n_correct or 0, r.n_control or 0) for r in usable],
+            project.config["classes"],
+        )
+        if confidence < policy.target_confidence:
+            conn.execute(
+                tasks.update()
+                .where(tasks.c.id == task_id)
+                .values(overlap=current + 1, is_open=tasks.c.n_active < current + 1)
+            )
+
     def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
         """Query results as a DataFrame; JSON columns stay Python objects (None stays None)."""
         with self.engine.connect() as conn:
@@ -482,3 +693,21 @@ class Store:
                 for name, values in zip(names, columns, strict=True)
             }
         )
+
+
+def _check_policy(kind: str, config: dict[str, Any], policy: QualityPolicy | None) -> None:
+    """Refuse a policy the kind cannot follow (dynamic overlap needs single-choice classes)."""
+    definition = kinds.get(kind)
+    if policy is not None and policy.dynamic_overlap and definition.aggregator not in SINGLE_CHOICE:
+        raise ValueError(f"dynamic overlap needs a single-choice classification kind, not {kind!r}")
+
+
+def _interleave(regular: list[int], controls: list[int], slots: list[int]) -> list[int]:
+    """Regular task ids with control task ids placed at the wanted positions, as far as there
+    are control tasks (and regular ones: when either runs out, the other fills in)."""
+    out: list[int] = []
+    regular, controls, wanted = list(regular), list(controls), set(slots)
+    while regular or controls:
+        take_control = bool(controls) and (len(out) in wanted or not regular)
+        out.append(controls.pop(0) if take_control else regular.pop(0))
+    return out

@@ -98,6 +98,8 @@ projects = sa.Table(
     sa.Column("price", sa.Integer, nullable=False, server_default="0"),
     sa.Column("lease_seconds", sa.Integer, nullable=False, server_default="600"),
     _created_at(),
+    # The quality policy (crowdnb.quality.rules.QualityPolicy as a dict); null: none.
+    sa.Column("quality", JSONType, nullable=True),
     sa.CheckConstraint("overlap >= 1", name="overlap_positive"),
     sa.CheckConstraint("price >= 0", name="price_not_negative"),
 )
@@ -130,9 +132,13 @@ tasks = sa.Table(
     sa.Column("n_active", sa.Integer, nullable=False, server_default="0"),
     sa.Column("is_open", sa.Boolean, nullable=False, server_default=sa.true()),
     _created_at(),
+    # Whether the task has a known answer (a control task); kept apart from the JSON column so
+    # that hand-out can select control tasks through an index.
+    sa.Column("is_control", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("project_id", "external_id", name="uq_tasks_project_external"),
 )
 sa.Index("ix_tasks_queue", tasks.c.project_id, tasks.c.is_open, tasks.c.priority.desc(), tasks.c.position)
+sa.Index("ix_tasks_control", tasks.c.project_id, tasks.c.is_control, tasks.c.position)
 
 annotations = sa.Table(
     "annotations",
@@ -145,6 +151,8 @@ annotations = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="submitted"),
     sa.Column("duration_ms", sa.Integer, nullable=True),
     sa.Column("submitted_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+    # Set by quality rules (e.g. 'too_fast'); flagged labels are left out of aggregation.
+    sa.Column("flag", sa.String(32), nullable=True),
     sa.CheckConstraint(
         "status IN ('submitted', 'superseded', 'approved', 'rejected')", name="status_known"
     ),
@@ -166,4 +174,19 @@ assignments = sa.Table(
     sa.UniqueConstraint("task_id", "worker_id", name="uq_assignments_task_worker"),
     sa.Index("ix_assignments_worker_status", "project_id", "worker_id", "status"),
     sa.Index("ix_assignments_expiry", "project_id", "status", "expires_at"),
+)
+
+# A worker's standing in one project: status under the quality rules, control-answer counts
+# (the skill estimate), and skips in a row. No row: active, nothing answered yet.
+project_workers = sa.Table(
+    "project_workers",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("n_control", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_correct", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skips_in_row", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+    sa.CheckConstraint("status IN ('active', 'suspended', 'banned')", name="status_known"),
 )

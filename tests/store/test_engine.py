@@ -26,7 +26,7 @@ def test_migrated_schema_matches_the_declared_one(store: Store) -> None:
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
 
 
 def test_reopening_keeps_data(store_url: str) -> None:

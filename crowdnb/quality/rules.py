@@ -1,0 +1,106 @@
+"""A project's quality policy: control-task rate, skill prior, rules for workers, dynamic overlap.
+
+The store applies it at hand-out and submit time (see `Store.claim`, `Store.submit`,
+`Store.skip`); the functions here are pure, so they are tested without a store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+Status = Literal["active", "suspended", "banned"]
+STATUSES: tuple[Status, ...] = ("active", "suspended", "banned")
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    """How a project keeps its labels trustworthy. Everything is off unless set.
+
+    Parameters
+    ----------
+    control_rate
+        Share of each worker's tasks that are control tasks (tasks with a known answer), spread
+        evenly through their stream starting with the first; each is shown once per worker.
+        With a rate above 0, control tasks leave the regular queue.
+    skill_prior, prior_weight
+        A worker's skill is ``(correct + skill_prior * prior_weight) / (answers + prior_weight)``
+        over their control answers: the prior mean until they have answered some.
+    min_control
+        Control answers needed before `suspend_below` / `ban_below` apply.
+    suspend_below, ban_below
+        Skill thresholds: a suspended worker gets no new tasks; a banned one also has their labels
+        left out of aggregation and their task slots given to others.
+    min_duration_ms
+        Answers submitted faster than this are flagged ``too_fast`` (and left out of aggregation).
+    max_skips_in_row
+        Skips allowed in a row before the worker must label the task in front of them.
+    target_confidence, max_overlap
+        Dynamic overlap: once a task has as many labels as its overlap, its posterior (one-coin
+        model with the workers' skills) is computed after each label; below the target, the
+        task's overlap grows by one, up to `max_overlap`. Classification kinds only.
+    """
+
+    control_rate: float = 0.0
+    skill_prior: float = 0.7
+    prior_weight: float = 4.0
+    min_control: int = 5
+    suspend_below: float | None = None
+    ban_below: float | None = None
+    min_duration_ms: int | None = None
+    max_skips_in_row: int | None = None
+    target_confidence: float | None = None
+    max_overlap: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.control_rate < 1:
+            raise ValueError(f"control_rate must be in [0, 1), got {self.control_rate}")
+        if not 0 < self.skill_prior < 1 or self.prior_weight <= 0:
+            raise ValueError("skill_prior must be in (0, 1) and prior_weight positive")
+        if (self.target_confidence is None) != (self.max_overlap is None):
+            raise ValueError("dynamic overlap needs both target_confidence and max_overlap")
+        if self.target_confidence is not None and not 0 < self.target_confidence < 1:
+            raise ValueError(f"target_confidence must be in (0, 1), got {self.target_confidence}")
+        if self.max_overlap is not None and self.max_overlap < 1:
+            raise ValueError(f"max_overlap must be at least 1, got {self.max_overlap}")
+
+    @property
+    def dynamic_overlap(self) -> bool:
+        return self.target_confidence is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any] | None) -> QualityPolicy:
+        """The policy stored with a project (unknown keys are refused by name)."""
+        if not stored:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(stored) - known)
+        if unknown:
+            raise ValueError(f"unknown quality setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**stored)
+
+    def skill(self, correct: int, answered: int) -> float:
+        """Skill from control answers, shrunk towards the prior."""
+        return (correct + self.skill_prior * self.prior_weight) / (answered + self.prior_weight)
+
+    def verdict(self, correct: int, answered: int, current: Status = "active") -> Status:
+        """The worker's status after their control answers; never milder than `current`."""
+        status: Status = "active"
+        if answered >= self.min_control:
+            skill = self.skill(correct, answered)
+            if self.ban_below is not None and skill < self.ban_below:
+                status = "banned"
+            elif self.suspend_below is not None and skill < self.suspend_below:
+                status = "suspended"
+        return max(status, current, key=STATUSES.index)
+
+    def is_too_fast(self, duration_ms: int | None) -> bool:
+        return self.min_duration_ms is not None and duration_ms is not None and duration_ms < self.min_duration_ms
+
+    def wants_control(self, controls: int, handed_out: int) -> bool:
+        """Whether the next task of a worker who got `handed_out` tasks, `controls` of them
+        control tasks, should be a control task (keeps the share at `control_rate`)."""
+        return controls < self.control_rate * (handed_out + 1)
