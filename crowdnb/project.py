@@ -10,8 +10,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from crowdnb import kinds
+from crowdnb.aggregation.methods import RESULT_COLUMNS, aggregate
 from crowdnb.errors import Conflict
 from crowdnb.intake import tasks_from_frame
+from crowdnb.quality.rules import QualityPolicy
 from crowdnb.session import StoreSource
 from crowdnb.store import ProjectInfo, Store
 from crowdnb.widgets import Labeler, PluginLabeler
@@ -62,10 +64,12 @@ class Project:
         store: Store | str | None = None,
         overlap: int = 1,
         price: int = 0,
+        quality: QualityPolicy | None = None,
         exist_ok: bool = False,
         **options: Any,
     ) -> Project:
-        """Create a project of `kind` (e.g. ``"image-class"`` with ``classes=[...]``).
+        """Create a project of `kind` (e.g. ``"image-class"`` with ``classes=[...]``), with an
+        optional quality policy (control tasks, rules for workers, dynamic overlap).
 
         With `exist_ok=True`, an existing project of the same kind and options is opened instead
         (so re-running a notebook is harmless); one that differs raises `Conflict`.
@@ -80,7 +84,7 @@ class Project:
                     f"project {name!r} exists as {info.kind} with {info.config}, not {kind} with {config}"
                 )
             return cls(target, info)
-        return cls(target, target.create_project(name, kind, config, overlap=overlap, price=price))
+        return cls(target, target.create_project(name, kind, config, overlap=overlap, price=price, quality=quality))
 
     @classmethod
     def open(cls, name: str, *, store: Store | str | None = None) -> Project:
@@ -128,8 +132,45 @@ class Project:
 
     def labels(self) -> pd.DataFrame:
         """Current labels: task, worker, label, submitted_at (UTC), duration_ms, status,
-        annotation_id."""
+        annotation_id, flag, prediction_accepted."""
         return self.store.labels(self.info.id)
+
+    def set_quality(self, policy: QualityPolicy | None) -> None:
+        """Change the quality policy (None: no quality control); applies to what comes next."""
+        self.store.set_quality(self.info.id, policy)
+        self.info = self.store.project(self.name)
+
+    def workers(self) -> pd.DataFrame:
+        """Each worker's standing: worker, status (active, suspended, banned), control answers,
+        correct ones, skill, skips in a row."""
+        return self.store.worker_standing(self.info.id)
+
+    def results(self, method: str | None = None, *, include_flagged: bool = False, **params: Any) -> pd.DataFrame:
+        """One answer per task: task, label, confidence, n_labels (in task order; a task without
+        labels has label None and confidence NaN).
+
+        `method` defaults to the kind's (Dawid-Skene for classification; see
+        ``crowdnb.aggregation.methods.METHODS``), `params` go to it. Labels of banned workers
+        and rejected ones are left out, and so are flagged ones (e.g. too fast) unless
+        `include_flagged`. Known answers are held fixed by Dawid-Skene; structured methods weigh
+        workers by their skill on control tasks when there are any.
+        """
+        labels = self.labels()
+        standing = self.workers().set_index("worker")
+        banned = set(standing.index[standing["status"] == "banned"])
+        keep = ~labels["worker"].isin(banned) & (labels["status"] != "rejected")
+        if not include_flagged:
+            keep &= labels["flag"].isna()
+        tasks = self.tasks()
+        known = tasks.set_index("id")["known_answer"].dropna()
+        skills = standing["skill"] if (standing["n_control"] > 0).any() else None
+        result = aggregate(
+            labels.loc[keep, ["task", "worker", "label"]], method or self.kind.aggregator, known=known, skills=skills, **params
+        )
+        result = result.set_index("task").reindex(tasks["id"]).rename_axis("task").reset_index()
+        result["label"] = result["label"].astype(object).where(result["label"].notna(), None)
+        result["n_labels"] = result["n_labels"].fillna(0).astype(int)
+        return result[RESULT_COLUMNS]
 
     def progress(self, worker: str | None = None) -> tuple[int, int]:
         """(tasks labeled by `worker`, all tasks)."""

@@ -506,6 +506,7 @@ class Store:
             [None if p is None else p == label for p, label in zip(frame.pop("prediction"), frame["label"], strict=True)],
             dtype=object,
         )
+        frame["flag"] = frame["flag"].astype(object).where(frame["flag"].notna(), None)
         frame["duration_ms"] = frame["duration_ms"].astype("Int64")
         frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
         return frame

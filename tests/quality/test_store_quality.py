@@ -1,0 +1,132 @@
+"""Quality rules as the store applies them, on SQLite and PostgreSQL: control tasks in the
+hand-out, suspensions and bans, too-fast flags, skip limits, dynamic overlap."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from crowdnb.errors import Conflict
+from crowdnb.quality.rules import QualityPolicy
+from crowdnb.store import NewTask, Store, Submission
+
+
+def _project(store: Store, policy: QualityPolicy, *, n: int = 20, controls: int = 3, overlap: int = 1) -> int:
+    info = store.create_project("q", "text-class", {"classes": ["a", "b", "c"]}, overlap=overlap, quality=policy)
+    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(n)])
+    store.add_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer="a") for i in range(controls)])
+    return info.id
+
+
+def _label(store: Store, pid: int, worker: int, task_id: int, label: str, duration_ms: int | None = 2000) -> None:
+    store.submit(pid, worker, Submission(uuid.uuid4().hex, task_id, label, duration_ms))
+
+
+def _open(store: Store, pid: int) -> dict[str, tuple[int, int]]:
+    """external id -> (overlap, n_labels)"""
+    frame = store.tasks(pid)
+    return {row.id: (row.overlap, row.n_labels) for row in frame.itertuples()}
+
+
+def test_control_tasks_are_mixed_in_at_the_rate_once_per_worker(store: Store) -> None:
+    pid = _project(store, QualityPolicy(control_rate=0.25), controls=2)
+    ana, ben = store.worker_id("ana"), store.worker_id("ben")
+    first = [t.external_id for t in store.claim(pid, ana, 10)]
+    assert first[0] == "c0" and first[4] == "c1"
+    assert sum(t.startswith("c") for t in first) == 2  # only two control tasks exist
+    # Control tasks are shown to every worker, whatever the overlap; regular ones are not.
+    second = [t.external_id for t in store.claim(pid, ben, 10)]
+    assert [t for t in second if t.startswith("c")] == ["c0", "c1"]
+    assert not {t for t in second if t.startswith("t")} & {t for t in first if t.startswith("t")}
+
+
+def test_without_a_rate_control_tasks_are_ordinary_tasks(store: Store) -> None:
+    pid = _project(store, QualityPolicy(), n=2, controls=1)
+    assert [t.external_id for t in store.claim(pid, store.worker_id("ana"), 5)] == ["t0", "t1", "c0"]
+
+
+def test_bad_control_answers_ban_and_banned_labels_free_their_slots(store: Store) -> None:
+    policy = QualityPolicy(control_rate=0.5, min_control=2, ban_below=0.5, skill_prior=0.7, prior_weight=1)
+    pid = _project(store, policy, n=6, controls=2)
+    spam = store.worker_id("spam")
+    handed = store.claim(pid, spam, 4)
+    regular = [t for t in handed if t.external_id.startswith("t")]
+    for task in sorted(handed, key=lambda t: t.external_id.startswith("c")):
+        _label(store, pid, spam, task.id, "b")  # the regular tasks, then both controls wrong
+    standing = store.worker_standing(pid).set_index("worker")
+    assert standing.loc["spam", ["status", "n_control", "n_correct"]].tolist() == ["banned", 2, 0]
+    assert store.claim(pid, spam, 3) == []
+    with pytest.raises(Conflict, match="banned"):
+        _label(store, pid, spam, regular[0].id, "a")
+    # The tasks the banned worker labeled go to someone else.
+    ana = store.worker_id("ana")
+    got = {t.external_id for t in store.claim(pid, ana, 10)}
+    assert {t.external_id for t in regular} <= got
+    # A manager can reinstate them; their labels count again and the slots close.
+    store.set_worker_status(pid, spam, "active")
+    assert store.worker_standing(pid).set_index("worker").loc["spam", "status"] == "active"
+
+
+def test_suspension_stops_hand_out_but_keeps_labels(store: Store) -> None:
+    pid = _project(store, QualityPolicy(control_rate=0.5, min_control=1, suspend_below=0.6, prior_weight=1), n=4, controls=1)
+    ben = store.worker_id("ben")
+    control = store.claim(pid, ben, 1)[0]
+    _label(store, pid, ben, control.id, "c")
+    assert store.worker_standing(pid).set_index("worker").loc["ben", "status"] == "suspended"
+    assert store.claim(pid, ben, 2) == []
+    assert len(store.labels(pid)) == 1
+
+
+def test_too_fast_answers_are_flagged(store: Store) -> None:
+    pid = _project(store, QualityPolicy(min_duration_ms=800), n=2, controls=0)
+    ana = store.worker_id("ana")
+    first, second = store.claim(pid, ana, 2)
+    _label(store, pid, ana, first.id, "a", duration_ms=150)
+    _label(store, pid, ana, second.id, "a", duration_ms=1500)
+    assert store.labels(pid)["flag"].tolist() == ["too_fast", None]
+
+
+def test_skips_in_a_row_are_limited(store: Store) -> None:
+    pid = _project(store, QualityPolicy(max_skips_in_row=2), n=5, controls=0)
+    ana = store.worker_id("ana")
+    tasks = store.claim(pid, ana, 5)
+    store.skip(pid, ana, tasks[0].id)
+    store.skip(pid, ana, tasks[1].id)
+    with pytest.raises(Conflict, match="2 skips in a row"):
+        store.skip(pid, ana, tasks[2].id)
+    _label(store, pid, ana, tasks[2].id, "a")
+    store.skip(pid, ana, tasks[3].id)
+
+
+def test_dynamic_overlap_asks_for_more_labels_until_confident(store: Store) -> None:
+    policy = QualityPolicy(target_confidence=0.95, max_overlap=4, skill_prior=0.8, prior_weight=4)
+    pid = _project(store, policy, n=2, controls=0, overlap=1)
+    workers = [store.worker_id(f"w{i}") for i in range(5)]
+    t0 = store.claim(pid, workers[0], 1)[0]
+    _label(store, pid, workers[0], t0.id, "a")
+    assert _open(store, pid)["t0"] == (2, 1)  # 0.8 < 0.95: one more label wanted
+    assert store.claim(pid, workers[1], 1)[0].id == t0.id
+    _label(store, pid, workers[1], t0.id, "a")
+    assert _open(store, pid)["t0"] == (2, 2)  # two agreeing: 0.98, done
+    assert [t.external_id for t in store.claim(pid, workers[2], 2)] == ["t1"]
+
+
+def test_dynamic_overlap_stops_at_the_maximum(store: Store) -> None:
+    pid = _project(store, QualityPolicy(target_confidence=0.99, max_overlap=3), n=1, controls=0)
+    for i, label in enumerate(["a", "b", "c", "a"]):
+        worker = store.worker_id(f"w{i}")
+        handed = store.claim(pid, worker, 1)
+        if i == 3:
+            assert handed == []
+            break
+        _label(store, pid, worker, handed[0].id, label)
+    assert _open(store, pid)["t0"] == (3, 3)
+
+
+def test_dynamic_overlap_needs_single_choice_classes(store: Store) -> None:
+    info = store.create_project("boxes", "bbox", {"classes": ["car"], "shape": "box", "transcribe": False})
+    with pytest.raises(ValueError, match="single-choice"):
+        store.set_quality(info.id, QualityPolicy(target_confidence=0.9, max_overlap=3))
+    store.set_quality(info.id, QualityPolicy(control_rate=0.1))
+    assert store.quality(info.id).control_rate == 0.1
