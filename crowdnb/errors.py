@@ -13,6 +13,10 @@ class NotFound(CrowdnbError, LookupError):
     """A project, task or worker that does not exist."""
 
 
+class Forbidden(CrowdnbError, PermissionError):
+    """Not allowed for this worker (e.g. inspecting one's own work)."""
+
+
 class Conflict(CrowdnbError):
     """The request contradicts what is already stored (e.g. a project with another kind)."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,9 @@ from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.quality.overlap import task_confidence
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
+from crowdnb.store.accounts import AccountsMixin
+from crowdnb.store.ledger import LedgerMixin
+from crowdnb.store.review import ReviewMixin, sampled
 from crowdnb.store.schema import (
     annotations,
     assignments,
@@ -50,6 +53,8 @@ class ProjectInfo:
     lease_seconds: int
     created_at: datetime
     quality: dict[str, Any] | None = None
+    review_rate: float = 0.0
+    review_window_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Task:
     external_id: str
     payload: dict[str, Any]
     meta: dict[str, Any]
+    rework: str | None = None  # the inspector's reason when the task came back to its worker
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class Receipt:
     duplicate: bool
 
 
-class Store:
+class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     """A label store at a SQLAlchemy URL (or a file path for SQLite), migrated on open."""
 
     def __init__(self, url: str | None = None) -> None:
@@ -276,7 +282,15 @@ class Store:
             if self._standing(conn, project_id, worker_id).status != "active":
                 return []
             mine = assignments.c.project_id == project_id
-            own = list(
+            rework = list(
+                conn.scalars(
+                    sa.select(assignments.c.task_id)
+                    .where(mine, assignments.c.worker_id == worker_id, assignments.c.status == "rework", assignments.c.task_id.not_in(held))
+                    .order_by(assignments.c.id)
+                    .limit(n)
+                )
+            )
+            own = rework + list(
                 conn.scalars(
                     sa.select(assignments.c.task_id)
                     .where(
@@ -286,7 +300,7 @@ class Store:
                         assignments.c.task_id.not_in(held),
                     )
                     .order_by(assignments.c.id)
-                    .limit(n)
+                    .limit(n - len(rework))
                 )
             )
             if own:
@@ -296,7 +310,21 @@ class Store:
                     .values(expires_at=utc_after(project.lease_seconds))
                 )
             fresh = self._lease_new(conn, project_id, worker_id, n - len(own), project)
-            return self._load_tasks(conn, own + fresh)
+            reasons = self._rework_reasons(conn, worker_id, rework)
+            return [replace(t, rework=reasons.get(t.id)) for t in self._load_tasks(conn, own + fresh)]
+
+    def renew(self, project_id: int, worker_id: int, task_ids: Sequence[int]) -> int:
+        """Extend a worker's leases (while their widget shows the tasks); returns how many."""
+        with self._write() as conn:
+            lease = conn.scalar(sa.select(projects.c.lease_seconds).where(projects.c.id == project_id))
+            return conn.execute(
+                assignments.update()
+                .where(
+                    assignments.c.project_id == project_id, assignments.c.worker_id == worker_id,
+                    assignments.c.status == "leased", assignments.c.task_id.in_(list(task_ids)),
+                )
+                .values(expires_at=utc_after(lease))
+            ).rowcount
 
     def _lease_new(
         self, conn: sa.Connection, project_id: int, worker_id: int, n: int, project: sa.Row[Any]
@@ -385,12 +413,15 @@ class Store:
     def submit(self, project_id: int, worker_id: int, submission: Submission) -> Receipt:
         """Store a label durably and return its receipt; a retried submission (same
         annotation id) returns the first receipt and stores nothing new. A new label from the
-        same worker for the same task supersedes the previous one (kept for audit)."""
+        same worker for the same task supersedes the previous one (kept for audit).
+
+        A label is approved at once (and the worker paid) unless the project samples it for
+        inspection, or it redoes rejected work; then it waits for an inspector."""
         with self._write() as conn:
             project = conn.execute(
-                sa.select(projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality).where(
-                    projects.c.id == project_id
-                )
+                sa.select(
+                    projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality, projects.c.review_rate
+                ).where(projects.c.id == project_id)
             ).one()
             earlier = self._receipt(conn, submission, worker_id)
             if earlier is not None:
@@ -411,19 +442,28 @@ class Store:
                 .where(
                     annotations.c.task_id == submission.task_id,
                     annotations.c.worker_id == worker_id,
-                    annotations.c.status == "submitted",
+                    annotations.c.status.in_(("submitted", "approved")),
                 )
                 .values(status="superseded")
             )
+            before = conn.scalar(
+                sa.select(assignments.c.status).where(
+                    assignments.c.task_id == submission.task_id, assignments.c.worker_id == worker_id
+                )
+            )
+            inspect = before == "rework" or sampled(submission.annotation_id, project.review_rate)
             submitted_at = conn.execute(
                 annotations.insert()
                 .values(
                     id=submission.annotation_id, project_id=project_id, task_id=submission.task_id,
                     worker_id=worker_id, label=label, duration_ms=submission.duration_ms,
                     flag="too_fast" if policy.is_too_fast(submission.duration_ms) else None,
+                    status="submitted" if inspect else "approved",
                 )
                 .returning(annotations.c.submitted_at)
             ).scalar_one()
+            if not inspect:
+                self._pay(conn, project_id, worker_id, submission.task_id, submission.annotation_id)
             self._settle(conn, project_id, worker_id, submission.task_id, "done", project.overlap)
             if project.quality:
                 self._after_label(conn, project_id, worker_id, submission.task_id, task.is_control, project, policy)
@@ -474,7 +514,7 @@ class Store:
             )
         else:
             conn.execute(assignments.update().where(*where).values(status=status, expires_at=None))
-        counted_before = before in ("leased", "done")
+        counted_before = before in ("leased", "done", "rework")
         counted_after = status == "done"
         if counted_before != counted_after:
             self._shift_active(conn, [task_id], +1 if counted_after else -1, overlap)

@@ -7,6 +7,7 @@ read back as timezone-aware UTC datetimes on both back ends.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -63,13 +64,14 @@ def _utcnow_sqlite(element: utcnow, compiler: sa.sql.compiler.SQLCompiler, **kw:
 
 
 class utc_after(FunctionElement[datetime]):
-    """The database server's current UTC time plus a number of seconds (a bound parameter)."""
+    """The database server's current UTC time plus a number of seconds (a number or a column
+    expression, e.g. minus a project's review window)."""
 
     type = UTCDateTime()
     inherit_cache = True
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(sa.bindparam("lease_seconds", seconds, type_=sa.Float))
+    def __init__(self, seconds: float | sa.ColumnElement[Any]) -> None:
+        super().__init__(seconds if isinstance(seconds, sa.ColumnElement) else sa.literal(seconds, sa.Float))
 
 
 @compiles(utc_after, "postgresql")
@@ -100,6 +102,10 @@ projects = sa.Table(
     _created_at(),
     # The quality policy (crowdnb.quality.rules.QualityPolicy as a dict); null: none.
     sa.Column("quality", JSONType, nullable=True),
+    # Inspection: the share of labels sampled for review, and the time after which an unreviewed
+    # sampled label is approved automatically (null: never).
+    sa.Column("review_rate", sa.Float, nullable=False, server_default="0"),
+    sa.Column("review_window_seconds", sa.Integer, nullable=True),
     sa.CheckConstraint("overlap >= 1", name="overlap_positive"),
     sa.CheckConstraint("price >= 0", name="price_not_negative"),
 )
@@ -170,7 +176,7 @@ assignments = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="leased"),
     sa.Column("leased_at", UTCDateTime(), nullable=False, server_default=utcnow()),
     sa.Column("expires_at", UTCDateTime(), nullable=True),
-    sa.CheckConstraint("status IN ('leased', 'done', 'skipped')", name="status_known"),
+    sa.CheckConstraint("status IN ('leased', 'done', 'skipped', 'rework')", name="status_known"),
     sa.UniqueConstraint("task_id", "worker_id", name="uq_assignments_task_worker"),
     sa.Index("ix_assignments_worker_status", "project_id", "worker_id", "status"),
     sa.Index("ix_assignments_expiry", "project_id", "status", "expires_at"),
@@ -189,4 +195,38 @@ project_workers = sa.Table(
     sa.Column("skips_in_row", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime(), nullable=False, server_default=utcnow()),
     sa.CheckConstraint("status IN ('active', 'suspended', 'banned')", name="status_known"),
+)
+
+# One inspection per annotation: claimed by an inspector (with a lease), then decided. A decision
+# without an inspector is an automatic approval after the project's review window.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("annotation_id", sa.String(64), sa.ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("inspector_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=True),
+    sa.Column("decision", sa.String(16), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("claimed_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("decision IN ('approved', 'rejected')", name="decision_known"),
+    sa.Index("ix_reviews_project_decision", "project_id", "decision"),
+)
+
+# The points ledger: append-only; a balance is a sum. `key` makes every credit idempotent
+# (e.g. one credit per worker and task, whatever retries or rework happen).
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("amount", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("annotation_id", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+    sa.Index("ix_ledger_worker", "worker_id"),
+    sa.Index("ix_ledger_created", "created_at"),
 )

@@ -1,0 +1,101 @@
+"""Workers' accounts: roles, access tokens (kept only as hashes) and project membership."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from crowdnb.errors import NotFound
+from crowdnb.store.schema import project_workers, projects, workers
+
+ROLES = ("worker", "inspector", "manager")
+TOKEN_PREFIX = "cnb_"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A worker as the server sees them."""
+
+    id: int
+    name: str
+    role: str
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token. Tokens are 256-bit random strings, so one SHA-256 is enough
+    (slow password hashes exist for guessable secrets)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountsMixin:
+    """Store methods for accounts and membership (mixed into `Store`)."""
+
+    engine: sa.Engine
+
+    def issue_token(self, name: str, role: str | None = None) -> str:
+        """Create worker `name` (or update their role) and give them a new token, returned once;
+        an earlier token stops working."""
+        if role is not None and role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles: {list(ROLES)}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        values = {"token_hash": token_hash(token), **({"role": role} if role else {})}
+        with self._write() as conn:  # type: ignore[attr-defined]
+            found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
+            if found is None:
+                conn.execute(workers.insert().values(name=name, role=role or "worker", token_hash=values["token_hash"]))
+            else:
+                conn.execute(workers.update().where(workers.c.id == found).values(**values))
+        return token
+
+    def authenticate(self, token: str) -> Account | None:
+        """The account a token belongs to, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(workers.c.id, workers.c.name, workers.c.role).where(workers.c.token_hash == token_hash(token))
+            ).first()
+        return Account(row.id, row.name, row.role) if row else None
+
+    def account(self, name: str) -> Account:
+        """The account called `name`."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(workers.c.id, workers.c.name, workers.c.role).where(workers.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no worker {name!r}")
+        return Account(row.id, row.name, row.role)
+
+    def add_member(self, project_id: int, worker_id: int) -> None:
+        """Let a worker work on (or inspect) a project; adding twice is harmless."""
+        with self._write() as conn:  # type: ignore[attr-defined]
+            exists = conn.scalar(
+                sa.select(sa.func.count()).where(
+                    project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
+                )
+            )
+            if not exists:
+                conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
+
+    def is_member(self, project_id: int, worker_id: int) -> bool:
+        """Whether a worker belongs to a project."""
+        with self.engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    sa.select(sa.func.count()).where(
+                        project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
+                    )
+                )
+            )
+
+    def member_projects(self, worker_id: int) -> list[str]:
+        """Names of the projects a worker belongs to."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    sa.select(projects.c.name)
+                    .join(project_workers, project_workers.c.project_id == projects.c.id)
+                    .where(project_workers.c.worker_id == worker_id)
+                    .order_by(projects.c.id)
+                )
+            )

@@ -1,0 +1,56 @@
+"""The points ledger: append-only entries; balances and payouts are sums over it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from crowdnb.store.schema import ledger, workers
+
+
+class LedgerMixin:
+    """Store methods for points (mixed into `Store`)."""
+
+    engine: sa.Engine
+
+    @staticmethod
+    def _credit(
+        conn: sa.Connection, worker_id: int, amount: int, reason: str, key: str,
+        project_id: int | None = None, annotation_id: str | None = None,
+    ) -> bool:
+        """Append a credit unless one with `key` exists; True if it was added."""
+        if conn.scalar(sa.select(sa.func.count()).where(ledger.c.key == key)):
+            return False
+        conn.execute(
+            ledger.insert().values(
+                worker_id=worker_id, amount=amount, reason=reason, key=key, project_id=project_id,
+                annotation_id=annotation_id,
+            )
+        )
+        return True
+
+    def credit(self, worker_id: int, amount: int, reason: str, key: str) -> bool:
+        """Credit points outside labeling (e.g. a training reward); idempotent per `key`."""
+        with self._write() as conn:  # type: ignore[attr-defined]
+            return self._credit(conn, worker_id, amount, reason, key)
+
+    def balance(self, worker_id: int) -> int:
+        """A worker's points: the sum of their ledger entries (after due automatic approvals)."""
+        with self._write() as conn:  # type: ignore[attr-defined]
+            self._approve_due(conn)  # type: ignore[attr-defined]
+            return int(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.worker_id == worker_id)))
+
+    def payouts(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Points earned per worker in [start, end): worker, points, entries."""
+        with self._write() as conn:  # type: ignore[attr-defined]
+            self._approve_due(conn)  # type: ignore[attr-defined]
+            rows = conn.execute(
+                sa.select(workers.c.name.label("worker"), sa.func.sum(ledger.c.amount).label("points"), sa.func.count().label("entries"))
+                .join(workers, workers.c.id == ledger.c.worker_id)
+                .where(ledger.c.created_at >= start, ledger.c.created_at < end)
+                .group_by(workers.c.name)
+                .order_by(workers.c.name)
+            ).all()
+        return pd.DataFrame(rows, columns=["worker", "points", "entries"])
