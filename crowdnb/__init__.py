@@ -7,7 +7,8 @@
     project.labels()           # a DataFrame of labels
 """
 
-from crowdnb.errors import Conflict, CrowdnbError, LabelError, NotFound, Problem, ValidationError
+from crowdnb.client import connect
+from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, Problem, ValidationError
 from crowdnb.project import Project
 from crowdnb.store import Store
 
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Conflict",
     "CrowdnbError",
+    "Forbidden",
     "LabelError",
     "NotFound",
     "Problem",
@@ -23,4 +25,5 @@ __all__ = [
     "Store",
     "ValidationError",
     "__version__",
+    "connect",
 ]

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="notebook,postgres"
+extras="notebook,postgres,server"
 if [[ "${1:-}" == "--test" ]]; then
   extras="test"
   need=()

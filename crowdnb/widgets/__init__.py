@@ -2,6 +2,6 @@
 
 from crowdnb.widgets.labeler import Labeler
 from crowdnb.widgets.plugin import PluginLabeler
-from crowdnb.widgets.source import Item, TaskSource
+from crowdnb.widgets.source import Item, SourceUnavailable, TaskSource
 
-__all__ = ["Item", "Labeler", "PluginLabeler", "TaskSource"]
+__all__ = ["Item", "Labeler", "PluginLabeler", "SourceUnavailable", "TaskSource"]

@@ -14,7 +14,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from crowdnb.widgets.source import Item, TaskSource
+from crowdnb.widgets.source import Item, SourceUnavailable, TaskSource
 
 STATIC = Path(__file__).with_name("static")
 # The front end is one ES module joined from these files: helpers, the image stage, one file per
@@ -89,7 +89,11 @@ class Labeler(anywidget.AnyWidget):
         self._fetch({"n": self.prefetch + 1})
 
     def _fetch(self, content: dict[str, Any]) -> None:
-        items = self._source.fetch(int(content.get("n", 1)), self._held)
+        try:
+            items = self._source.fetch(int(content.get("n", 1)), self._held)
+        except SourceUnavailable as exc:
+            self.send({"type": "items", "items": [], "more": True, "offline": str(exc)})
+            return
         self._held.extend(item.task_id for item in items)
         buffers = [item.image for item in items if item.image is not None]
         self.send({"type": "items", "items": [_describe(item) for item in items], "more": bool(items)}, buffers)
@@ -126,5 +130,6 @@ def _describe(item: Item) -> dict[str, Any]:
         "width": item.width,
         "height": item.height,
         "prediction": item.prediction,
+        "notice": item.notice,
         "meta": item.meta,
     }

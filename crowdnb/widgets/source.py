@@ -25,14 +25,20 @@ class Item:
     width: int | None = None
     height: int | None = None
     prediction: Any = None
+    notice: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+class SourceUnavailable(ConnectionError):
+    """The source cannot be reached right now (e.g. the server is down); try again later."""
 
 
 class TaskSource(Protocol):
     """Hands out items and takes labels; `submit` returns only once the label is durable."""
 
     def fetch(self, n: int, exclude: Sequence[int]) -> list[Item]:
-        """Up to `n` next items for this worker, none of the task ids in `exclude`."""
+        """Up to `n` next items for this worker, none of the task ids in `exclude`; raises
+        `SourceUnavailable` when it cannot be reached."""
         ...
 
     def submit(self, task_id: int, label: Any, annotation_id: str, duration_ms: int | None) -> None:

@@ -4,6 +4,7 @@
 // retry harmless). Backspace walks back through the items already shown.
 
 const RESEND_MS = 4000;
+const OFFLINE_RETRY_MS = 3000;
 const HISTORY = 100;
 const SHELL_KEYS = [
   ["Enter", "submit (Ctrl+Enter in a text field)"],
@@ -95,7 +96,8 @@ function render({ model, el }) {
     }
     view.element.hidden = false;
     const prelabeled = item.label === undefined && item.prediction != null;
-    badge.hidden = !prelabeled;
+    badge.textContent = item.notice ? `Sent back for rework: ${item.notice}` : "Model pre-label: edit it, or press Enter to accept.";
+    badge.hidden = !(prelabeled || item.notice);
     view.show(item, item.label ?? item.prediction ?? null);
     shownAt = performance.now();
     root.dataset.taskId = item.external_id;
@@ -226,6 +228,10 @@ function render({ model, el }) {
   function onMessage(message, buffers) {
     if (message.type === "items") {
       fetching = false;
+      if (message.offline) {
+        ctx.status(`Offline (${message.offline}): labeling what is already here; retrying…`);
+        setTimeout(refill, OFFLINE_RETRY_MS);
+      }
       let b = 0;
       for (const item of message.items) queue.push(prepare(item, item.has_image ? buffers[b++] : null));
       if (!message.more) exhausted = true;

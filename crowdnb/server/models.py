@@ -1,0 +1,109 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from crowdnb.store import ProjectInfo
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no token, or an unknown one"},
+    403: {"description": "the caller's role or membership does not allow this"},
+    404: {"description": "no such project, task or file"},
+    409: {"description": "conflicts with what is stored"},
+    422: {"description": "invalid input; `problems` names rows and fields"},
+}
+
+Name = Field(min_length=1, max_length=200)
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+
+
+class Balance(BaseModel):
+    worker: str
+    points: int
+
+
+class NewProject(BaseModel):
+    name: str = Name
+    kind: str = Field(min_length=1, max_length=64)
+    options: dict[str, Any] = Field(default_factory=dict, description="the kind's options, e.g. classes")
+    overlap: int = Field(1, ge=1, le=100)
+    price: int = Field(0, ge=0, le=1_000_000)
+    review_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of labels sent to inspectors")
+    review_window_seconds: int | None = Field(None, ge=1, description="auto-approve after this long unreviewed")
+
+
+class ProjectOut(BaseModel):
+    name: str
+    kind: str
+    config: dict[str, Any]
+    overlap: int
+    price: int
+
+    @classmethod
+    def of(cls, info: ProjectInfo) -> ProjectOut:
+        return cls(name=info.name, kind=info.kind, config=info.config, overlap=info.overlap, price=info.price)
+
+
+class Member(BaseModel):
+    worker: str = Name
+
+
+class NewTasks(BaseModel):
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
+    on_duplicate: Literal["error", "skip"] = "error"
+
+
+class Added(BaseModel):
+    added: int
+
+
+class ClaimIn(BaseModel):
+    n: int = Field(1, ge=1, le=100)
+    exclude: list[int] = Field(default_factory=list, max_length=1000)
+
+
+class Renew(BaseModel):
+    task_ids: list[int] = Field(max_length=1000)
+
+
+class TaskOut(BaseModel):
+    task_id: int
+    external_id: str
+    payload: dict[str, Any]
+    meta: dict[str, Any]
+    rework: str | None = Field(None, description="the inspector's reason, when this task came back for rework")
+
+
+class SubmitIn(BaseModel):
+    annotation_id: str = Field(min_length=8, max_length=64, description="made by the client; a retry reuses it")
+    task_id: int
+    label: Any
+    duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+
+class ReceiptOut(BaseModel):
+    annotation_id: str
+    submitted_at: datetime
+    duplicate: bool
+
+
+class SkipIn(BaseModel):
+    task_id: int
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+
+
+class Decision(BaseModel):
+    decision: Literal["approved", "rejected"]
+    reason: str = Field("", max_length=2000)

@@ -1,0 +1,91 @@
+"""The HTTP API over real sockets: hand-out, submits, inspection, rework, points."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from conftest import Crowd, make_project
+
+
+def _submit(client, project: str, task_id: int, label: str, annotation_id: str | None = None):
+    body = {"annotation_id": annotation_id or uuid.uuid4().hex, "task_id": task_id, "label": label, "duration_ms": 900}
+    return client.post(f"/projects/{project}/submit", json=body)
+
+
+def test_worker_flow_claim_media_submit_retry_progress(crowd: Crowd) -> None:
+    make_project(crowd)
+    with crowd.client("ana") as ana, crowd.client("boss") as boss:
+        assert ana.get("/me").json() == {"name": "ana", "role": "worker"}
+        assert ana.get("/projects").json() == ["street"]
+        tasks = ana.post("/projects/street/claim", json={"n": 2}).json()
+        assert [t["external_id"] for t in tasks] == ["s0", "s1"]
+        assert "answer" not in str(tasks) and "known_answer" not in str(tasks)  # gold stays hidden
+        image = ana.get(f"/media/{tasks[0]['payload']['image_path']}")
+        assert image.status_code == 200 and image.content == (crowd.media / "street/img000.jpeg").read_bytes()
+        first = _submit(ana, "street", tasks[0]["task_id"], "bus", "retry-me-0001")
+        again = _submit(ana, "street", tasks[0]["task_id"], "bus", "retry-me-0001")
+        assert first.status_code == again.status_code == 200
+        assert not first.json()["duplicate"] and again.json()["duplicate"]
+        assert first.json()["submitted_at"] == again.json()["submitted_at"]
+        bad = _submit(ana, "street", tasks[1]["task_id"], "tram")
+        assert bad.status_code == 422 and "unknown class 'tram'" in bad.json()["detail"]
+        assert ana.get("/projects/street/progress").json() == {"done": 1, "total": 6}
+        mine = ana.get("/projects/street/my-labels").json()
+        assert [(m["task"], m["label"], m["status"]) for m in mine] == [("s0", "bus", "approved")]
+        everything = boss.get("/projects/street/labels").json()
+        assert [(r["task"], r["worker"], r["label"]) for r in everything] == [("s0", "ana", "bus")]
+        assert len(boss.get("/projects/street/tasks").json()) == 6
+
+
+def test_inspection_rework_and_points(crowd: Crowd) -> None:
+    make_project(crowd, price=10, review_rate=1.0)
+    with crowd.client("ana") as ana, crowd.client("ines") as ines, crowd.client("boss") as boss:
+        task = ana.post("/projects/street/claim", json={"n": 1}).json()[0]
+        _submit(ana, "street", task["task_id"], "bus", "first-try-0001")
+        assert ana.get("/me/balance").json()["points"] == 0  # waits for inspection
+        (review,) = ines.post("/projects/street/reviews/claim", json={"n": 5}).json()
+        assert review["annotation_id"] == "first-try-0001" and review["label"] == "bus"
+        assert "worker" not in review
+        refused = ines.post("/projects/street/reviews/first-try-0001", json={"decision": "rejected", "reason": ""})
+        assert refused.status_code == 422  # a rejection needs a reason
+        ines.post("/projects/street/reviews/first-try-0001", json={"decision": "rejected", "reason": "it is a car"})
+        back = ana.post("/projects/street/claim", json={"n": 3}).json()
+        assert back[0]["task_id"] == task["task_id"] and back[0]["rework"] == "it is a car"
+        mine = ana.get("/projects/street/my-labels").json()
+        assert (mine[0]["status"], mine[0]["reason"]) == ("rejected", "it is a car")
+        _submit(ana, "street", task["task_id"], "car", "second-try-01")
+        (review,) = ines.post("/projects/street/reviews/claim", json={"n": 5}).json()
+        assert review["annotation_id"] == "second-try-01"
+        for _ in range(2):  # a retried decision pays once
+            assert ines.post("/projects/street/reviews/second-try-01", json={"decision": "approved"}).status_code == 200
+        assert ana.get("/me/balance").json() == {"worker": "ana", "points": 10}
+        clash = ines.post("/projects/street/reviews/second-try-01", json={"decision": "rejected", "reason": "no"})
+        assert clash.status_code == 409
+        now = datetime.now(timezone.utc)
+        window = {"start": (now - timedelta(hours=1)).isoformat(), "end": (now + timedelta(hours=1)).isoformat()}
+        assert boss.get("/payouts", params=window).json() == [{"worker": "ana", "points": 10, "entries": 1}]
+
+
+def test_inspectors_never_inspect_their_own_work(crowd: Crowd) -> None:
+    make_project(crowd, review_rate=1.0, members=("ana", "ines"))
+    with crowd.client("boss") as boss, crowd.client("ines") as ines:
+        task = boss.post("/projects/street/claim", json={"n": 1}).json()[0]
+        _submit(boss, "street", task["task_id"], "car", "boss-label-01")
+        assert ines.post("/projects/street/reviews/claim", json={"n": 5}).json()[0]["annotation_id"] == "boss-label-01"
+        assert boss.post("/projects/street/reviews/claim", json={"n": 5}).json() == []
+        own = boss.post("/projects/street/reviews/boss-label-01", json={"decision": "approved"})
+        assert own.status_code == 403
+
+
+def test_unreviewed_labels_are_approved_after_the_window(crowd: Crowd) -> None:
+    import time
+
+    make_project(crowd, price=3, review_rate=1.0, review_window_seconds=1)
+    with crowd.client("ana") as ana:
+        task = ana.post("/projects/street/claim", json={"n": 1}).json()[0]
+        _submit(ana, "street", task["task_id"], "car")
+        assert ana.get("/me/balance").json()["points"] == 0
+        time.sleep(1.5)
+        assert ana.get("/me/balance").json()["points"] == 3
+        assert ana.get("/projects/street/my-labels").json()[0]["status"] == "approved"
