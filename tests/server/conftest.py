@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,18 +32,38 @@ class Crowd:
 PEOPLE = {"boss": "manager", "ines": "inspector", "ana": "worker", "ben": "worker", "eve": "worker"}
 
 
-@pytest.fixture
-def crowd(store_url: str, tmp_path: Path) -> Iterator[Crowd]:
-    media = tmp_path / "media"
+@contextmanager
+def running_crowd(store_url: str, folder: Path) -> Iterator[Crowd]:
+    """A server on a fresh store with PEOPLE and their tokens."""
+    media = folder / "media"
     write_images(media / "street", 6)
     store = Store(store_url)
     tokens = {name: store.issue_token(name, role) for name, role in PEOPLE.items()}
-    server = Server(store_url, media, tmp_path / "server.log").start()
+    server = Server(store_url, media, folder / "server.log").start()
     try:
         yield Crowd(server, store, media, tokens)
     finally:
         server.stop()
         store.close()
+
+
+@pytest.fixture
+def crowd(store_url: str, tmp_path: Path) -> Iterator[Crowd]:
+    """A crowd of one's own for a test that changes shared state."""
+    with running_crowd(store_url, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_crowd(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crowd]:
+    """One crowd for a module's tests; each test uses projects of its own."""
+    folder = tmp_path_factory.mktemp("crowd")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'store.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_cluster").new_database()
+    with running_crowd(url, folder) as running:
+        yield running
 
 
 def make_project(crowd: Crowd, name: str = "street", *, members: tuple[str, ...] = ("ana", "ben", "ines"), **extra: object) -> None:
