@@ -21,8 +21,9 @@ class QualityPolicy:
     ----------
     control_rate
         Share of each worker's tasks that are control tasks (tasks with a known answer), spread
-        evenly through their stream starting with the first; each is shown once per worker.
-        With a rate above 0, control tasks leave the regular queue.
+        evenly through their stream; each is shown once per worker. With a rate above 0, control
+        tasks leave the regular queue, and a worker's first `min_control` tasks are control
+        tasks (an entry test, so that the rules below apply early).
     skill_prior, prior_weight
         A worker's skill is ``(correct + skill_prior * prior_weight) / (answers + prior_weight)``
         over their control answers: the prior mean until they have answered some.
@@ -102,5 +103,8 @@ class QualityPolicy:
 
     def wants_control(self, controls: int, handed_out: int) -> bool:
         """Whether the next task of a worker who got `handed_out` tasks, `controls` of them
-        control tasks, should be a control task (keeps the share at `control_rate`)."""
-        return controls < self.control_rate * (handed_out + 1)
+        control tasks, should be a control task: the first `min_control`, then enough to keep
+        the share at `control_rate`."""
+        if self.control_rate <= 0:
+            return False
+        return controls < self.min_control or controls < self.control_rate * (handed_out + 1)

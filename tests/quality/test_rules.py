@@ -25,14 +25,19 @@ def test_verdict_waits_for_enough_answers_and_never_softens() -> None:
     assert policy.verdict(4, 4, current="suspended") == "suspended"
 
 
-def test_control_share_is_spread_evenly_from_the_first_task() -> None:
-    policy = QualityPolicy(control_rate=0.25)
+def _control_positions(policy: QualityPolicy, n: int) -> list[int]:
     controls, picks = 0, []
-    for handed in range(12):
+    for handed in range(n):
         pick = policy.wants_control(controls, handed)
         controls += pick
         picks.append(pick)
-    assert [i for i, p in enumerate(picks) if p] == [0, 4, 8]
+    return [i for i, p in enumerate(picks) if p]
+
+
+def test_control_share_follows_an_entry_test() -> None:
+    assert _control_positions(QualityPolicy(control_rate=0.25, min_control=0), 12) == [0, 4, 8]
+    assert _control_positions(QualityPolicy(control_rate=0.25, min_control=2), 12) == [0, 1, 8]
+    assert _control_positions(QualityPolicy(control_rate=0.0, min_control=2), 12) == []
 
 
 def test_policy_round_trips_and_refuses_unknown_settings() -> None:

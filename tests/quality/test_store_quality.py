@@ -30,7 +30,7 @@ def _open(store: Store, pid: int) -> dict[str, tuple[int, int]]:
 
 
 def test_control_tasks_are_mixed_in_at_the_rate_once_per_worker(store: Store) -> None:
-    pid = _project(store, QualityPolicy(control_rate=0.25), controls=2)
+    pid = _project(store, QualityPolicy(control_rate=0.25, min_control=0), controls=2)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     first = [t.external_id for t in store.claim(pid, ana, 10)]
     assert first[0] == "c0" and first[4] == "c1"

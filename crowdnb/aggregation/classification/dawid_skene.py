@@ -48,16 +48,21 @@ class DawidSkene(ClassificationAggregator):
         answers = encode(data)
         gold = _gold(answers, true_labels)
         counts = answers.task_by_pair()
+        by_pair = counts.T.tocsr()
         observed = _observed_pairs(answers)
         probas = _fix(weighted_vote(answers), gold)
-        priors, errors = probas.mean(axis=0), self._m_step(answers, counts, observed, probas)
+        priors, errors = probas.mean(axis=0), self._m_step(answers, by_pair, observed, probas)
+        # Per task and true label: the log-likelihood of the task's answers. Computed once per
+        # iteration, it serves the lower bound of this iteration and the next E-step.
+        scores = counts @ _log(errors).reshape(-1, len(priors))
         self.loss_history_: list[float] = []
         self.n_iter_ = 0
         for _ in range(self.n_iter):
             previous = probas
-            probas = _fix(_e_step(counts, priors, errors), gold)
-            priors, errors = probas.mean(axis=0), self._m_step(answers, counts, observed, probas)
-            self.loss_history_.append(_lower_bound(answers, counts, probas, priors, errors))
+            probas = _fix(_e_step(scores, priors), gold)
+            priors, errors = probas.mean(axis=0), self._m_step(answers, by_pair, observed, probas)
+            scores = counts @ _log(errors).reshape(-1, len(priors))
+            self.loss_history_.append(_lower_bound(answers, scores, probas, priors))
             self.n_iter_ += 1
             if np.abs(probas - previous).max(initial=0.0) < self.tol:
                 break
@@ -67,9 +72,9 @@ class DawidSkene(ClassificationAggregator):
         return self
 
     def _m_step(
-        self, answers: Answers, counts: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
+        self, answers: Answers, by_pair: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
     ) -> np.ndarray:
-        return confusion_matrices(answers, counts, observed, probas)
+        return confusion_matrices(answers, by_pair, observed, probas)
 
 
 class OneCoinDawidSkene(DawidSkene):
@@ -85,7 +90,7 @@ class OneCoinDawidSkene(DawidSkene):
         return self
 
     def _m_step(
-        self, answers: Answers, counts: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
+        self, answers: Answers, by_pair: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
     ) -> np.ndarray:
         _, n_workers, n_labels = answers.shape
         given = probas[answers.task, answers.label]
@@ -100,35 +105,34 @@ class OneCoinDawidSkene(DawidSkene):
 
 
 def confusion_matrices(
-    answers: Answers, counts: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
+    answers: Answers, by_pair: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
 ) -> np.ndarray:
     """M-step: ``errors[w, observed, true]``, each worker's expected answer counts given the
-    posteriors, clipped at 1e-10 where the worker gave that label, normalized over observed."""
+    posteriors (`by_pair`: the (workers*labels, tasks) count matrix), clipped at 1e-10 where
+    the worker gave that label, normalized over observed labels."""
     _, n_workers, n_labels = answers.shape
-    expected = np.asarray(counts.T @ probas).reshape(n_workers, n_labels, n_labels)
+    expected = np.asarray(by_pair @ probas).reshape(n_workers, n_labels, n_labels)
     expected = np.where(observed[:, :, None], np.maximum(expected, EPS), 0.0)
     return expected / expected.sum(axis=1, keepdims=True)
 
 
-def _e_step(counts: sp.csr_matrix, priors: np.ndarray, errors: np.ndarray) -> np.ndarray:
-    """Task posteriors from priors and confusion matrices, computed in log space."""
-    n_labels = len(priors)
-    log_errors = np.log2(np.where(errors > 0, errors, 1.0)).reshape(-1, n_labels)
-    scores = np.asarray(counts @ log_errors) + np.log2(np.maximum(priors, EPS))
-    scores -= scores.max(axis=1, keepdims=True)
-    likelihood = np.exp2(scores)
+def _log(errors: np.ndarray) -> np.ndarray:
+    """Natural log of confusion matrices; 0 where a worker never gave the label (never used)."""
+    return np.log(np.where(errors > 0, errors, 1.0))
+
+
+def _e_step(scores: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Task posteriors from the answers' log-likelihoods and the priors (clipped at 1e-10)."""
+    shifted = scores + np.log(np.maximum(priors, EPS))
+    shifted -= shifted.max(axis=1, keepdims=True)
+    likelihood = np.exp(shifted)
     return likelihood / likelihood.sum(axis=1, keepdims=True)
 
 
-def _lower_bound(
-    answers: Answers, counts: sp.csr_matrix, probas: np.ndarray, priors: np.ndarray, errors: np.ndarray
-) -> float:
+def _lower_bound(answers: Answers, scores: np.ndarray, probas: np.ndarray, priors: np.ndarray) -> float:
     """Evidence lower bound per answer: expected complete-data log-likelihood plus the entropy
     of the posteriors."""
-    n_labels = len(priors)
-    log_errors = np.log(np.where(errors > 0, errors, 1.0)).reshape(-1, n_labels)
-    expected = (probas * np.asarray(counts @ log_errors)).sum()
-    expected += (probas @ np.log(np.maximum(priors, EPS))).sum()
+    expected = (probas * scores).sum() + (probas @ np.log(np.maximum(priors, EPS))).sum()
     clipped = np.maximum(probas, EPS)
     entropy = -(clipped * np.log(clipped)).sum()
     return float((expected + entropy) / answers.n_rows)
