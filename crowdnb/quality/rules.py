@@ -25,8 +25,10 @@ class QualityPolicy:
         tasks leave the regular queue, and a worker's first `min_control` tasks are control
         tasks (an entry test, so that the rules below apply early).
     skill_prior, prior_weight
-        A worker's skill is ``(correct + skill_prior * prior_weight) / (answers + prior_weight)``
-        over their control answers: the prior mean until they have answered some.
+        A worker's skill is ``(right + skill_prior * prior_weight) / (answers + prior_weight)``:
+        the prior mean until they have answered some. For the rules, the answers are control
+        answers; for dynamic overlap, also their labels on tasks that closed with a confident
+        answer (right: agreeing with it), which measures every worker on many more tasks.
     min_control
         Control answers needed before `suspend_below` / `ban_below` apply.
     suspend_below, ban_below
@@ -84,7 +86,7 @@ class QualityPolicy:
         return cls(**stored)
 
     def skill(self, correct: int, answered: int) -> float:
-        """Skill from control answers, shrunk towards the prior."""
+        """Skill from `correct` right answers out of `answered`, shrunk towards the prior."""
         return (correct + self.skill_prior * self.prior_weight) / (answered + self.prior_weight)
 
     def verdict(self, correct: int, answered: int, current: Status = "active") -> Status:

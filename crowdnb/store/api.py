@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from crowdnb import kinds
 from crowdnb.errors import Conflict, NotFound, Problem, ValidationError
 from crowdnb.aggregation.methods import SINGLE_CHOICE
-from crowdnb.quality.overlap import task_confidence
+from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
 from crowdnb.store.accounts import AccountsMixin
@@ -581,7 +581,9 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
     def worker_standing(self, project_id: int) -> pd.DataFrame:
         """Each worker with labels or a standing in the project: worker, status, n_control,
-        n_correct, skill (from control answers, with the policy's prior), skips_in_row."""
+        n_correct, skill (from control answers, with the policy's prior: the one the rules use),
+        n_consensus and n_agreed (labels on confidently closed tasks, agreeing ones),
+        skips_in_row."""
         policy = self.quality(project_id)
         involved = sa.select(annotations.c.worker_id).where(annotations.c.project_id == project_id).union(
             sa.select(project_workers.c.worker_id).where(project_workers.c.project_id == project_id)
@@ -593,6 +595,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 sa.func.coalesce(standing.status, "active").label("status"),
                 sa.func.coalesce(standing.n_control, 0).label("n_control"),
                 sa.func.coalesce(standing.n_correct, 0).label("n_correct"),
+                sa.func.coalesce(standing.n_consensus, 0).label("n_consensus"),
+                sa.func.coalesce(standing.n_agreed, 0).label("n_agreed"),
                 sa.func.coalesce(standing.skips_in_row, 0).label("skips_in_row"),
             )
             .select_from(involved)
@@ -692,11 +696,15 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     def _adjust_overlap(
         self, conn: sa.Connection, project_id: int, task_id: int, project: sa.Row[Any], policy: QualityPolicy
     ) -> None:
-        """Once a task has as many counted labels as its overlap, raise the overlap by one
-        while the label's posterior is below the target (up to the policy's maximum)."""
+        """When a task's counted labels reach its overlap, compute the label's posterior with
+        the workers' skills: below the target, raise the overlap by one (up to the policy's
+        maximum); at the target, count for each worker whether they agreed with the answer."""
         standing = project_workers.c
         rows = conn.execute(
-            sa.select(annotations.c.label, annotations.c.flag, standing.status, standing.n_control, standing.n_correct)
+            sa.select(
+                annotations.c.worker_id, annotations.c.label, annotations.c.flag, standing.status,
+                standing.n_control, standing.n_correct, standing.n_consensus, standing.n_agreed,
+            )
             .outerjoin(
                 project_workers,
                 (standing.project_id == project_id) & (standing.worker_id == annotations.c.worker_id),
@@ -706,15 +714,22 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         counted = [r for r in rows if r.status != "banned"]
         current = conn.scalar(sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap)).where(tasks.c.id == task_id))
         assert policy.max_overlap is not None and policy.target_confidence is not None
-        if len(counted) < current or current >= policy.max_overlap:
+        if len(counted) != current:
             return
         usable = [r for r in counted if r.flag is None]
-        confidence = task_confidence(
+        label, confidence = task_posterior(
             [r.label for r in usable],
-            [policy.skill(r.n_correct or 0, r.n_control or 0) for r in usable],
+            [policy.skill((r.n_correct or 0) + (r.n_agreed or 0), (r.n_control or 0) + (r.n_consensus or 0)) for r in usable],
             project.config["classes"],
         )
-        if confidence < policy.target_confidence:
+        if confidence >= policy.target_confidence:
+            for r in usable:
+                self._standing(conn, project_id, r.worker_id)
+                self._update_standing(
+                    conn, project_id, r.worker_id,
+                    n_consensus=standing.n_consensus + 1, n_agreed=standing.n_agreed + int(r.label == label),
+                )
+        elif current < policy.max_overlap:
             conn.execute(
                 tasks.update()
                 .where(tasks.c.id == task_id)

@@ -182,8 +182,9 @@ assignments = sa.Table(
     sa.Index("ix_assignments_expiry", "project_id", "status", "expires_at"),
 )
 
-# A worker's standing in one project: status under the quality rules, control-answer counts
-# (the skill estimate), and skips in a row. No row: active, nothing answered yet.
+# A worker's standing in one project: status under the quality rules, control answers (right
+# ones), labels on tasks closed with a confident answer (agreeing ones), and skips in a row.
+# No row: active, nothing answered yet.
 project_workers = sa.Table(
     "project_workers",
     metadata,
@@ -192,6 +193,8 @@ project_workers = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="active"),
     sa.Column("n_control", sa.Integer, nullable=False, server_default="0"),
     sa.Column("n_correct", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_consensus", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_agreed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("skips_in_row", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime(), nullable=False, server_default=utcnow()),
     sa.CheckConstraint("status IN ('active', 'suspended', 'banned')", name="status_known"),

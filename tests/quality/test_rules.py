@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from crowdnb.quality.control import control_report
-from crowdnb.quality.overlap import task_confidence
+from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import QualityPolicy
 
 
@@ -49,13 +49,13 @@ def test_policy_round_trips_and_refuses_unknown_settings() -> None:
         QualityPolicy(target_confidence=0.9)
 
 
-def test_confidence_of_agreeing_skilled_workers() -> None:
+def test_posterior_of_agreeing_skilled_workers() -> None:
     classes = ["a", "b", "c"]
-    assert task_confidence([], [], classes) == pytest.approx(1 / 3)
-    assert task_confidence(["a"], [0.9], classes) == pytest.approx(0.9)
-    two = task_confidence(["a", "a"], [0.9, 0.9], classes)
-    assert two == pytest.approx(0.81 / (0.81 + 2 * 0.05**2))
-    assert task_confidence(["a", "b"], [0.9, 0.9], classes) == pytest.approx(0.045 / (2 * 0.045 + 0.05**2))
+    assert task_posterior([], [], classes) == ("a", pytest.approx(1 / 3))
+    assert task_posterior(["b"], [0.9], classes) == ("b", pytest.approx(0.9))
+    assert task_posterior(["a", "a"], [0.9, 0.9], classes) == ("a", pytest.approx(0.81 / (0.81 + 2 * 0.05**2)))
+    assert task_posterior(["c", "b"], [0.9, 0.9], classes) == ("b", pytest.approx(0.045 / (2 * 0.045 + 0.05**2)))
+    assert task_posterior(["c", "b"], [0.9, 0.95], classes)[0] == "b"
 
 
 def test_control_report_counts_right_answers() -> None:

@@ -110,6 +110,9 @@ def test_dynamic_overlap_asks_for_more_labels_until_confident(store: Store) -> N
     _label(store, pid, workers[1], t0.id, "a")
     assert _open(store, pid)["t0"] == (2, 2)  # two agreeing: 0.98, done
     assert [t.external_id for t in store.claim(pid, workers[2], 2)] == ["t1"]
+    # Both agreed with the confident answer: that counts towards the skill dynamic overlap uses.
+    standing = store.worker_standing(pid).set_index("worker")
+    assert standing.loc[["w0", "w1"], ["n_consensus", "n_agreed"]].values.tolist() == [[1, 1], [1, 1]]
 
 
 def test_dynamic_overlap_stops_at_the_maximum(store: Store) -> None:

@@ -36,6 +36,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), server_default='active', nullable=False),
     sa.Column('n_control', sa.Integer(), server_default='0', nullable=False),
     sa.Column('n_correct', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('n_consensus', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('n_agreed', sa.Integer(), server_default='0', nullable=False),
     sa.Column('skips_in_row', sa.Integer(), server_default='0', nullable=False),
     sa.Column('updated_at', UTCDateTime(), server_default=utcnow(), nullable=False),
     sa.CheckConstraint("status IN ('active', 'suspended', 'banned')", name=op.f('ck_project_workers_status_known')),
