@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Name = Field(min_length=1, max_length=200)
+# Task ids are 64-bit row ids: anything else (booleans, huge numbers) is refused up front.
+TaskId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
 
 
 class Me(BaseModel):
@@ -67,11 +69,11 @@ class Added(BaseModel):
 
 class ClaimIn(BaseModel):
     n: int = Field(1, ge=1, le=100)
-    exclude: list[int] = Field(default_factory=list, max_length=1000)
+    exclude: list[TaskId] = Field(default_factory=list, max_length=1000)
 
 
 class Renew(BaseModel):
-    task_ids: list[int] = Field(max_length=1000)
+    task_ids: list[TaskId] = Field(max_length=1000)
 
 
 class TaskOut(BaseModel):
@@ -84,7 +86,7 @@ class TaskOut(BaseModel):
 
 class SubmitIn(BaseModel):
     annotation_id: str = Field(min_length=8, max_length=64, description="made by the client; a retry reuses it")
-    task_id: int
+    task_id: TaskId
     label: Any
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
 
@@ -96,7 +98,7 @@ class ReceiptOut(BaseModel):
 
 
 class SkipIn(BaseModel):
-    task_id: int
+    task_id: TaskId
 
 
 class Progress(BaseModel):

@@ -489,6 +489,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             project = conn.execute(
                 sa.select(projects.c.overlap, projects.c.quality).where(projects.c.id == project_id)
             ).one()
+            if conn.scalar(sa.select(tasks.c.id).where(tasks.c.id == task_id, tasks.c.project_id == project_id)) is None:
+                raise NotFound(f"task {task_id} is not in project {project_id}")
             limit = QualityPolicy.from_dict(project.quality).max_skips_in_row
             if limit is not None:
                 skips = self._standing(conn, project_id, worker_id).skips_in_row
