@@ -451,6 +451,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                     assignments.c.task_id == submission.task_id, assignments.c.worker_id == worker_id
                 )
             )
+            if before in (None, "skipped"):
+                self._take_free_slot(conn, submission.task_id)
             inspect = before == "rework" or sampled(submission.annotation_id, project.review_rate)
             submitted_at = conn.execute(
                 annotations.insert()
@@ -468,6 +470,17 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             if project.quality:
                 self._after_label(conn, project_id, worker_id, submission.task_id, task.is_control, project, policy)
         return Receipt(submission.annotation_id, submitted_at, duplicate=False)
+
+    def _take_free_slot(self, conn: sa.Connection, task_id: int) -> None:
+        """A label from a worker who holds no slot (their lease ran out, or they skipped) is
+        taken only while the task still needs labels, so no task gets more than its overlap."""
+        query = sa.select(tasks.c.is_open).where(tasks.c.id == task_id)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        if not conn.scalar(query):
+            raise Conflict(
+                f"task {task_id} already has all its labels (your lease on it ran out); this label was not stored"
+            )
 
     @staticmethod
     def _receipt(conn: sa.Connection, submission: Submission, worker_id: int) -> Receipt | None:

@@ -169,3 +169,26 @@ def test_concurrent_workers_never_share_a_slot(store: Store) -> None:
     per_task = labels.groupby("task")["worker"].agg(["count", "nunique"])
     assert (per_task["count"] == 2).all() and (per_task["nunique"] == 2).all()
     assert all(len(set(v)) == len(v) for v in handed.values())
+
+
+def test_a_late_label_after_the_lease_ran_out_never_exceeds_the_overlap(store: Store) -> None:
+    pid = _project(store, 1, lease_seconds=1)
+    ana, ben = store.worker_id("ana"), store.worker_id("ben")
+    (task,) = store.claim(pid, ana, 1)
+    time.sleep(1.2)
+    assert [t.id for t in store.claim(pid, ben, 1)] == [task.id]
+    store.submit(pid, ben, Submission("ben-1", task.id, "a"))
+    with pytest.raises(Conflict, match="already has all its labels"):
+        store.submit(pid, ana, Submission("ana-late", task.id, "b"))
+    assert store.labels(pid)["worker"].tolist() == ["ben"]
+
+
+def test_renew_extends_only_the_callers_live_leases(store: Store) -> None:
+    pid = _project(store, 2, lease_seconds=1)
+    ana, ben = store.worker_id("ana"), store.worker_id("ben")
+    held = store.claim(pid, ana, 2)
+    assert store.renew(pid, ben, [t.id for t in held]) == 0
+    time.sleep(0.6)
+    assert store.renew(pid, ana, [t.id for t in held]) == 2
+    time.sleep(0.6)
+    assert store.claim(pid, ben, 2) == []  # still held by ana thanks to the renewal
