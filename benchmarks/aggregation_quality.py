@@ -12,9 +12,12 @@ Strategies:
   drawn at random from the whole crowd (in memory);
 - control tasks + dynamic overlap through the real store (SQLite, durable commits) and
   `Project.results()`: workers, in random order, claim 5 tasks at a time and answer them;
-  the project's policy mixes in control tasks, bans workers whose control skill is low,
-  flags answers under 1 s, and raises a task's overlap until the posterior reaches the target.
-  Labels per task counts every answer paid for, control answers included, per regular task.
+  the project's policy gives each worker an entry test of control tasks and mixes in more,
+  bans workers whose control skill is low, flags answers under 1 s, and raises a task's
+  overlap until the posterior reaches the target. The labels are then aggregated by
+  Dawid-Skene (the kind's default) and by one-coin Dawid-Skene.
+  Labels per task counts every answer given, control answers and those of workers banned later
+  included, per regular task; the paid count leaves out banned workers' and too-fast answers.
 """
 
 from __future__ import annotations
@@ -110,16 +113,21 @@ def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: 
                     break
     seconds = time.perf_counter() - start
     labels = project.labels()
-    results = project.results().set_index("task")
     regular = [f"t{i}" for i in range(len(truth))]
-    predicted = results.loc[regular, "label"].to_numpy()
+    expected = np.array([classes[c] for c in truth], dtype=object)
+    accuracy = {
+        method: float((project.results(method).set_index("task").loc[regular, "label"].to_numpy() == expected).mean())
+        for method in ("dawid-skene", "one-coin-dawid-skene")
+    }
     standing = project.workers()
     bad = {f"w{w}" for w in np.flatnonzero(crowd.kind != "honest")}
     banned = set(standing.loc[standing["status"] == "banned", "worker"])
+    paid = labels[~labels["worker"].isin(banned) & labels["flag"].isna()]
     store.close()
     return {
-        "accuracy": float((predicted == np.array([classes[c] for c in truth], dtype=object)).mean()),
+        **accuracy,
         "labels_per_task": len(labels) / len(truth),
+        "paid_per_task": len(paid) / len(truth),
         "regular_labels_per_task": labels["task"].isin(regular).sum() / len(truth),
         "bad_banned": len(banned & bad) / len(bad),
         "honest_banned": len(banned - bad) / (len(crowd.kind) - len(bad)),
@@ -130,7 +138,7 @@ def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=int, default=5_000)
+    parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=200)
     parser.add_argument("--classes", type=int, default=5)
     parser.add_argument("--controls", type=int, default=100)
@@ -145,24 +153,28 @@ def main() -> None:
         f"{counts.get('honest', 0)} honest (accuracy uniform 0.60-0.95), {counts.get('random', 0)} random spammers, "
         f"{counts.get('constant', 0)} constant spammers, {counts.get('fast', 0)} fast random clickers; seed {args.seed}"
     )
-    print(f"{'strategy':<44} {'labels/task':>11} {'accuracy':>9}")
+    print(f"{'strategy':<44} {'labels/task':>11} {'accuracy':>9}", flush=True)
     for k in (1, 3, 5, 7, 9):
         mv, ds = fixed_overlap(crowd, truth, k, rng)
         print(f"{f'majority vote, overlap {k}':<44} {k:>11.2f} {mv:>9.4f}")
         print(f"{f'Dawid-Skene, overlap {k}':<44} {k:>11.2f} {ds:>9.4f}", flush=True)
     policy = QualityPolicy(
-        control_rate=0.04, skill_prior=0.7, prior_weight=4, min_control=3, ban_below=0.5,
-        min_duration_ms=1000, target_confidence=0.999, max_overlap=9,
+        control_rate=0.02, skill_prior=0.75, prior_weight=3, min_control=5, ban_below=0.7,
+        min_duration_ms=1000, target_confidence=0.998, max_overlap=10,
     )
     with tempfile.TemporaryDirectory() as folder:
         run = dynamic(crowd, truth, policy, args.controls, rng, Path(folder))
-    print(f"{'control tasks + dynamic overlap (store)':<44} {run['labels_per_task']:>11.2f} {run['accuracy']:>9.4f}")
+    for method in ("dawid-skene", "one-coin-dawid-skene"):
+        name = f"controls + dynamic overlap -> {method}"
+        print(f"{name:<44} {run['labels_per_task']:>11.2f} {run[method]:>9.4f}")
+    best = max(run["dawid-skene"], run["one-coin-dawid-skene"])
     print(
-        f"  policy: {policy}\n  {args.controls} control tasks; labels/task counts control answers "
-        f"(regular tasks alone: {run['regular_labels_per_task']:.2f}); spammers and clickers banned: "
-        f"{run['bad_banned']:.0%}, honest workers banned: {run['honest_banned']:.1%}; answers flagged too fast: "
-        f"{run['flagged']:.1%}; store run {run['seconds']:.0f} s; target 99.9% at <= 4 labels/task: "
-        f"{'MET' if run['accuracy'] >= 0.999 and run['labels_per_task'] <= 4 else 'NOT MET'}"
+        f"  policy: {policy}\n  {args.controls} control tasks; labels/task: all answers incl. control ones "
+        f"(regular tasks alone: {run['regular_labels_per_task']:.2f}; paid, i.e. without banned workers' and "
+        f"too-fast answers: {run['paid_per_task']:.2f}); spammers and clickers banned: {run['bad_banned']:.0%}, "
+        f"honest workers banned: {run['honest_banned']:.1%}; answers flagged too fast: {run['flagged']:.1%}; "
+        f"store run {run['seconds']:.0f} s\n  target 99.9% at <= 4 labels/task (all answers): "
+        f"{'MET' if best >= 0.999 and run['labels_per_task'] <= 4 else 'NOT MET'}"
     )
 
 
