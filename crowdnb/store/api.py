@@ -8,6 +8,7 @@ PostgreSQL: row locks with SKIP LOCKED), so one task slot is never leased twice.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -389,12 +390,22 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         )
         if not expired:
             return
-        task_ids = list(
-            conn.scalars(
-                sa.delete(assignments).where(assignments.c.id.in_(expired)).returning(assignments.c.task_id)
+        # The conditions are checked again by the DELETE itself: a label that arrived meanwhile
+        # turned its lease into 'done', and that slot must stay taken.
+        task_ids = conn.scalars(
+            sa.delete(assignments)
+            .where(
+                assignments.c.id.in_(expired),
+                assignments.c.status == "leased",
+                assignments.c.expires_at < utcnow(),
             )
+            .returning(assignments.c.task_id)
         )
-        self._shift_active(conn, task_ids, -1, overlap)
+        by_count: dict[int, list[int]] = {}
+        for task_id, count in Counter(task_ids).items():  # several leases of one task may expire
+            by_count.setdefault(count, []).append(task_id)
+        for count, ids in by_count.items():
+            self._shift_active(conn, ids, -count, overlap)
 
     @staticmethod
     def _load_tasks(conn: sa.Connection, ids: list[int]) -> list[Task]:
@@ -446,11 +457,12 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 )
                 .values(status="superseded")
             )
-            before = conn.scalar(
-                sa.select(assignments.c.status).where(
-                    assignments.c.task_id == submission.task_id, assignments.c.worker_id == worker_id
-                )
+            slot = sa.select(assignments.c.status).where(
+                assignments.c.task_id == submission.task_id, assignments.c.worker_id == worker_id
             )
+            if self.dialect == "postgresql":  # hold the lease so that expiry cannot take it now
+                slot = slot.with_for_update()
+            before = conn.scalar(slot)
             if before in (None, "skipped"):
                 self._take_free_slot(conn, submission.task_id)
             inspect = before == "rework" or sampled(submission.annotation_id, project.review_rate)
@@ -518,7 +530,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         """Move a worker's assignment of a task to `status` ('done' or 'skipped'), keeping the
         task's active-slot count in step."""
         where = (assignments.c.task_id == task_id, assignments.c.worker_id == worker_id)
-        before = conn.scalar(sa.select(assignments.c.status).where(*where))
+        current = sa.select(assignments.c.status).where(*where)
+        before = conn.scalar(current.with_for_update() if self.dialect == "postgresql" else current)
         if before == status or (before == "done" and status == "skipped"):
             return
         if before is None:
