@@ -40,6 +40,21 @@ function same(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+// Undo inside one item: snapshots of a view's state, taken before each change.
+function undoable(get, set) {
+  let stack = [];
+  return {
+    remember: () => stack.push(JSON.stringify(get())),
+    undo() {
+      if (!stack.length) return false;
+      set(JSON.parse(stack.pop()));
+      return true;
+    },
+    forget: () => stack.pop(),
+    reset: () => (stack = []),
+  };
+}
+
 function isTyping(target) {
   return Boolean(target?.closest?.("input, textarea, [contenteditable='true']"));
 }

@@ -74,8 +74,12 @@ class ImageStage {
     this.zoomAt(event.deltaY < 0 ? 1.2 : 1 / 1.2, event.clientX, event.clientY);
   }
 
-  // Zoom keys: + and - around the centre, 0 to fit. Returns true if handled.
+  // Zoom keys (+ and - around the centre, 0 to fit) and Space held for panning; true if handled.
   key(event) {
+    if (event.key === " ") {
+      this.spaceHeld = true;
+      return true;
+    }
     const rect = this.box.getBoundingClientRect();
     const cx = rect.left + rect.width / 2;
     const cy = rect.top + rect.height / 2;
@@ -84,6 +88,10 @@ class ImageStage {
     else if (event.key === "0") this.fit();
     else return false;
     return true;
+  }
+
+  keyup(event) {
+    if (event.key === " ") this.spaceHeld = false;
   }
 
   panStart(event) {

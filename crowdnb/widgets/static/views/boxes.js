@@ -10,7 +10,6 @@ VIEWS.boxes = (ctx) => {
   let selected = -1;
   let current = classes[0] ?? null;
   let pendingQuad = [];
-  let undoStack = [];
 
   const picker = h("div", "cnb-picker");
   picker.hidden = true;
@@ -18,7 +17,11 @@ VIEWS.boxes = (ctx) => {
   picker.append(pickerButtons.element);
   const panel = h("div", "cnb-regions");
 
-  const remember = () => undoStack.push(JSON.stringify({ regions, selected }));
+  const history = undoable(() => ({ regions, selected }), (saved) => {
+    ({ regions, selected } = saved);
+    render();
+  });
+  const remember = history.remember;
   const cornersOf = (r) => [[r.x, r.y], [r.x + r.w, r.y], [r.x + r.w, r.y + r.h], [r.x, r.y + r.h]];
   const boundsOf = (r) => {
     if (!r.quad) return r;
@@ -158,7 +161,7 @@ VIEWS.boxes = (ctx) => {
           render();
         },
         up() {
-          if (same(start, r)) undoStack.pop();
+          if (same(start, r)) history.forget();
         },
       };
     }
@@ -228,7 +231,7 @@ VIEWS.boxes = (ctx) => {
       regions = (label || []).map((r) => (r.box ? { ...r.box, text: r.text } : clone(r)));
       selected = -1;
       pendingQuad = [];
-      undoStack = [];
+      history.reset();
       render();
     },
     value() {
@@ -245,10 +248,6 @@ VIEWS.boxes = (ctx) => {
     },
     key(event) {
       if (stage.key(event)) return true;
-      if (event.key === " ") {
-        stage.spaceHeld = true;
-        return true;
-      }
       const name = digitClass(event, classes);
       if (name !== null && !transcribe) {
         setClass(name);
@@ -281,14 +280,7 @@ VIEWS.boxes = (ctx) => {
       }
       return false;
     },
-    keyup(event) {
-      if (event.key === " ") stage.spaceHeld = false;
-    },
-    undo() {
-      if (!undoStack.length) return false;
-      ({ regions, selected } = JSON.parse(undoStack.pop()));
-      render();
-      return true;
-    },
+    keyup: (event) => stage.keyup(event),
+    undo: () => history.undo(),
   };
 };

@@ -6,8 +6,11 @@ VIEWS.keypoints = (ctx) => {
   const stage = new ImageStage(ctx.stage);
   let points = [];
   let selected = -1;
-  let undoStack = [];
-  const remember = () => undoStack.push(JSON.stringify({ points, selected }));
+  const history = undoable(() => ({ points, selected }), (saved) => {
+    ({ points, selected } = saved);
+    render();
+  });
+  const remember = history.remember;
   const nextIndex = () => points.findIndex((p) => p === null);
   const status = h("div", "cnb-next");
   status.setAttribute("aria-live", "polite");
@@ -69,7 +72,7 @@ VIEWS.keypoints = (ctx) => {
         return given.visible ? { x: given.x, y: given.y, visible: true } : { x: null, y: null, visible: false };
       });
       selected = -1;
-      undoStack = [];
+      history.reset();
       render();
     },
     value: () => names.map((name, i) => ({ name, x: points[i]?.x ?? null, y: points[i]?.y ?? null, visible: Boolean(points[i]?.visible) })),
@@ -79,7 +82,6 @@ VIEWS.keypoints = (ctx) => {
     },
     key(event) {
       if (stage.key(event)) return true;
-      if (event.key === " ") return (stage.spaceHeld = true);
       if (event.key === "v") {
         const next = nextIndex();
         if (next >= 0) {
@@ -98,14 +100,7 @@ VIEWS.keypoints = (ctx) => {
       }
       return false;
     },
-    keyup(event) {
-      if (event.key === " ") stage.spaceHeld = false;
-    },
-    undo() {
-      if (!undoStack.length) return false;
-      ({ points, selected } = JSON.parse(undoStack.pop()));
-      render();
-      return true;
-    },
+    keyup: (event) => stage.keyup(event),
+    undo: () => history.undo(),
   };
 };

@@ -8,8 +8,11 @@ VIEWS.polygon = (ctx) => {
   let draft = [];
   let selected = -1;
   let current = classes[0] ?? null;
-  let undoStack = [];
-  const remember = () => undoStack.push(JSON.stringify({ polygons, draft, selected }));
+  const history = undoable(() => ({ polygons, draft, selected }), (saved) => {
+    ({ polygons, draft, selected } = saved);
+    render();
+  });
+  const remember = history.remember;
   const classBar = classButtons(classes, (name) => setClass(name));
 
   function setClass(name) {
@@ -102,14 +105,13 @@ VIEWS.polygon = (ctx) => {
       polygons = clone(label || []);
       draft = [];
       selected = -1;
-      undoStack = [];
+      history.reset();
       render();
     },
     value: () => polygons.map((p) => ({ label: p.label, points: p.points })),
     check: () => (draft.length ? "Close the polygon you are drawing (click its first vertex or press c), or press Esc." : null),
     key(event) {
       if (stage.key(event)) return true;
-      if (event.key === " ") return (stage.spaceHeld = true);
       const name = digitClass(event, classes);
       if (name !== null) {
         setClass(name);
@@ -132,14 +134,7 @@ VIEWS.polygon = (ctx) => {
       }
       return false;
     },
-    keyup(event) {
-      if (event.key === " ") stage.spaceHeld = false;
-    },
-    undo() {
-      if (!undoStack.length) return false;
-      ({ polygons, draft, selected } = JSON.parse(undoStack.pop()));
-      render();
-      return true;
-    },
+    keyup: (event) => stage.keyup(event),
+    undo: () => history.undo(),
   };
 };

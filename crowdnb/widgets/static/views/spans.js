@@ -11,8 +11,11 @@ VIEWS.spans = (ctx) => {
   let anchor = 0;
   let caret = 0;
   let selected = -1;
-  let undoStack = [];
-  const remember = () => undoStack.push(JSON.stringify({ spans, selected }));
+  const history = undoable(() => ({ spans, selected }), (saved) => {
+    ({ spans, selected } = saved);
+    render();
+  });
+  const remember = history.remember;
   const classBar = classButtons(classes, (name) => label(name));
 
   function label(name) {
@@ -124,7 +127,7 @@ VIEWS.spans = (ctx) => {
       pending = null;
       caret = anchor = 0;
       selected = -1;
-      undoStack = [];
+      history.reset();
       render();
     },
     value: () => spans.map((s) => ({ ...s, text: chars.slice(s.start, s.end).join("") })),
@@ -154,11 +157,6 @@ VIEWS.spans = (ctx) => {
       }
       return false;
     },
-    undo() {
-      if (!undoStack.length) return false;
-      ({ spans, selected } = JSON.parse(undoStack.pop()));
-      render();
-      return true;
-    },
+    undo: () => history.undo(),
   };
 };
