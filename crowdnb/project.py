@@ -14,9 +14,9 @@ from crowdnb.aggregation.methods import RESULT_COLUMNS, aggregate
 from crowdnb.errors import Conflict
 from crowdnb.intake import tasks_from_frame
 from crowdnb.quality.rules import QualityPolicy
-from crowdnb.session import StoreSource
+from crowdnb.session import StoreReviews, StoreSource, local_image
 from crowdnb.store import ProjectInfo, Store
-from crowdnb.widgets import Labeler, PluginLabeler
+from crowdnb.widgets import Inspector, Labeler, PluginLabeler
 
 WORKER_ENV = "CROWDNB_WORKER"
 PROGRESS_FROM_ROWS = 5_000
@@ -125,6 +125,12 @@ class Project:
         if widget is not None:
             return PluginLabeler(source, widget, title=title, prefetch=prefetch, **plugin)
         return Labeler(source, view=self.kind.view, config=self.config, prefetch=prefetch, title=title)
+
+    def inspect(self, *, inspector: str | None = None) -> Inspector:
+        """A widget to approve or reject the labels waiting for inspection (see
+        `Store.set_review`); never shows the inspector their own work."""
+        who = self.store.worker_id(inspector or default_worker(), role="inspector")
+        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=local_image)
 
     def tasks(self) -> pd.DataFrame:
         """All tasks: id, payload, meta, known_answer, priority, n_labels."""

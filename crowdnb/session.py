@@ -43,3 +43,23 @@ class StoreSource:
         return Item(task.id, task.external_id, image_url=payload.get("image_url"), **common)
 
 
+
+
+class StoreReviews:
+    """Hands one inspector the labels of one project that wait for inspection."""
+
+    def __init__(self, store: Store, project: ProjectInfo, inspector_id: int) -> None:
+        self.store = store
+        self.project = project
+        self.inspector_id = inspector_id
+
+    def claim_reviews(self, n: int = 10) -> list[dict[str, Any]]:
+        return self.store.claim_reviews(self.project.id, self.inspector_id, n)
+
+    def decide(self, annotation_id: str, decision: str, reason: str = "") -> None:
+        self.store.decide(self.project.id, self.inspector_id, annotation_id, decision, reason)
+
+
+def local_image(payload: dict[str, Any]) -> bytes | None:
+    """A task image's bytes from the local disk, if the task has one."""
+    return read_image(payload)[0] if "image" in payload else None

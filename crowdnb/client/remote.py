@@ -24,7 +24,7 @@ from platformdirs import user_data_dir
 from crowdnb import kinds
 from crowdnb.client.outbox import Outbox
 from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, ValidationError
-from crowdnb.widgets import Item, Labeler, SourceUnavailable
+from crowdnb.widgets import Inspector, Item, Labeler, SourceUnavailable
 
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
@@ -223,6 +223,14 @@ class RemoteProject:
     def skip(self, task_id: int) -> None:
         """Give a task back (queued like a label)."""
         self.remote.queue(f"skip-{task_id}-{uuid.uuid4().hex[:8]}", self.name, "skip", {"task_id": task_id})
+
+    def inspect(self) -> Inspector:
+        """The inspector's widget over this project's labels awaiting inspection."""
+        def image(payload: dict[str, Any]) -> bytes | None:
+            path = payload.get("image_path")
+            return self.remote.request("GET", f"/media/{path}") if path else None
+
+        return Inspector(self, image_bytes=image)
 
     def claim_reviews(self, n: int = 10) -> list[dict[str, Any]]:
         """Labels to inspect (inspectors)."""

@@ -89,3 +89,35 @@ def test_unreviewed_labels_are_approved_after_the_window(crowd: Crowd) -> None:
         time.sleep(1.5)
         assert ana.get("/me/balance").json()["points"] == 3
         assert ana.get("/projects/street/my-labels").json()[0]["status"] == "approved"
+
+
+def test_the_python_client_end_to_end(crowd: Crowd, tmp_path) -> None:
+    import crowdnb
+    from crowdnb.widgets import Labeler
+
+    boss = crowdnb.connect(crowd.server.url, crowd.tokens["boss"], outbox=tmp_path / "boss.sqlite")
+    ana = crowdnb.connect(crowd.server.url, crowd.tokens["ana"], outbox=tmp_path / "ana.sqlite")
+    ines = crowdnb.connect(crowd.server.url, crowd.tokens["ines"], outbox=tmp_path / "ines.sqlite")
+    try:
+        import pandas as pd
+
+        street = boss.create_project("cars", "image-class", classes=["car", "bus"], price=2, review_rate=1.0)
+        assert street.add_tasks(pd.DataFrame({"id": ["x", "y"], "image": ["street/img000.jpeg", "street/img001.jpeg"]})) == 2
+        street.add_member("ana")
+        street.add_member("ines")
+        widget = ana.project("cars").annotate(prefetch=1)
+        assert isinstance(widget, Labeler) and widget.title == "cars · ana" and widget.total == 2
+        source = widget._source
+        items = source.fetch(2, [])
+        assert items[0].image == (crowd.media / "street/img000.jpeg").read_bytes() and items[0].width == 64
+        source.submit(items[0].task_id, "bus", "client-e2e-0001", 700)
+        assert ana.flush() == 0
+        inspector = ines.project("cars").inspect()
+        assert inspector.current["annotation_id"] == "client-e2e-0001" and inspector.image.value == items[0].image
+        inspector.approve.click()
+        assert ana.balance() == 2
+        assert ana.project("cars").my_labels()[["task", "label", "status"]].values.tolist() == [["x", "bus", "approved"]]
+        assert street.labels()["worker"].tolist() == ["ana"]
+    finally:
+        for client in (boss, ana, ines):
+            client.close()
