@@ -44,3 +44,15 @@ def test_sqlite_is_tuned_for_concurrent_durable_writes(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_hand_out_walks_the_queue_index_without_sorting(tmp_path: Path) -> None:
+    with Store(str(tmp_path / "q.sqlite")) as store, store.engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'ix_tasks_queue'").scalar()
+        assert "priority DESC" in sql
+        plan = conn.exec_driver_sql(  # the hand-out query as the store compiles it for SQLite
+            "EXPLAIN QUERY PLAN SELECT tasks.id FROM tasks WHERE tasks.project_id = 1 AND NOT (EXISTS "
+            "(SELECT * FROM assignments WHERE assignments.task_id = tasks.id AND assignments.worker_id = 1)) "
+            "AND tasks.is_control = 0 AND tasks.is_open = 1 ORDER BY tasks.priority DESC, tasks.position LIMIT 10"
+        ).all()
+        assert not any("TEMP B-TREE" in row[-1] for row in plan), plan
