@@ -12,7 +12,8 @@ For each back end, in a fresh process (so peak RSS is per back end) and a fresh 
 SQLite uses a new file in a temporary directory (``$TMPDIR``); PostgreSQL a throwaway server
 from ``tests/support/pgcluster.py`` started with ``durable=True`` (fsync on, server defaults).
 
-    python benchmarks/store_bench.py [--tasks 100000] [--submits 10000] [--backends sqlite,postgres]
+    python benchmarks/store_bench.py [--tasks 100000] [--submits 10000] [--claims 2000]
+                                     [--backends sqlite,postgres]
 """
 
 from __future__ import annotations
@@ -38,18 +39,21 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import Cluster
 
-from crowdnb import Project  # noqa: E402
-from crowdnb.store import Store, Submission  # noqa: E402
+from crowdnb import Project
+from crowdnb.store import Store, Submission
 
 CLASSES = ["positive", "negative", "neutral"]
 CLAIM_BATCH = 500
 PREFETCH = 5
 SUBMIT_P99_TARGET_MS = 5.0
 ADD_TARGET_S_PER_100K = 10.0
-WORDS = ("the quick brown fox jumps over a lazy dog while service was slow but food great "
-         "never again would recommend price fair staff friendly delivery late box damaged").split()
+WORDS = (
+    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "service", "was",
+    "slow", "but", "food", "great", "never", "again", "would", "recommend", "price", "fair",
+    "staff", "friendly", "delivery", "late", "box", "damaged",
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,11 @@ class Result:
     backend: str
     durability: str
     add_s: float
-    submit_ms: tuple[float, float, float]  # p50, p99, max
-    claim_ms: tuple[float, float]  # p50, p99
+    submit_ms: tuple[float, ...]  # p50, p99, max
+    claim_ms: tuple[float, ...]  # p50, p99
     labels_ms: float
     n_labels: int
-    rss_mb: float
+    rss_mib: float
 
 
 def texts(n: int) -> list[str]:
@@ -78,7 +82,8 @@ def durability(store: Store) -> str:
     with store.engine.connect() as conn:
         if store.dialect == "sqlite":
             mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-            sync = ["OFF", "NORMAL", "FULL", "EXTRA"][conn.exec_driver_sql("PRAGMA synchronous").scalar_one()]
+            level = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+            sync = ["OFF", "NORMAL", "FULL", "EXTRA"][level]
             return f"journal_mode={mode}, synchronous={sync}"
         names = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method")
         return ", ".join(f"{n}={conn.exec_driver_sql(f'SHOW {n}').scalar()}" for n in names)
@@ -93,14 +98,16 @@ def run(backend: str, url: str, n_tasks: int, n_submits: int, n_claims: int) -> 
     with Store(url) as store:
         project = Project.create("bench", "text-class", store=store, classes=CLASSES)
         pid, worker = project.info.id, store.worker_id("bench-worker")
-        frame = pd.DataFrame({"id": [f"doc-{i:07d}" for i in range(n_tasks)], "text": texts(n_tasks)})
+        ids = [f"doc-{i:07d}" for i in range(n_tasks)]
+        frame = pd.DataFrame({"id": ids, "text": texts(n_tasks)})
 
         start = time.perf_counter()
         project.add_tasks(frame, progress=True)
         add_s = time.perf_counter() - start
 
         def submit(i: int, task_id: int) -> None:
-            store.submit(pid, worker, Submission(uuid.uuid4().hex, task_id, CLASSES[i % 3], 1500))
+            label = CLASSES[i % len(CLASSES)]
+            store.submit(pid, worker, Submission(uuid.uuid4().hex, task_id, label, 1500))
 
         submit_s: list[float] = []
         while len(submit_s) < n_submits:
@@ -122,32 +129,42 @@ def run(backend: str, url: str, n_tasks: int, n_submits: int, n_claims: int) -> 
         labels = project.labels()
         labels_ms = (time.perf_counter() - start) * 1000
         return Result(
-            backend, durability(store), add_s, ms(submit_s, 0.5, 0.99, 1.0), ms(claim_s, 0.5, 0.99),
-            labels_ms, len(labels), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            backend, durability(store), add_s,
+            ms(submit_s, 0.5, 0.99, 1.0), ms(claim_s, 0.5, 0.99), labels_ms, len(labels),
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         )
 
 
 def filesystem(path: str) -> str:
     """The type of the filesystem holding `path` (from /proc/mounts)."""
     mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
-    return max((m for m in mounts if Path(path).is_relative_to(m[1])), key=lambda m: len(m[1]))[2]
+    holding = [m for m in mounts if Path(path).is_relative_to(m[1])]
+    return max(holding, key=lambda m: len(m[1]))[2]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def table(results: list[Result], n_tasks: int) -> str:
     add_limit = ADD_TARGET_S_PER_100K * n_tasks / 100_000
-    head = ("backend", "add s", "rows/s", f"add<{add_limit:g}s", "submit p50", "p99", "max",
-            f"p99<{SUBMIT_P99_TARGET_MS:g}ms", "claim p50", "p99", "labels() ms", "labels", "peak RSS MB")
+    head = (
+        "backend", "add s", "rows/s", f"add<{add_limit:g}s", "submit p50", "p99", "max",
+        f"p99<{SUBMIT_P99_TARGET_MS:g}ms", "claim p50", "p99", "labels() ms", "labels",
+        "peak RSS MiB",
+    )
     rows = [head]
     for r in results:
         p50, p99, top = r.submit_ms
-        submit_ok = ("PASS" if p99 < SUBMIT_P99_TARGET_MS else "FAIL") if r.backend == "sqlite" else "-"
+        submit_ok = "-" if r.backend != "sqlite" else verdict(p99 < SUBMIT_P99_TARGET_MS)
         rows.append((
-            r.backend, f"{r.add_s:.2f}", f"{n_tasks / r.add_s:,.0f}", "PASS" if r.add_s < add_limit else "FAIL",
-            f"{p50:.2f}", f"{p99:.2f}", f"{top:.2f}", submit_ok, f"{r.claim_ms[0]:.2f}", f"{r.claim_ms[1]:.2f}",
-            f"{r.labels_ms:.1f}", f"{r.n_labels:,}", f"{r.rss_mb:.0f}",
+            r.backend, f"{r.add_s:.2f}", f"{n_tasks / r.add_s:,.0f}", verdict(r.add_s < add_limit),
+            f"{p50:.2f}", f"{p99:.2f}", f"{top:.2f}", submit_ok,
+            f"{r.claim_ms[0]:.2f}", f"{r.claim_ms[1]:.2f}",
+            f"{r.labels_ms:.1f}", f"{r.n_labels:,}", f"{r.rss_mib:.0f}",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows)
 
 
 def main() -> None:
@@ -155,7 +172,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000, help="rows given to add_tasks")
     parser.add_argument("--submits", type=int, default=10_000, help="timed single submits")
     parser.add_argument("--claims", type=int, default=2_000, help="timed claims while labeling")
-    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--backends", default="sqlite,postgres", help="sqlite and/or postgres")
     args = parser.parse_args()
     backends = args.backends.split(",")
     if unknown := set(backends) - {"sqlite", "postgres"}:
@@ -167,8 +184,11 @@ def main() -> None:
     cluster = Cluster(durable=True).start() if "postgres" in backends else None
     try:
         with tempfile.TemporaryDirectory(prefix="crowdnb-bench-") as tmp:
-            print(f"cpus: {os.cpu_count()}   python: {platform.python_version()}   sqlite: {sqlite3.sqlite_version}"
-                  f"   sqlalchemy: {sa.__version__}   {platform.platform()}")
+            print(
+                f"cpus: {os.cpu_count()}   python: {platform.python_version()}"
+                f"   sqlite: {sqlite3.sqlite_version}   sqlalchemy: {sa.__version__}"
+                f"   {platform.platform()}   load avg (1 min): {os.getloadavg()[0]:.2f}"
+            )
             urls = {"sqlite": f"sqlite:///{tmp}/bench.sqlite"}
             print(f"sqlite file: {tmp}/bench.sqlite ({filesystem(tmp)})")
             if cluster is not None:
@@ -176,16 +196,17 @@ def main() -> None:
                 with engine.connect() as conn:
                     version = conn.exec_driver_sql("SHOW server_version").scalar()
                 engine.dispose()
-                print(f"postgres server: {version}, data dir {cluster.root} ({filesystem(str(cluster.root))})")
+                fs = filesystem(str(cluster.root))
+                print(f"postgres server: {version}, data dir {cluster.root} ({fs})")
                 urls["postgres"] = cluster.new_database()
             print(f"N={args.tasks:,} tasks, M={args.submits:,} submits, {args.claims:,} claims "
                   f"(prefetch window {PREFETCH}), one worker\n", flush=True)
             results = []
+            spawn = multiprocessing.get_context("spawn")
             for backend in backends:
-                spawn = multiprocessing.get_context("spawn")
                 with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-                    job = pool.submit(run, backend, urls[backend], args.tasks, args.submits, args.claims)
-                    results.append(job.result())
+                    sizes = (args.tasks, args.submits, args.claims)
+                    results.append(pool.submit(run, backend, urls[backend], *sizes).result())
     finally:
         if cluster is not None:
             cluster.stop()
@@ -193,7 +214,8 @@ def main() -> None:
     print(table(results, args.tasks))
     for r in results:
         print(f"durability {r.backend}: {r.durability}")
-    print(f"total runtime: {time.perf_counter() - began:.1f} s")
+    runtime = time.perf_counter() - began
+    print(f"total runtime: {runtime:.1f} s   load avg (1 min): {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
