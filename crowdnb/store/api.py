@@ -431,7 +431,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         with self._write() as conn:
             project = conn.execute(
                 sa.select(
-                    projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality, projects.c.review_rate
+                    projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality, projects.c.review_rate,
+                    projects.c.price,
                 ).where(projects.c.id == project_id)
             ).one()
             earlier = self._receipt(conn, submission, worker_id)
@@ -457,12 +458,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 )
                 .values(status="superseded")
             )
-            slot = sa.select(assignments.c.status).where(
-                assignments.c.task_id == submission.task_id, assignments.c.worker_id == worker_id
-            )
-            if self.dialect == "postgresql":  # hold the lease so that expiry cannot take it now
-                slot = slot.with_for_update()
-            before = conn.scalar(slot)
+            before = self._slot(conn, submission.task_id, worker_id)
             if before in (None, "skipped"):
                 self._take_free_slot(conn, submission.task_id)
             inspect = before == "rework" or sampled(submission.annotation_id, project.review_rate)
@@ -476,9 +472,9 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 )
                 .returning(annotations.c.submitted_at)
             ).scalar_one()
-            if not inspect:
-                self._pay(conn, project_id, worker_id, submission.task_id, submission.annotation_id)
-            self._settle(conn, project_id, worker_id, submission.task_id, "done", project.overlap)
+            if not inspect and project.price:
+                self._pay(conn, project_id, worker_id, submission.task_id, submission.annotation_id, project.price)
+            self._settle(conn, project_id, worker_id, submission.task_id, "done", project.overlap, before)
             if project.quality:
                 self._after_label(conn, project_id, worker_id, submission.task_id, task.is_control, project, policy)
         return Receipt(submission.annotation_id, submitted_at, duplicate=False)
@@ -522,16 +518,21 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 if skips >= limit:
                     raise Conflict(f"{skips} skips in a row, the most this project allows; label this task to go on")
                 self._update_standing(conn, project_id, worker_id, skips_in_row=skips + 1)
-            self._settle(conn, project_id, worker_id, task_id, "skipped", project.overlap)
+            self._settle(conn, project_id, worker_id, task_id, "skipped", project.overlap, self._slot(conn, task_id, worker_id))
+
+    def _slot(self, conn: sa.Connection, task_id: int, worker_id: int) -> str | None:
+        """The status of a worker's assignment of a task (None: none), locked on PostgreSQL so
+        that lease expiry cannot take it from under the caller."""
+        query = sa.select(assignments.c.status).where(assignments.c.task_id == task_id, assignments.c.worker_id == worker_id)
+        return conn.scalar(query.with_for_update() if self.dialect == "postgresql" else query)
 
     def _settle(
-        self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, status: str, overlap: int
+        self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, status: str, overlap: int,
+        before: str | None,
     ) -> None:
-        """Move a worker's assignment of a task to `status` ('done' or 'skipped'), keeping the
-        task's active-slot count in step."""
+        """Move a worker's assignment of a task from `before` (see `_slot`) to `status` ('done'
+        or 'skipped'), keeping the task's active-slot count in step."""
         where = (assignments.c.task_id == task_id, assignments.c.worker_id == worker_id)
-        current = sa.select(assignments.c.status).where(*where)
-        before = conn.scalar(current.with_for_update() if self.dialect == "postgresql" else current)
         if before == status or (before == "done" and status == "skipped"):
             return
         if before is None:

@@ -39,11 +39,12 @@ class ReviewMixin:
     def _approve(self, conn: sa.Connection, annotation: sa.Row[Any]) -> None:
         """Mark a label approved and pay its worker."""
         conn.execute(annotations.update().where(annotations.c.id == annotation.id).values(status="approved"))
-        self._pay(conn, annotation.project_id, annotation.worker_id, annotation.task_id, annotation.id)
+        price = conn.scalar(sa.select(projects.c.price).where(projects.c.id == annotation.project_id))
+        if price:
+            self._pay(conn, annotation.project_id, annotation.worker_id, annotation.task_id, annotation.id, price)
 
-    def _pay(self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, annotation_id: str) -> None:
+    def _pay(self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, annotation_id: str, price: int) -> None:
         """Credit the project's price for an approved label, once per worker and task."""
-        price = conn.scalar(sa.select(projects.c.price).where(projects.c.id == project_id))
         if price:
             self._credit(  # type: ignore[attr-defined]
                 conn, worker_id, price, "label", f"label:{task_id}:{worker_id}", project_id, annotation_id
