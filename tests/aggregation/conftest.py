@@ -1,4 +1,4 @@
-"""Reference crowd data (true labels known), from ../shared/reference/crowd/."""
+"""Reference crowd data (true labels known), copied into tests/support/reference/crowd/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "crowd"
+REFERENCE = Path(__file__).resolve().parents[1] / "support" / "reference" / "crowd"
 
 
 def _answers(name: str) -> pd.DataFrame:

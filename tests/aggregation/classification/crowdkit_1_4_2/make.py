@@ -17,7 +17,7 @@ import pandas as pd
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[3]
-REFERENCE = REPO.parent / "shared" / "reference" / "crowd"
+REFERENCE = REPO / "tests" / "support" / "reference" / "crowd"
 RUNNER = REPO / "benchmarks" / "crowdkit_runner.py"
 
 DATASETS = {"toy": "toy_answers.csv", "simple": "simple_answers.csv", "ds1979": "dawid_skene_1979.csv"}
