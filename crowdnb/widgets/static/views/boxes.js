@@ -39,37 +39,45 @@ VIEWS.boxes = (ctx) => {
     render();
   }
 
+  let drawn = []; // per region: its shape, tag and corner knobs, so a drag updates only one
+
   function render() {
     const layer = stage.layer;
     layer.replaceChildren();
-    const handle = 6 / stage.scale;
-    regions.forEach((r, i) => {
+    drawn = regions.map((r, i) => {
       const color = transcribe ? PALETTE[2] : colorOf(classes, r.label);
-      const shape = r.quad
-        ? svg("polygon", { points: r.quad.map((p) => p.join(",")).join(" ") })
-        : svg("rect", { x: r.x, y: r.y, width: r.w, height: r.h });
-      shape.setAttribute("class", "cnb-shape" + (i === selected ? " cnb-selected" : ""));
-      shape.setAttribute("stroke", color);
+      const shape = svg(r.quad ? "polygon" : "rect", { class: "cnb-shape" + (i === selected ? " cnb-selected" : ""), stroke: color });
       shape.dataset.index = i;
-      layer.append(shape);
-      const b = boundsOf(r);
-      const tag = svg("text", { x: b.x + 2 / stage.scale, y: b.y - 4 / stage.scale, class: "cnb-tag", fill: color });
-      tag.setAttribute("font-size", 12 / stage.scale);
+      const tag = svg("text", { class: "cnb-tag", fill: color });
       tag.textContent = transcribe ? `${i + 1}` : r.label;
-      layer.append(tag);
-      if (i === selected && !r.quad) {
-        cornersOf(r).forEach(([x, y], corner) => {
-          const knob = svg("rect", { x: x - handle / 2, y: y - handle / 2, width: handle, height: handle, class: "cnb-handle" });
-          knob.dataset.corner = corner;
-          layer.append(knob);
-        });
-      }
+      const knobs = i === selected && !r.quad ? [0, 1, 2, 3].map((corner) => svg("rect", { class: "cnb-handle", "data-corner": corner })) : [];
+      layer.append(shape, tag, ...knobs);
+      return { shape, tag, knobs };
     });
+    regions.forEach((_, i) => place(i));
+    placePicker();
     if (pendingQuad.length) {
       layer.append(svg("polyline", { points: pendingQuad.map((p) => p.join(",")).join(" "), class: "cnb-pending" }));
     }
-    placePicker();
     renderPanel();
+  }
+
+  // Move region i's shapes to its current geometry (all a drag needs to redraw).
+  function place(i) {
+    const r = regions[i];
+    const { shape, tag, knobs } = drawn[i];
+    if (r.quad) shape.setAttribute("points", r.quad.map((p) => p.join(",")).join(" "));
+    else for (const [k, v] of Object.entries({ x: r.x, y: r.y, width: r.w, height: r.h })) shape.setAttribute(k, v);
+    const b = boundsOf(r);
+    tag.setAttribute("x", b.x + 2 / stage.scale);
+    tag.setAttribute("y", b.y - 4 / stage.scale);
+    tag.setAttribute("font-size", 12 / stage.scale);
+    const handle = 6 / stage.scale;
+    knobs.forEach((knob, corner) => {
+      const [x, y] = cornersOf(r)[corner];
+      for (const [k, v] of Object.entries({ x: x - handle / 2, y: y - handle / 2, width: handle, height: handle })) knob.setAttribute(k, v);
+    });
+    if (i === selected) placePicker();
   }
 
   function placePicker() {
@@ -138,7 +146,7 @@ VIEWS.boxes = (ctx) => {
       return {
         move(q) {
           Object.assign(r, { x: Math.min(fixed[0], q.x), y: Math.min(fixed[1], q.y), w: Math.abs(q.x - fixed[0]), h: Math.abs(q.y - fixed[1]) });
-          render();
+          place(selected);
         },
       };
     }
@@ -158,7 +166,7 @@ VIEWS.boxes = (ctx) => {
             r.x = Math.min(Math.max(start.x + dx, 0), stage.width - r.w);
             r.y = Math.min(Math.max(start.y + dy, 0), stage.height - r.h);
           }
-          render();
+          place(selected);
         },
         up() {
           if (same(start, r)) history.forget();
@@ -196,7 +204,7 @@ VIEWS.boxes = (ctx) => {
       },
     };
   });
-  stage.onZoom = () => selected >= 0 && render();
+  stage.onZoom = () => regions.forEach((_, i) => place(i)); // keep tags and knobs the same size on screen
 
   function nudge(dx, dy) {
     const r = regions[selected];
