@@ -31,6 +31,9 @@ class StoreSource:
     def progress(self) -> tuple[int, int]:
         return self.store.progress(self.project.id, self.worker_id)
 
+    def notices(self) -> list[str]:
+        return []  # a local store refuses a label at once, when it is submitted
+
     def _item(self, task: Task) -> Item:
         payload = task.payload
         common = {"prediction": payload.get("prediction"), "meta": task.meta, "text": payload.get("text")}

@@ -247,6 +247,7 @@ class HttpSource:
     def __init__(self, project: RemoteProject) -> None:
         self.project = project
         self._progress = (0, 0)
+        self._told = 0
 
     def fetch(self, n: int, exclude: Sequence[int]) -> list[Item]:
         if exclude:  # the items already in the page stay ours while they wait
@@ -280,6 +281,11 @@ class HttpSource:
             pass  # offline: the last known numbers, plus what waits in the outbox
         done, total = self._progress
         return min(done + len(self.project.remote.outbox), total), total
+
+    def notices(self) -> list[str]:
+        failures = self.project.remote.failures
+        new, self._told = failures[self._told :], len(failures)
+        return [f"not stored: {f}" for f in new]
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -108,7 +108,7 @@ class Labeler(anywidget.AnyWidget):
             self.error = str(exc)
             self.send({"type": "rejected", "id": annotation_id, "message": str(exc)})
             return
-        self.error = ""
+        self.error = " · ".join(self._source.notices())
         self.done, self.total = self._source.progress()
         self.send({"type": "ack", "id": annotation_id})
         for callback in self._callbacks:

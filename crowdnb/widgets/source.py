@@ -52,3 +52,8 @@ class TaskSource(Protocol):
     def progress(self) -> tuple[int, int]:
         """(labeled by this worker, total)."""
         ...
+
+    def notices(self) -> list[str]:
+        """New messages for the worker since the last call (e.g. labels a server refused after
+        they had been queued), shown in the widget."""
+        ...

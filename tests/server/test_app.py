@@ -121,3 +121,20 @@ def test_the_python_client_end_to_end(crowd: Crowd, tmp_path) -> None:
     finally:
         for client in (boss, ana, ines):
             client.close()
+
+
+def test_labels_the_server_refuses_later_are_reported_to_the_worker(crowd: Crowd, tmp_path) -> None:
+    import crowdnb
+
+    make_project(crowd)
+    ana = crowdnb.connect(crowd.server.url, crowd.tokens["ana"], outbox=tmp_path / "ana.sqlite")
+    try:
+        widget = ana.project("street").annotate(prefetch=1)
+        widget._source.submit(999_999, "car", "refused-later-01", 5)  # a task of no project of hers
+        assert ana.flush() == 0
+        (notice,) = widget._source.notices()
+        assert notice.startswith("not stored: submit 999999: 404")
+        assert widget._source.notices() == []
+        assert ana.outbox.failures()[0][0] == "refused-later-01"
+    finally:
+        ana.close()
