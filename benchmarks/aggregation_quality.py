@@ -159,7 +159,7 @@ def main() -> None:
         print(f"{f'majority vote, overlap {k}':<44} {k:>11.2f} {mv:>9.4f}")
         print(f"{f'Dawid-Skene, overlap {k}':<44} {k:>11.2f} {ds:>9.4f}", flush=True)
     policy = QualityPolicy(
-        control_rate=0.02, skill_prior=0.75, prior_weight=3, min_control=5, ban_below=0.7,
+        control_rate=0.02, skill_prior=0.75, prior_weight=3, min_control=10, ban_below=0.7,
         min_duration_ms=1000, target_confidence=0.998, max_overlap=10,
     )
     with tempfile.TemporaryDirectory() as folder:
