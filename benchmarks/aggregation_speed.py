@@ -107,7 +107,10 @@ def main() -> None:
         [str(crowdkit), "-c", "import crowdkit"], capture_output=True
     ).returncode == 0
     answers, truth = simulate(args.tasks, args.overlap, args.workers, args.classes)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average at start {os.getloadavg()[0]:.2f} (other processes slow both libraries' fits)"
+    )
     print(
         f"data: {len(answers):,} answers = {args.tasks:,} tasks x {args.overlap}, {args.workers:,} workers "
         f"(accuracy uniform 0.60-0.95), {args.classes} classes"
@@ -145,6 +148,7 @@ def main() -> None:
     for note in notes:
         print("note:", note)
     print("times: fit only (answers already loaded); MiB: peak RSS of the fitting process; accuracy: crowdnb's labels vs the simulated truth")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
