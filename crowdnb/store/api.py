@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crowdnb import kinds
 from crowdnb.errors import Conflict, NotFound, Problem, ValidationError
@@ -280,7 +281,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 )
             ).one()
             self._expire_leases(conn, project_id, project.overlap)
-            if self._standing(conn, project_id, worker_id).status != "active":
+            if self._status(conn, project_id, worker_id) != "active":
                 return []
             mine = assignments.c.project_id == project_id
             rework = list(
@@ -446,7 +447,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             if task is None:
                 raise NotFound(f"task {submission.task_id} is not in project {project_id}")
             policy = QualityPolicy.from_dict(project.quality)
-            if project.quality and self._standing(conn, project_id, worker_id).status == "banned":
+            if self._status(conn, project_id, worker_id) == "banned":
                 raise Conflict(f"worker {worker_id} is banned from project {project_id}; the label was not stored")
             label = kinds.get(project.kind).validate_label(submission.label, project.config, task.payload)
             conn.execute(
@@ -645,14 +646,26 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             overlap = conn.scalar(sa.select(projects.c.overlap).where(projects.c.id == project_id))
             self._change_status(conn, project_id, worker_id, status, overlap)
 
+    @staticmethod
+    def _status(conn: sa.Connection, project_id: int, worker_id: int) -> Status:
+        """The worker's status in the project (active when they have no standing yet)."""
+        status = conn.scalar(
+            sa.select(project_workers.c.status).where(
+                project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
+            )
+        )
+        return status or "active"
+
     def _standing(self, conn: sa.Connection, project_id: int, worker_id: int) -> sa.Row[Any]:
-        """The worker's standing row, created (active, nothing answered) on first use."""
-        where = (project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
-        row = conn.execute(sa.select(project_workers).where(*where)).first()
-        if row is None:
-            conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
-            row = conn.execute(sa.select(project_workers).where(*where)).one()
-        return row
+        """The worker's standing row, created (active, nothing answered) on first use; two
+        transactions creating it at once both succeed."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        conn.execute(insert(project_workers).values(project_id=project_id, worker_id=worker_id).on_conflict_do_nothing())
+        return conn.execute(
+            sa.select(project_workers).where(
+                project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
+            )
+        ).one()
 
     @staticmethod
     def _update_standing(conn: sa.Connection, project_id: int, worker_id: int, **values: Any) -> None:
