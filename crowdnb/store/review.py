@@ -44,8 +44,9 @@ class ReviewMixin:
             self._pay(conn, annotation.project_id, annotation.worker_id, annotation.task_id, annotation.id, price)
 
     def _pay(self, conn: sa.Connection, project_id: int, worker_id: int, task_id: int, annotation_id: str, price: int) -> None:
-        """Credit the project's price for an approved label, once per worker and task."""
-        if price:
+        """Credit the project's price for an approved label, once per worker and task; a worker
+        banned from the project is not paid."""
+        if price and self._status(conn, project_id, worker_id) != "banned":  # type: ignore[attr-defined]
             self._credit(  # type: ignore[attr-defined]
                 conn, worker_id, price, "label", f"label:{task_id}:{worker_id}", project_id, annotation_id
             )

@@ -192,3 +192,17 @@ def test_renew_extends_only_the_callers_live_leases(store: Store) -> None:
     assert store.renew(pid, ana, [t.id for t in held]) == 2
     time.sleep(0.6)
     assert store.claim(pid, ben, 2) == []  # still held by ana thanks to the renewal
+
+
+def test_banned_workers_are_not_paid(store: Store) -> None:
+    info = store.create_project("paid", "text-class", {"classes": ["a"]}, price=5)
+    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": "x"}) for i in range(3)])
+    store.set_review(info.id, 1.0)
+    ana, ines = store.worker_id("ana"), store.worker_id("ines", role="inspector")
+    for task in store.claim(info.id, ana, 2):
+        store.submit(info.id, ana, Submission(f"ana-{task.external_id}", task.id, "a"))
+    store.decide(info.id, ines, "ana-t0", "approved")
+    assert store.balance(ana) == 5
+    store.set_worker_status(info.id, ana, "banned")
+    store.decide(info.id, ines, "ana-t1", "approved")
+    assert store.balance(ana) == 5
