@@ -138,16 +138,51 @@ class Remote:
 
     def _send_waiting(self) -> None:
         while batch := self.outbox.oldest():
-            for op_id, project, op, body in batch:
-                try:
-                    self.request("POST", f"/projects/{project}/{op}", json=body)
-                except SourceUnavailable:
-                    raise
-                except CrowdnbError as exc:  # refused for good: keep it aside, say so
-                    self.outbox.fail(op_id, str(exc))
-                    self.failures.append(f"{op} {body.get('task_id')}: {exc}")
+            for project, op, ops in _runs(batch):
+                if op == "submit":
+                    self._send_labels(project, ops)
                     continue
-                self.outbox.done(op_id)
+                for op_id, body in ops:
+                    try:
+                        self.request("POST", f"/projects/{project}/{op}", json=body)
+                    except SourceUnavailable:
+                        raise
+                    except CrowdnbError as exc:  # refused for good: keep it aside, say so
+                        self._refused(op_id, f"{op} {body.get('task_id')}: {exc}")
+                        continue
+                    self.outbox.done(op_id)
+
+    def _send_labels(self, project: str, ops: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send queued labels of one project in one request; each is stored or refused alone."""
+        try:
+            outcomes = self.request("POST", f"/projects/{project}/submit-many", json={"labels": [body for _, body in ops]})
+        except SourceUnavailable:
+            raise
+        except CrowdnbError as exc:  # the whole request refused (e.g. membership withdrawn)
+            for op_id, body in ops:
+                self._refused(op_id, f"submit {body.get('task_id')}: {exc}")
+            return
+        task_of = {op_id: body.get("task_id") for op_id, body in ops}
+        for outcome in outcomes:
+            if outcome["stored"]:
+                self.outbox.done(outcome["annotation_id"])
+            else:
+                self._refused(outcome["annotation_id"], f"submit {task_of[outcome['annotation_id']]}: {outcome['detail']}")
+
+    def _refused(self, op_id: str, message: str) -> None:
+        self.outbox.fail(op_id, message)
+        self.failures.append(message)
+
+
+def _runs(batch: list[tuple[str, str, str, dict[str, Any]]]) -> list[tuple[str, str, list[tuple[str, dict[str, Any]]]]]:
+    """Consecutive operations grouped by (project, op), order kept."""
+    runs: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
+    for op_id, project, op, body in batch:
+        if runs and runs[-1][:2] == (project, op):
+            runs[-1][2].append((op_id, body))
+        else:
+            runs.append((project, op, [(op_id, body)]))
+    return runs
 
 
 class _Problem:

@@ -84,16 +84,12 @@ def _project(request: Request, account: Account, name: str, *roles: str) -> Proj
     """The project, if the caller has one of `roles` and belongs to it (managers always do).
     Non-managers get 403 for projects that do not exist too, so names do not leak."""
     _require(account, *roles)
-    store = _store(request)
-    try:
-        info = store.project(name)
-    except NotFound:
-        if account.role == "manager":
-            raise
-        raise HTTPException(403, "not a member of this project") from None
-    if account.role != "manager" and not store.is_member(info.id, account.id):
+    found = _store(request).project_for(name, account.id)
+    if found is None and account.role == "manager":
+        raise NotFound(f"no project {name!r}")
+    if found is None or (account.role != "manager" and not found[1]):
         raise HTTPException(403, "not a member of this project")
-    return info
+    return ProjectInfo(**found[0])
 
 
 def _public_payload(payload: dict[str, Any], media: Path) -> dict[str, Any]:
@@ -184,6 +180,21 @@ def _routes() -> list[tuple[str, str, Any]]:
             annotation_id=receipt.annotation_id, submitted_at=receipt.submitted_at, duplicate=receipt.duplicate
         )
 
+    def submit_many(request: Request, caller: Caller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
+        info = _project(request, caller, project, "worker", "manager")
+        store = _store(request)
+        outcomes = []
+        for label in body.labels:  # each label is its own transaction: one refusal stops nothing
+            try:
+                receipt = store.submit(
+                    info.id, caller.id, Submission(label.annotation_id, label.task_id, label.label, label.duration_ms)
+                )
+            except (NotFound, Forbidden, Conflict, ValueError) as exc:
+                outcomes.append(models.Outcome(annotation_id=label.annotation_id, stored=False, detail=str(exc)))
+                continue
+            outcomes.append(models.Outcome(annotation_id=label.annotation_id, stored=True, duplicate=receipt.duplicate))
+        return outcomes
+
     def skip(request: Request, caller: Caller, project: str, body: models.SkipIn) -> models.Added:
         info = _project(request, caller, project, "worker", "manager")
         _store(request).skip(info.id, caller.id, body.task_id)
@@ -236,6 +247,7 @@ def _routes() -> list[tuple[str, str, Any]]:
         ("POST", p + "/claim", claim),
         ("POST", p + "/renew", renew),
         ("POST", p + "/submit", submit),
+        ("POST", p + "/submit-many", submit_many),
         ("POST", p + "/skip", skip),
         ("GET", p + "/progress", progress),
         ("GET", p + "/my-labels", my_labels),

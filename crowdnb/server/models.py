@@ -91,6 +91,17 @@ class SubmitIn(BaseModel):
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
 
 
+class SubmitMany(BaseModel):
+    labels: list[SubmitIn] = Field(min_length=1, max_length=100)
+
+
+class Outcome(BaseModel):
+    annotation_id: str
+    stored: bool
+    duplicate: bool = False
+    detail: str = Field("", description="why the label was refused (it will not be stored on a retry either)")
+
+
 class ReceiptOut(BaseModel):
     annotation_id: str
     submitted_at: datetime

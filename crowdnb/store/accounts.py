@@ -77,6 +77,21 @@ class AccountsMixin:
             if not exists:
                 conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
 
+    def project_for(self, name: str, worker_id: int) -> tuple[dict[str, object], bool] | None:
+        """A project's row by name and whether the worker belongs to it, in one query (the
+        server asks this on every request); None if there is no such project."""
+        member = (
+            sa.select(sa.func.count())
+            .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == worker_id)
+            .scalar_subquery()
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(projects, member.label("is_member")).where(projects.c.name == name)).mappings().first()
+        if row is None:
+            return None
+        values = dict(row)
+        return values, bool(values.pop("is_member"))
+
     def is_member(self, project_id: int, worker_id: int) -> bool:
         """Whether a worker belongs to a project."""
         with self.engine.connect() as conn:

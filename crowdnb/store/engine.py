@@ -38,7 +38,9 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # As many pooled connections as a server process has request threads (40), so that none is
+    # opened and closed per request; a dropped connection is replaced after its first error.
+    return sa.create_engine(parsed, pool_size=20, max_overflow=20)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

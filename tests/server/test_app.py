@@ -133,8 +133,23 @@ def test_labels_the_server_refuses_later_are_reported_to_the_worker(crowd: Crowd
         widget._source.submit(999_999, "car", "refused-later-01", 5)  # a task of no project of hers
         assert ana.flush() == 0
         (notice,) = widget._source.notices()
-        assert notice.startswith("not stored: submit 999999: 404")
+        assert notice.startswith("not stored: submit 999999:") and "not in project" in notice
         assert widget._source.notices() == []
         assert ana.outbox.failures()[0][0] == "refused-later-01"
     finally:
         ana.close()
+
+
+def test_submit_many_stores_or_refuses_each_label_alone(crowd: Crowd) -> None:
+    make_project(crowd)
+    with crowd.client("ana") as ana:
+        t0, t1 = ana.post("/projects/street/claim", json={"n": 2}).json()
+        labels = [
+            {"annotation_id": "many-0000001", "task_id": t0["task_id"], "label": "car"},
+            {"annotation_id": "many-0000002", "task_id": t1["task_id"], "label": "tram"},
+            {"annotation_id": "many-0000001", "task_id": t0["task_id"], "label": "car"},
+        ]
+        outcomes = ana.post("/projects/street/submit-many", json={"labels": labels}).json()
+        assert [(o["stored"], o["duplicate"]) for o in outcomes] == [(True, False), (False, False), (True, True)]
+        assert "unknown class 'tram'" in outcomes[1]["detail"]
+        assert [m["task"] for m in ana.get("/projects/street/my-labels").json()] == ["s0"]

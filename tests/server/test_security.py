@@ -24,6 +24,7 @@ ENDPOINTS = [
     ("POST", "/projects/{p}/claim", {"n": 1}, {"worker", "manager"}),
     ("POST", "/projects/{p}/renew", {"task_ids": [1]}, {"worker", "manager"}),
     ("POST", "/projects/{p}/submit", {"annotation_id": "sec-test-0001", "task_id": 1, "label": "car"}, {"worker", "manager"}),
+    ("POST", "/projects/{p}/submit-many", {"labels": [{"annotation_id": "sec-test-0002", "task_id": 1, "label": "car"}]}, {"worker", "manager"}),
     ("POST", "/projects/{p}/skip", {"task_id": 2}, {"worker", "manager"}),
     ("GET", "/projects/{p}/progress", None, {"worker", "inspector", "manager"}),
     ("GET", "/projects/{p}/my-labels", None, {"worker", "manager"}),
