@@ -430,36 +430,35 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         A label is approved at once (and the worker paid) unless the project samples it for
         inspection, or it redoes rejected work; then it waits for an inspector."""
         with self._write() as conn:
-            project = conn.execute(
+            in_project = (tasks.c.project_id == projects.c.id) & (tasks.c.id == submission.task_id)
+            project = task = conn.execute(  # the project, and the task if it belongs to it
                 sa.select(
                     projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality, projects.c.review_rate,
-                    projects.c.price,
-                ).where(projects.c.id == project_id)
+                    projects.c.price, tasks.c.id.label("task_id"), tasks.c.payload, tasks.c.is_control,
+                )
+                .select_from(projects.outerjoin(tasks, in_project))
+                .where(projects.c.id == project_id)
             ).one()
             earlier = self._receipt(conn, submission, worker_id)
             if earlier is not None:
                 return earlier
-            task = conn.execute(
-                sa.select(tasks.c.payload, tasks.c.is_control).where(
-                    tasks.c.id == submission.task_id, tasks.c.project_id == project_id
-                )
-            ).first()
-            if task is None:
+            if task.task_id is None:
                 raise NotFound(f"task {submission.task_id} is not in project {project_id}")
             policy = QualityPolicy.from_dict(project.quality)
             if self._status(conn, project_id, worker_id) == "banned":
                 raise Conflict(f"worker {worker_id} is banned from project {project_id}; the label was not stored")
             label = kinds.get(project.kind).validate_label(submission.label, project.config, task.payload)
-            conn.execute(
-                annotations.update()
-                .where(
-                    annotations.c.task_id == submission.task_id,
-                    annotations.c.worker_id == worker_id,
-                    annotations.c.status.in_(("submitted", "approved")),
-                )
-                .values(status="superseded")
-            )
             before = self._slot(conn, submission.task_id, worker_id)
+            if before == "done":  # a new label for a task this worker labeled: it replaces the old one
+                conn.execute(
+                    annotations.update()
+                    .where(
+                        annotations.c.task_id == submission.task_id,
+                        annotations.c.worker_id == worker_id,
+                        annotations.c.status.in_(("submitted", "approved")),
+                    )
+                    .values(status="superseded")
+                )
             if before in (None, "skipped"):
                 self._take_free_slot(conn, submission.task_id)
             inspect = before == "rework" or sampled(submission.annotation_id, project.review_rate)
