@@ -285,9 +285,7 @@ class HttpSource:
         self._told = 0
 
     def fetch(self, n: int, exclude: Sequence[int]) -> list[Item]:
-        if exclude:  # the items already in the page stay ours while they wait
-            self.project.remote.request("POST", f"/projects/{self.project.name}/renew", json={"task_ids": list(exclude)[-1000:]})
-        tasks = self.project.claim(n, exclude)
+        tasks = self.project.claim(n, list(exclude)[-1000:])  # also renews the leases of `exclude`
         return [self._item(task) for task in tasks]
 
     def _item(self, task: dict[str, Any]) -> Item:

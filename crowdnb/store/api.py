@@ -269,10 +269,11 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     def claim(
         self, project_id: int, worker_id: int, n: int, *, exclude: Iterable[int] = ()
     ) -> list[Task]:
-        """Lease up to `n` tasks to a worker, in priority order; the worker's own unexpired
-        leases (e.g. from before a kernel restart) come first. `exclude` lists task ids the
-        caller already holds. Under a quality policy, control tasks are mixed in at its rate,
-        and a suspended or banned worker gets nothing."""
+        """Lease up to `n` tasks to a worker, in priority order; tasks sent back for rework, then
+        the worker's own unexpired leases (e.g. from before a kernel restart) come first.
+        `exclude` lists task ids the caller already holds; their leases are renewed. Under a
+        quality policy, control tasks are mixed in at its rate, and a suspended or banned
+        worker gets nothing."""
         held = list(exclude)
         with self._write() as conn:
             project = conn.execute(
@@ -283,34 +284,20 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             self._expire_leases(conn, project_id, project.overlap)
             if self._status(conn, project_id, worker_id) != "active":
                 return []
-            mine = assignments.c.project_id == project_id
-            rework = list(
-                conn.scalars(
-                    sa.select(assignments.c.task_id)
-                    .where(mine, assignments.c.worker_id == worker_id, assignments.c.status == "rework", assignments.c.task_id.not_in(held))
-                    .order_by(assignments.c.id)
-                    .limit(n)
+            rows = conn.execute(
+                sa.select(assignments.c.task_id, assignments.c.status)
+                .where(
+                    assignments.c.project_id == project_id,
+                    assignments.c.worker_id == worker_id,
+                    assignments.c.status.in_(("rework", "leased")),
+                    assignments.c.task_id.not_in(held),
                 )
-            )
-            own = rework + list(
-                conn.scalars(
-                    sa.select(assignments.c.task_id)
-                    .where(
-                        mine,
-                        assignments.c.worker_id == worker_id,
-                        assignments.c.status == "leased",
-                        assignments.c.task_id.not_in(held),
-                    )
-                    .order_by(assignments.c.id)
-                    .limit(n - len(rework))
-                )
-            )
-            if own:
-                conn.execute(
-                    assignments.update()
-                    .where(assignments.c.worker_id == worker_id, assignments.c.task_id.in_(own))
-                    .values(expires_at=utc_after(project.lease_seconds))
-                )
+                .order_by(assignments.c.status.desc(), assignments.c.id)  # 'rework' before 'leased'
+                .limit(n)
+            ).all()
+            own = [row.task_id for row in rows]
+            rework = [row.task_id for row in rows if row.status == "rework"]
+            self._extend(conn, project_id, worker_id, held + own, project.lease_seconds)
             fresh = self._lease_new(conn, project_id, worker_id, n - len(own), project)
             reasons = self._rework_reasons(conn, worker_id, rework)
             return [replace(t, rework=reasons.get(t.id)) for t in self._load_tasks(conn, own + fresh)]
@@ -319,14 +306,21 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         """Extend a worker's leases (while their widget shows the tasks); returns how many."""
         with self._write() as conn:
             lease = conn.scalar(sa.select(projects.c.lease_seconds).where(projects.c.id == project_id))
-            return conn.execute(
-                assignments.update()
-                .where(
-                    assignments.c.project_id == project_id, assignments.c.worker_id == worker_id,
-                    assignments.c.status == "leased", assignments.c.task_id.in_(list(task_ids)),
-                )
-                .values(expires_at=utc_after(lease))
-            ).rowcount
+            return self._extend(conn, project_id, worker_id, list(task_ids), lease)
+
+    @staticmethod
+    def _extend(conn: sa.Connection, project_id: int, worker_id: int, task_ids: list[int], lease_seconds: int) -> int:
+        """Restart the lease clock of a worker's live leases among `task_ids`."""
+        if not task_ids:
+            return 0
+        return conn.execute(
+            assignments.update()
+            .where(
+                assignments.c.project_id == project_id, assignments.c.worker_id == worker_id,
+                assignments.c.status == "leased", assignments.c.task_id.in_(task_ids),
+            )
+            .values(expires_at=utc_after(lease_seconds))
+        ).rowcount
 
     def _lease_new(
         self, conn: sa.Connection, project_id: int, worker_id: int, n: int, project: sa.Row[Any]

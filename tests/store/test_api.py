@@ -206,3 +206,13 @@ def test_banned_workers_are_not_paid(store: Store) -> None:
     store.set_worker_status(info.id, ana, "banned")
     store.decide(info.id, ines, "ana-t1", "approved")
     assert store.balance(ana) == 5
+
+
+def test_claiming_more_renews_the_leases_already_held(store: Store) -> None:
+    pid = _project(store, 3, lease_seconds=1)
+    ana, ben = store.worker_id("ana"), store.worker_id("ben")
+    held = store.claim(pid, ana, 2)
+    time.sleep(0.6)
+    assert [t.external_id for t in store.claim(pid, ana, 1, exclude=[t.id for t in held])] == ["t2"]
+    time.sleep(0.6)
+    assert store.claim(pid, ben, 3) == []  # all three still leased to ana
