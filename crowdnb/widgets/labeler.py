@@ -108,9 +108,9 @@ class Labeler(anywidget.AnyWidget):
             self.error = str(exc)
             self.send({"type": "rejected", "id": annotation_id, "message": str(exc)})
             return
+        self.send({"type": "ack", "id": annotation_id})  # stored: the page may forget it now
         self.error = " · ".join(self._source.notices())
         self.done, self.total = self._source.progress()
-        self.send({"type": "ack", "id": annotation_id})
         for callback in self._callbacks:
             callback({"task": content.get("external_id"), "label": content["label"]})
 
