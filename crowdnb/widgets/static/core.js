@@ -64,10 +64,6 @@ function utf16ToCodePoint(text, index) {
   return Array.from(text.slice(0, index)).length;
 }
 
-function codePointToUtf16(text, index) {
-  return Array.from(text).slice(0, index).join("").length;
-}
-
 // Decode an item's image ahead of time; resolves when it can be painted without waiting.
 function prepare(item, buffer) {
   if (item.has_image) {
