@@ -22,6 +22,8 @@ class Kind(ABC):
     view: ClassVar[str]
     # The default method of `Project.results`: a name in crowdnb.aggregation.methods.METHODS.
     aggregator: ClassVar[str] = "dawid-skene"
+    # Whether `validate_label` reads the task's payload (the store fetches it only then).
+    label_uses_payload: ClassVar[bool] = True
 
     @abstractmethod
     def make_config(self, **options: Any) -> dict[str, Any]:

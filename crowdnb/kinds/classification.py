@@ -13,6 +13,7 @@ class Classification(Kind):
     """Pick exactly one class; keys 1..9 choose the first nine classes in the widget."""
 
     view: ClassVar[str] = "classify"
+    label_uses_payload: ClassVar[bool] = False
 
     def make_config(self, *, classes: Any = None, **options: Any) -> dict[str, Any]:
         no_options(self.name, options)
@@ -38,6 +39,7 @@ class Multilabel(Kind):
     aggregator: ClassVar[str] = "binary-relevance"
 
     view: ClassVar[str] = "multiselect"
+    label_uses_payload: ClassVar[bool] = False
 
     def make_config(self, *, classes: Any = None, allow_empty: bool = False, **options: Any) -> dict[str, Any]:
         no_options(self.name, options)

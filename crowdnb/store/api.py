@@ -20,14 +20,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crowdnb import kinds
-from crowdnb.errors import Conflict, NotFound, Problem, ValidationError
+from crowdnb.errors import Conflict, LabelError, NotFound, Problem, ValidationError
 from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
 from crowdnb.store.accounts import AccountsMixin
 from crowdnb.store.ledger import LedgerMixin
-from crowdnb.store.review import ReviewMixin, sampled
+from crowdnb.store.postgres import PlainPath
+from crowdnb.store.review import ReviewMixin, review_draw
 from crowdnb.store.schema import (
     annotations,
     assignments,
@@ -108,12 +109,17 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         self.engine = engines.create_engine(self.url)
         self.dialect = self.engine.dialect.name
         engines.migrate(self.engine)
+        # PostgreSQL: the common claim and submit in one statement each (see store/postgres.py).
+        self._plain = PlainPath(self.engine.url) if self.dialect == "postgresql" else None
+        self._label_rules: dict[int, tuple[kinds.Kind, dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def close(self) -> None:
         """Release all pooled connections."""
+        if self._plain is not None:
+            self._plain.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -275,6 +281,10 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         quality policy, control tasks are mixed in at its rate, and a suspended or banned
         worker gets nothing."""
         held = list(exclude)
+        if self._plain is not None:
+            plain = self._plain.claim(project_id, worker_id, n, held)
+            if plain is not None:
+                return [Task(*row) for row in plain]
         with self._write() as conn:
             project = conn.execute(
                 sa.select(projects.c.overlap, projects.c.lease_seconds, projects.c.quality).where(
@@ -423,6 +433,39 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
         A label is approved at once (and the worker paid) unless the project samples it for
         inspection, or it redoes rejected work; then it waits for an inspector."""
+        return self._submit_plain(project_id, worker_id, submission) or self._submit(project_id, worker_id, submission)
+
+    def _submit_plain(self, project_id: int, worker_id: int, submission: Submission) -> Receipt | None:
+        """The one-statement submit on PostgreSQL (a valid label on a live lease, no quality
+        policy); None when that is not the case, and nothing was stored."""
+        if self._plain is None:
+            return None
+        kind, config = self._rules(project_id)
+        payload = self._plain.payload(project_id, submission.task_id) if kind.label_uses_payload else {}
+        if payload is None:
+            return None
+        try:
+            label = kind.validate_label(submission.label, config, payload)
+        except LabelError:  # the general path reports it, unless this is a retry of a stored label
+            return None
+        submitted_at = self._plain.submit(
+            project_id, worker_id, submission.task_id, submission.annotation_id, label, submission.duration_ms,
+            review_draw(submission.annotation_id),
+        )
+        return None if submitted_at is None else Receipt(submission.annotation_id, submitted_at, duplicate=False)
+
+    def _rules(self, project_id: int) -> tuple[kinds.Kind, dict[str, Any]]:
+        """A project's kind and label configuration (fixed at creation, so kept once read)."""
+        if project_id not in self._label_rules:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(projects.c.kind, projects.c.config).where(projects.c.id == project_id)).first()
+            if row is None:
+                raise NotFound(f"no project with id {project_id} in {self!r}")
+            self._label_rules[project_id] = (kinds.get(row.kind), row.config)
+        return self._label_rules[project_id]
+
+    def _submit(self, project_id: int, worker_id: int, submission: Submission) -> Receipt:
+        """The general submit: every case, in one explicit transaction."""
         with self._write() as conn:
             in_project = (tasks.c.project_id == projects.c.id) & (tasks.c.id == submission.task_id)
             project = task = conn.execute(  # the project, and the task if it belongs to it
@@ -455,7 +498,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 )
             if before in (None, "skipped"):
                 self._take_free_slot(conn, submission.task_id)
-            inspect = before == "rework" or sampled(submission.annotation_id, project.review_rate)
+            inspect = before == "rework" or review_draw(submission.annotation_id) < project.review_rate
             submitted_at = conn.execute(
                 annotations.insert()
                 .values(

@@ -13,12 +13,10 @@ from crowdnb.errors import Conflict, Forbidden, NotFound
 from crowdnb.store.schema import annotations, assignments, projects, reviews, tasks, utc_after, utcnow
 
 
-def sampled(annotation_id: str, rate: float) -> bool:
-    """Whether a label goes to inspection: a stable hash of its id against the project's rate,
-    so the same label is always sampled the same way (retries included)."""
-    if rate <= 0:
-        return False
-    return int(hashlib.sha256(annotation_id.encode()).hexdigest()[:8], 16) / 2**32 < rate
+def review_draw(annotation_id: str) -> float:
+    """A label goes to inspection when this number in [0, 1) is below the project's rate: a
+    stable hash of its id, so the same label is always sampled the same way (retries included)."""
+    return int(hashlib.sha256(annotation_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
 class ReviewMixin:
