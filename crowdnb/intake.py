@@ -2,8 +2,9 @@
 
 Columns with a meaning: the kind's media column (``image`` or ``text``), ``id`` (unique task ids;
 made from the content when absent), ``answer`` (a known answer, validated like a label, never
-shown to workers), ``prediction`` (a model's pre-label, validated like a label and shown for
-editing) and ``priority`` (higher first). Every other column is kept as task metadata.
+shown to workers; refused by kinds whose labels cannot be checked automatically), ``prediction``
+(a model's pre-label, validated like a label and shown for editing) and ``priority`` (higher
+first). Every other column is kept as task metadata.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def tasks_from_frame(
     problems: list[Problem] = []
     payloads = _payloads(rows, frame[media].tolist(), media, problems, tick)
     ids = _ids(rows, frame, payloads, problems)
-    answers = _labels(rows, frame, "answer", kind, config, payloads, problems)
-    for payload, prediction in zip(payloads, _labels(rows, frame, "prediction", kind, config, payloads, problems)):
+    answers = _labels(rows, frame, "answer", kind.validate_answer, config, payloads, problems)
+    for payload, prediction in zip(payloads, _labels(rows, frame, "prediction", kind.validate_label, config, payloads, problems)):
         if prediction is not None:
             payload["prediction"] = prediction
     priorities = _priorities(rows, frame, problems)
@@ -123,12 +124,13 @@ def _labels(
     rows: list[Hashable],
     frame: pd.DataFrame,
     column: str,
-    kind: Kind,
+    validate: Callable[[Any, dict[str, Any], dict[str, Any]], Any],
     config: dict[str, Any],
     payloads: list[dict[str, Any]],
     problems: list[Problem],
 ) -> list[Any]:
-    """Labels given in `column` (known answers or predictions), validated like a worker's."""
+    """Labels given in `column` (known answers or predictions), checked by `validate` (the kind's
+    `validate_answer` or `validate_label`)."""
     if column not in frame.columns:
         return [None] * len(rows)
     labels: list[Any] = []
@@ -137,7 +139,7 @@ def _labels(
             labels.append(None)
             continue
         try:
-            labels.append(kind.validate_label(value, config, payload))
+            labels.append(validate(value, config, payload))
         except ValueError as exc:
             problems.append(Problem(row, column, str(exc)))
             labels.append(None)

@@ -100,6 +100,13 @@ def test_text_tasks_without_ids_get_stable_content_ids(store: crowdnb.Store) -> 
     _rejects(project, pd.DataFrame({"text": ["same", "same", None]}), "same content", "row 2, field 'text'")
 
 
+def test_free_text_tasks_take_no_known_answer(store: crowdnb.Store) -> None:
+    project = crowdnb.Project.create("summaries", kind="free-text", store=store)
+    frame = pd.DataFrame({"text": ["a long text", "another"], "answer": [None, "a summary"]})
+    _rejects(project, frame, "row 1, field 'answer'", "cannot be checked against a known answer")
+    assert project.add_tasks(frame.drop(columns="answer")) == 2
+
+
 def test_not_a_frame_is_a_type_error(project: crowdnb.Project) -> None:
     with pytest.raises(TypeError, match="DataFrame"):
         project.add_tasks([{"image": "x"}])  # type: ignore[arg-type]

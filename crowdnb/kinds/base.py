@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
+from crowdnb.errors import LabelError
+
 Media = Literal["image", "text"]
 
 
@@ -13,8 +15,9 @@ class Kind(ABC):
 
     A kind turns user options into a stored label configuration (`make_config`), checks and
     normalizes labels (`validate_label`, used by the widget's kernel side and again by the store),
-    names the front-end view that draws its tasks, and the aggregation method that turns its
-    labels into one answer per task.
+    names the front-end view that draws its tasks, the aggregation method that turns its
+    labels into one answer per task, and when a label counts as right on a control task
+    (`matches`).
     """
 
     name: ClassVar[str]
@@ -24,6 +27,8 @@ class Kind(ABC):
     aggregator: ClassVar[str] = "dawid-skene"
     # Whether `validate_label` reads the task's payload (the store fetches it only then).
     label_uses_payload: ClassVar[bool] = True
+    # Whether a label can be checked against a known answer by `matches` (control tasks).
+    checkable: ClassVar[bool] = True
 
     @abstractmethod
     def make_config(self, **options: Any) -> dict[str, Any]:
@@ -33,3 +38,18 @@ class Kind(ABC):
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> Any:
         """The label as stored (JSON-ready) for a task with `payload` (e.g. the image size or the
         text, to check geometry and offsets); raises `LabelError` naming the bad value."""
+
+    def validate_answer(self, answer: Any, config: dict[str, Any], payload: dict[str, Any]) -> Any:
+        """A control task's known answer as stored: validated like a label; refused (`LabelError`)
+        by kinds whose labels cannot be checked automatically."""
+        if not self.checkable:
+            raise LabelError(
+                f"{self.name} labels cannot be checked against a known answer automatically, so its tasks "
+                "take no `answer` (control tasks); leave the column empty and review labels with an inspector"
+            )
+        return self.validate_label(answer, config, payload)
+
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        """Whether a worker's `label` counts as right on a control task whose answer is `known`
+        (both as `validate_label` returns them); equality unless the kind says otherwise."""
+        return bool(label == known)

@@ -53,6 +53,10 @@ class Multilabel(Kind):
             raise LabelError("label: choose at least one class")
         return [c for c in config["classes"] if c in chosen]
 
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        """The same set of classes."""
+        return set(label) == set(known)
+
 
 class ImageMultilabel(Multilabel):
     name: ClassVar[str] = "image-multilabel"

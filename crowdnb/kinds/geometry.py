@@ -6,8 +6,13 @@ size recorded when the task was added.
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from typing import Any, ClassVar
 
+import numpy as np
+
+from crowdnb.aggregation.geometry.shapes import all_matched, shape_iou
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind, Media
 from crowdnb.kinds.checks import (
@@ -64,10 +69,31 @@ def _box(value: Any, where: str, size: tuple[float, float] | None) -> dict[str, 
     return {"x": x, "y": y, "w": w, "h": h}
 
 
+def _same_shapes(label: list[dict[str, Any]], known: list[dict[str, Any]], threshold: float, key: str) -> bool:
+    """Whether the shapes pair up one to one, each pair with IoU >= `threshold` and equal `key`
+    (the class, or the normalized text of an OCR region)."""
+    same = np.array([[_value(a, key) == _value(b, key) for b in known] for a in label], dtype=float)
+    return all_matched(shape_iou(label, known) * same.reshape(len(label), len(known)), threshold)
+
+
+def _value(shape: dict[str, Any], key: str) -> Any:
+    return normalized(shape[key]) if key == "text" else shape[key]
+
+
+def normalized(text: str) -> str:
+    """Text as compared on control tasks: Unicode NFKC, runs of whitespace as one space, trimmed."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
 class BBox(Kind):
-    """Axis-aligned boxes, each with a class: ``[{"label", "x", "y", "w", "h"}, ...]``."""
+    """Axis-aligned boxes, each with a class: ``[{"label", "x", "y", "w", "h"}, ...]``.
+
+    On a control task, a label is right when its boxes pair up one to one with the known ones,
+    each pair of the same class and with IoU at least `control_iou`.
+    """
 
     aggregator: ClassVar[str] = "boxes"
+    control_iou: ClassVar[float] = 0.7
 
     name: ClassVar[str] = "bbox"
     media: ClassVar[Media] = "image"
@@ -86,11 +112,19 @@ class BBox(Kind):
             out.append({"label": known_class(value["label"], config, f"{where}.label"), **_box(value, where, size)})
         return out
 
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        return _same_shapes(label, known, self.control_iou, "label")
+
 
 class Polygon(Kind):
-    """Closed polygons, each with a class: ``[{"label", "points": [[x, y], ...]}, ...]``."""
+    """Closed polygons, each with a class: ``[{"label", "points": [[x, y], ...]}, ...]``.
+
+    On a control task, a label is right when its polygons pair up one to one with the known
+    ones, each pair of the same class and with IoU (rasterized) at least `control_iou`.
+    """
 
     aggregator: ClassVar[str] = "polygons"
+    control_iou: ClassVar[float] = 0.6
 
     name: ClassVar[str] = "polygon"
     media: ClassVar[Media] = "image"
@@ -112,15 +146,24 @@ class Polygon(Kind):
             out.append({"label": known_class(value["label"], config, f"{where}.label"), "points": points})
         return out
 
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        return _same_shapes(label, known, self.control_iou, "label")
+
 
 class Keypoints(Kind):
     """A named point set per image; each point placed (x, y) or marked not visible.
 
     Label: ``[{"name", "x", "y", "visible"}, ...]`` in the project's point order; a point that
     is not visible has ``x`` and ``y`` null.
+
+    On a control task, a label is right when every point has the known visibility and each
+    visible one lies within `control_distance` times the object's size (the diagonal of the
+    known visible points' bounding box; at least `control_min_px` pixels) of the known one.
     """
 
     aggregator: ClassVar[str] = "keypoints"
+    control_distance: ClassVar[float] = 0.1
+    control_min_px: ClassVar[float] = 3.0
 
     name: ClassVar[str] = "keypoints"
     media: ClassVar[Media] = "image"
@@ -160,12 +203,29 @@ class Keypoints(Kind):
                 raise LabelError(f"{where}: place the point (visible true, x, y) or mark it not visible (null x, y)")
         return out
 
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        if [p["name"] for p in label] != [p["name"] for p in known]:
+            return False
+        placed = np.array([[p["x"], p["y"]] for p in known if p["visible"]], dtype=float).reshape(-1, 2)
+        size = float(np.linalg.norm(placed.max(axis=0) - placed.min(axis=0))) if len(placed) else 0.0
+        tolerance = max(self.control_distance * size, self.control_min_px)
+        return all(
+            mine["visible"] == truth["visible"]
+            and (not truth["visible"] or math.hypot(mine["x"] - truth["x"], mine["y"] - truth["y"]) <= tolerance)
+            for mine, truth in zip(label, known, strict=True)
+        )
+
 
 class OCR(Kind):
     """Text regions (a box or a 4-point quad) with their transcriptions:
-    ``[{"box": {"x", "y", "w", "h"}, "text"}, ...]`` or ``[{"quad": [[x, y] * 4], "text"}, ...]``."""
+    ``[{"box": {"x", "y", "w", "h"}, "text"}, ...]`` or ``[{"quad": [[x, y] * 4], "text"}, ...]``.
+
+    On a control task, a label is right when its regions pair up one to one with the known ones,
+    each pair with IoU at least `control_iou` and the same text once normalized (`normalized`).
+    """
 
     aggregator: ClassVar[str] = "ocr"
+    control_iou: ClassVar[float] = 0.5
 
     name: ClassVar[str] = "ocr"
     media: ClassVar[Media] = "image"
@@ -194,3 +254,6 @@ class OCR(Kind):
                 region["box"] = _box(record(value["box"], f"{where}.box", {"x", "y", "w", "h"}), f"{where}.box", size)
             out.append(region)
         return out
+
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        return _same_shapes(label, known, self.control_iou, "text")

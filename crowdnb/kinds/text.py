@@ -47,12 +47,22 @@ class Spans(Kind):
                     raise LabelError(f"spans {a['text']!r} and {b['text']!r} overlap; this project does not allow it")
         return spans
 
+    def matches(self, label: Any, known: Any, config: dict[str, Any]) -> bool:
+        """The same spans: ranges and classes."""
+        return _span_set(label) == _span_set(known)
+
+
+def _span_set(spans: list[dict[str, Any]]) -> set[tuple[int, int, str]]:
+    return {(s["start"], s["end"], s["label"]) for s in spans}
+
 
 class QA(Kind):
     """Chatbot dialog writing: from the task's instruction/context, the worker writes one or more
-    turns of a question and its expected answer: ``{"turns": [{"question", "answer"}, ...]}``."""
+    turns of a question and its expected answer: ``{"turns": [{"question", "answer"}, ...]}``.
+    Written dialogs have no one right form, so QA tasks take no known answer."""
 
     aggregator: ClassVar[str] = "best-candidate"
+    checkable: ClassVar[bool] = False
 
     name: ClassVar[str] = "qa"
     media: ClassVar[Media] = "text"
@@ -90,9 +100,11 @@ class QA(Kind):
 
 
 class FreeText(Kind):
-    """A written answer about a text (e.g. a summary or a rewrite)."""
+    """A written answer about a text (e.g. a summary or a rewrite). Free text has no one right
+    form, so these tasks take no known answer (labels are reviewed by inspectors instead)."""
 
     aggregator: ClassVar[str] = "best-candidate"
+    checkable: ClassVar[bool] = False
 
     name: ClassVar[str] = "free-text"
     media: ClassVar[Media] = "text"

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
 from crowdnb.aggregation.base import encode
-from crowdnb.aggregation.geometry.shapes import box_iou, mask_iou, polygon_masks
+from crowdnb.aggregation.geometry.shapes import shape_iou
 
 
 def krippendorff_alpha(data: pd.DataFrame, level: Literal["nominal", "interval"] = "nominal") -> float:
@@ -88,7 +88,7 @@ def pairwise_iou(data: pd.DataFrame) -> pd.Series:
     """Per task, the mean over pairs of workers of how well their shapes match: shapes paired
     one-to-one by IoU (Hungarian), summed IoU over the larger count (an unmatched shape counts
     0; two empty answers agree fully). Labels are lists of boxes (``x, y, w, h``), OCR regions
-    (``box``) or polygons (``points``). Tasks with one worker are left out."""
+    (``box`` or ``quad``) or polygons (``points``). Tasks with one worker are left out."""
     out = {}
     for task, group in data.groupby("task", sort=True):
         labels = group["label"].tolist()
@@ -103,15 +103,6 @@ def _set_iou(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> float:
         return 1.0
     if not a or not b:
         return 0.0
-    if "points" in a[0]:
-        masks = polygon_masks([np.asarray(s["points"], dtype=float) for s in [*a, *b]])
-        scores = mask_iou(masks)[: len(a), len(a):]
-    else:
-        scores = box_iou(np.array([_corners(s) for s in a]), np.array([_corners(s) for s in b]))
+    scores = shape_iou(a, b)
     rows, cols = linear_sum_assignment(-scores)
     return float(scores[rows, cols].sum() / max(len(a), len(b)))
-
-
-def _corners(shape: dict[str, Any]) -> list[float]:
-    box = shape.get("box", shape)
-    return [box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"]]

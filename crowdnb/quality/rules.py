@@ -14,6 +14,17 @@ STATUSES: tuple[Status, ...] = ("active", "suspended", "banned")
 
 
 @dataclass(frozen=True)
+class Track:
+    """What is known of a worker's answers: control answers (right ones), and labels on tasks
+    that closed with a confident answer under dynamic overlap (agreeing ones)."""
+
+    n_control: int = 0
+    n_correct: int = 0
+    n_consensus: int = 0
+    n_agreed: int = 0
+
+
+@dataclass(frozen=True)
 class QualityPolicy:
     """How a project keeps its labels trustworthy. Everything is off unless set.
 
@@ -26,14 +37,18 @@ class QualityPolicy:
         tasks (an entry test, so that the rules below apply early).
     skill_prior, prior_weight
         A worker's skill is ``(right + skill_prior * prior_weight) / (answers + prior_weight)``:
-        the prior mean until they have answered some. For the rules, the answers are control
-        answers; for dynamic overlap, also their labels on tasks that closed with a confident
-        answer (right: agreeing with it), which measures every worker on many more tasks.
+        the prior mean until they have answered some. The answers are their control answers
+        and, under dynamic overlap, their labels on tasks that closed with a confident answer
+        (right: agreeing with it), which measures every worker on many more tasks. The rules
+        and dynamic overlap use this one skill (see `Track`).
     min_control
-        Control answers needed before `suspend_below` / `ban_below` apply.
+        Control answers needed before `suspend_below` / `ban_below` apply (with a control rate,
+        the entry test).
     suspend_below, ban_below
-        Skill thresholds: a suspended worker gets no new tasks; a banned one also has their labels
-        left out of aggregation and their task slots given to others.
+        Skill thresholds, checked after each control answer and each confident close: a
+        suspended worker gets no new tasks (their labels still count); a banned one also has
+        their labels left out of aggregation and their task slots given to others. Suspending
+        below a skill that still passes the ban keeps the work with the stronger workers.
     min_duration_ms
         Answers submitted faster than this are flagged ``too_fast`` (and left out of aggregation).
     max_skips_in_row
@@ -89,11 +104,16 @@ class QualityPolicy:
         """Skill from `correct` right answers out of `answered`, shrunk towards the prior."""
         return (correct + self.skill_prior * self.prior_weight) / (answered + self.prior_weight)
 
-    def verdict(self, correct: int, answered: int, current: Status = "active") -> Status:
-        """The worker's status after their control answers; never milder than `current`."""
+    def worker_skill(self, track: Track) -> float:
+        """A worker's skill from all their measured answers (control and consensus)."""
+        return self.skill(track.n_correct + track.n_agreed, track.n_control + track.n_consensus)
+
+    def verdict(self, track: Track, current: Status = "active") -> Status:
+        """The worker's status after their measured answers (once they have `min_control`
+        control answers); never milder than `current`."""
         status: Status = "active"
-        if answered >= self.min_control:
-            skill = self.skill(correct, answered)
+        if track.n_control >= self.min_control:
+            skill = self.worker_skill(track)
             if self.ban_below is not None and skill < self.ban_below:
                 status = "banned"
             elif self.suspend_below is not None and skill < self.suspend_below:

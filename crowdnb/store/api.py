@@ -23,7 +23,7 @@ from crowdnb import kinds
 from crowdnb.errors import Conflict, LabelError, NotFound, Problem, ValidationError
 from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.quality.overlap import task_posterior
-from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
+from crowdnb.quality.rules import STATUSES, QualityPolicy, Status, Track
 from crowdnb.store import engine as engines
 from crowdnb.store.accounts import AccountsMixin
 from crowdnb.store.ledger import LedgerMixin
@@ -647,9 +647,9 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
     def worker_standing(self, project_id: int) -> pd.DataFrame:
         """Each worker with labels or a standing in the project: worker, status, n_control,
-        n_correct, skill (from control answers, with the policy's prior: the one the rules use),
-        n_consensus and n_agreed (labels on confidently closed tasks, agreeing ones),
-        skips_in_row."""
+        n_correct, skill (from control answers and labels on confidently closed tasks, with the
+        policy's prior: the one the rules and dynamic overlap use), n_consensus and n_agreed
+        (labels on confidently closed tasks, agreeing ones), skips_in_row."""
         policy = self.quality(project_id)
         involved = sa.select(annotations.c.worker_id).where(annotations.c.project_id == project_id).union(
             sa.select(project_workers.c.worker_id).where(project_workers.c.project_id == project_id)
@@ -671,7 +671,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             .order_by(workers.c.name)
         )
         frame = self._frame(query)
-        frame.insert(4, "skill", [policy.skill(c, n) for c, n in zip(frame["n_correct"], frame["n_control"], strict=True)])
+        tracks = zip(frame["n_control"], frame["n_correct"], frame["n_consensus"], frame["n_agreed"], strict=True)
+        frame.insert(4, "skill", [policy.worker_skill(Track(*map(int, t))) for t in tracks])
         return frame
 
     def set_worker_status(self, project_id: int, worker_id: int, status: Status) -> None:
@@ -762,10 +763,11 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                     tasks.c.is_control,
                 )
             ).all()
-            correct = sum(a.label == a.known_answer for a in answers)
+            kind = kinds.get(project.kind)
+            correct = sum(kind.matches(a.label, a.known_answer, project.config) for a in answers)
             self._update_standing(conn, project_id, worker_id, n_control=len(answers), n_correct=correct, skips_in_row=0)
-            verdict = policy.verdict(correct, len(answers), standing.status)
-            self._change_status(conn, project_id, worker_id, verdict, project.overlap)
+            track = Track(len(answers), correct, standing.n_consensus, standing.n_agreed)
+            self._change_status(conn, project_id, worker_id, policy.verdict(track, standing.status), project.overlap)
         elif standing.skips_in_row:
             self._update_standing(conn, project_id, worker_id, skips_in_row=0)
         if policy.dynamic_overlap and not is_control:
@@ -776,7 +778,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     ) -> None:
         """When a task's counted labels reach its overlap, compute the label's posterior with
         the workers' skills: below the target, raise the overlap by one (up to the policy's
-        maximum); at the target, count for each worker whether they agreed with the answer."""
+        maximum); at the target, count for each worker whether they agreed with the answer, and
+        apply the rules with their updated skill."""
         standing = project_workers.c
         rows = conn.execute(
             sa.select(
@@ -795,18 +798,22 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         if len(counted) != current:
             return
         usable = [r for r in counted if r.flag is None]
+        tracks = [Track(r.n_control or 0, r.n_correct or 0, r.n_consensus or 0, r.n_agreed or 0) for r in usable]
         label, confidence = task_posterior(
-            [r.label for r in usable],
-            [policy.skill((r.n_correct or 0) + (r.n_agreed or 0), (r.n_control or 0) + (r.n_consensus or 0)) for r in usable],
-            project.config["classes"],
+            [r.label for r in usable], [policy.worker_skill(t) for t in tracks], project.config["classes"]
         )
         if confidence >= policy.target_confidence:
-            for r in usable:
+            for r, track in zip(usable, tracks, strict=True):
+                agreed = int(r.label == label)
                 self._standing(conn, project_id, r.worker_id)
                 self._update_standing(
                     conn, project_id, r.worker_id,
-                    n_consensus=standing.n_consensus + 1, n_agreed=standing.n_agreed + int(r.label == label),
+                    n_consensus=standing.n_consensus + 1, n_agreed=standing.n_agreed + agreed,
                 )
+                status = r.status or "active"
+                verdict = policy.verdict(replace(track, n_consensus=track.n_consensus + 1, n_agreed=track.n_agreed + agreed), status)
+                if verdict != status:
+                    self._change_status(conn, project_id, r.worker_id, verdict, project.overlap)
         elif current < policy.max_overlap:
             conn.execute(
                 tasks.update()

@@ -62,3 +62,12 @@ def test_multilabel_keeps_class_order_and_refuses_repeats_or_empty() -> None:
     with pytest.raises(LabelError, match=r"label\[1\]: unknown class 'x'"):
         kind.validate_label(["ad", "x"], config, {})
     assert kind.validate_label([], kind.make_config(classes=["a"], allow_empty=True), {}) == []
+
+
+def test_control_answers_match_the_same_class_or_set_of_classes() -> None:
+    single, multi = kinds.get("image-class"), kinds.get("text-multilabel")
+    config = {"classes": ["cat", "dog"], "allow_empty": True}
+    assert single.matches("cat", "cat", config) and not single.matches("dog", "cat", config)
+    assert multi.matches(["dog", "cat"], ["cat", "dog"], config)
+    assert not multi.matches(["cat"], ["cat", "dog"], config)
+    assert multi.matches([], [], config)

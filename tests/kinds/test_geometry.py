@@ -81,3 +81,73 @@ def test_ocr_regions_need_text_and_keep_cjk_verbatim() -> None:
     assert kind.validate_label([quad], quads, IMAGE)[0]["quad"][2] == [10.0, 5.0]
     with pytest.raises(LabelError, match="expected 4 points"):
         kind.validate_label([{"quad": quad["quad"][:3], "text": "x"}], quads, IMAGE)
+
+
+CAR = {"label": "car", "x": 40.0, "y": 20.0, "w": 60.0, "h": 40.0}
+SIGN = {"label": "sign", "x": 150.0, "y": 10.0, "w": 20.0, "h": 20.0}
+
+
+@pytest.mark.parametrize(
+    ("label", "right"),
+    [
+        ([CAR, SIGN], True),
+        ([SIGN, {**CAR, "x": 42.0, "y": 18.0}], True),  # another order, 2 px off
+        ([{**CAR, "label": "sign"}, SIGN], False),  # wrong class
+        ([{**CAR, "x": 70.0}, SIGN], False),  # half off: IoU 1/3
+        ([CAR], False),  # a box missing
+        ([CAR, SIGN, {**SIGN, "x": 100.0}], False),  # a box too many
+    ],
+)
+def test_control_boxes_match_by_class_and_iou(label: list[dict], right: bool) -> None:
+    kind = kinds.get("bbox")
+    assert kind.matches(label, [CAR, SIGN], kind.make_config(classes=["car", "sign"])) is right
+
+
+def test_control_boxes_without_any_object() -> None:
+    kind = kinds.get("bbox")
+    config = kind.make_config(classes=["car"])
+    assert kind.matches([], [], config) and not kind.matches([CAR], [], config)
+
+
+def test_control_polygons_match_by_class_and_iou() -> None:
+    kind = kinds.get("polygon")
+    config = kind.make_config(classes=["roof", "tree"])
+    roof = {"label": "roof", "points": [[10.0, 10.0], [60.0, 10.0], [60.0, 50.0], [10.0, 50.0]]}
+    nudged = {"label": "roof", "points": [[12.0, 11.0], [61.0, 10.0], [59.0, 52.0], [10.0, 49.0]]}
+    assert kind.matches([nudged], [roof], config)
+    assert not kind.matches([{**nudged, "label": "tree"}], [roof], config)
+    half = {"label": "roof", "points": [[35.0, 10.0], [85.0, 10.0], [85.0, 50.0], [35.0, 50.0]]}
+    assert not kind.matches([half], [roof], config)
+
+
+def _pose(nose: tuple[float, float] | None, eye: tuple[float, float] = (60.0, 40.0)) -> list[dict]:
+    return [
+        {"name": "nose", "x": nose[0], "y": nose[1], "visible": True} if nose else {"name": "nose", "x": None, "y": None, "visible": False},
+        {"name": "eye", "x": eye[0], "y": eye[1], "visible": True},
+        {"name": "ear", "x": 100.0, "y": 70.0, "visible": True},
+    ]
+
+
+def test_control_keypoints_match_within_a_share_of_the_object_size() -> None:
+    kind = kinds.get("keypoints")
+    config = kind.make_config(points=["nose", "eye", "ear"])
+    known = _pose((50.0, 50.0))  # object diagonal: hypot(50, 30) = 58.3, so 5.8 px allowed
+    assert kind.matches(_pose((54.0, 53.0)), known, config)
+    assert not kind.matches(_pose((58.0, 50.0)), known, config)
+    assert not kind.matches(_pose(None), known, config)  # marked hidden, but it is visible
+    assert kind.matches(_pose(None, eye=(62.0, 41.0)), _pose(None), config)
+
+
+def test_control_ocr_regions_match_by_geometry_and_normalized_text() -> None:
+    kind = kinds.get("ocr")
+    config = kind.make_config()
+    known = [{"box": {"x": 20.0, "y": 30.0, "w": 80.0, "h": 16.0}, "text": "TOTAL 42,00 €"}]
+    nudged = {"x": 21.0, "y": 31.0, "w": 80.0, "h": 16.0}
+    assert kind.matches([{"box": nudged, "text": "ＴＯＴＡＬ  42,00 €\n"}], known, config)  # full-width, spaces
+    assert not kind.matches([{"box": nudged, "text": "TOTAL 42.00 €"}], known, config)
+    assert not kind.matches([{"box": {**nudged, "y": 50.0}, "text": "TOTAL 42,00 €"}], known, config)
+    quads = kinds.get("ocr").make_config(shape="quad")
+    quad = [[20.0, 30.0], [100.0, 30.0], [100.0, 46.0], [20.0, 46.0]]
+    shifted = [[x + 1.0, y + 1.0] for x, y in quad]
+    assert kind.matches([{"quad": shifted, "text": "東京"}], [{"quad": quad, "text": "東京"}], quads)
+    assert not kind.matches([{"quad": shifted, "text": "東京都"}], [{"quad": quad, "text": "東京"}], quads)

@@ -63,3 +63,22 @@ def test_free_text_and_captions_respect_lengths() -> None:
         caption.validate_label("cat", config, {})
     with pytest.raises(LabelError, match="at most 30"):
         caption.validate_label("x" * 31, config, {})
+
+
+def test_control_spans_match_the_same_ranges_and_classes() -> None:
+    kind = kinds.get("spans")
+    config = kind.make_config(classes=["PLACE", "FOOD"])
+    payload = {"text": TEXT}
+    known = kind.validate_label([_span(TEXT, "서울역", "PLACE"), _span(TEXT, "ラーメン屋", "FOOD")], config, payload)
+    same = kind.validate_label([_span(TEXT, "ラーメン屋", "FOOD"), _span(TEXT, "서울역", "PLACE")], config, payload)
+    assert kind.matches(same, known, config)
+    assert not kind.matches([known[0], {**known[1], "label": "PLACE"}], known, config)
+    assert not kind.matches([known[0], {**known[1], "end": known[1]["end"] - 1}], known, config)
+    assert not kind.matches(known[:1], known, config)
+
+
+@pytest.mark.parametrize("name", ["free-text", "caption", "qa"])
+def test_written_answers_take_no_known_answer(name: str) -> None:
+    kind = kinds.get(name)
+    with pytest.raises(LabelError, match="cannot be checked against a known answer"):
+        kind.validate_answer("A cat on a sofa", kind.make_config(), {"text": "x"})

@@ -80,3 +80,10 @@ def test_pairwise_iou_of_boxes_and_polygons() -> None:
     assert result["b"] == pytest.approx(1 / 3)
     assert result["c"] == pytest.approx(1.0)
     assert "d" not in result
+
+
+def test_pairwise_iou_of_ocr_quads() -> None:
+    quad = {"quad": [[0, 0], [10, 0], [10, 10], [0, 10]], "text": "a"}
+    shifted = {"quad": [[5, 0], [15, 0], [15, 10], [5, 10]], "text": "a"}
+    data = pd.DataFrame({"task": ["a", "a"], "worker": [1, 2], "label": [[quad], [shifted]]})
+    assert pairwise_iou(data)["a"] == pytest.approx(1 / 3, abs=0.02)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
+from crowdnb import kinds
 from crowdnb.quality.control import control_report
 from crowdnb.quality.overlap import task_posterior
-from crowdnb.quality.rules import QualityPolicy
+from crowdnb.quality.rules import QualityPolicy, Track
 
 
 def test_skill_starts_at_the_prior_and_follows_the_answers() -> None:
@@ -19,10 +22,19 @@ def test_skill_starts_at_the_prior_and_follows_the_answers() -> None:
 
 def test_verdict_waits_for_enough_answers_and_never_softens() -> None:
     policy = QualityPolicy(min_control=4, suspend_below=0.6, ban_below=0.4)
-    assert policy.verdict(0, 3) == "active"
-    assert policy.verdict(1, 4) == "suspended"  # skill (1 + 2.8) / 8 = 0.475
-    assert policy.verdict(0, 8) == "banned"  # skill 2.8 / 12 = 0.23
-    assert policy.verdict(4, 4, current="suspended") == "suspended"
+    assert policy.verdict(Track(3, 0)) == "active"
+    assert policy.verdict(Track(4, 1)) == "suspended"  # skill (1 + 2.8) / 8 = 0.475
+    assert policy.verdict(Track(8, 0)) == "banned"  # skill 2.8 / 12 = 0.23
+    assert policy.verdict(Track(4, 4), current="suspended") == "suspended"
+
+
+def test_verdict_weighs_consensus_answers_once_the_entry_test_is_done() -> None:
+    policy = QualityPolicy(min_control=4, suspend_below=0.6, ban_below=0.4)
+    track = Track(n_control=4, n_correct=3, n_consensus=20, n_agreed=8)
+    assert policy.worker_skill(track) == pytest.approx((11 + 2.8) / 28)
+    assert policy.verdict(track) == "suspended"
+    assert policy.verdict(replace(track, n_control=3)) == "active"  # entry test not finished
+    assert policy.verdict(replace(track, n_agreed=20)) == "active"
 
 
 def _control_positions(policy: QualityPolicy, n: int) -> list[int]:
@@ -60,6 +72,20 @@ def test_posterior_of_agreeing_skilled_workers() -> None:
 
 def test_control_report_counts_right_answers() -> None:
     labels = pd.DataFrame({"task": [1, 2, 3, 1], "worker": ["a", "a", "a", "b"], "label": ["x", "y", "z", "y"]})
-    report = control_report(labels, pd.Series({1: "x", 2: "y"}), QualityPolicy(skill_prior=0.5, prior_weight=2))
+    policy = QualityPolicy(skill_prior=0.5, prior_weight=2)
+    report = control_report(labels, pd.Series({1: "x", 2: "y"}), policy, kinds.get("text-class"), {"classes": ["x", "y", "z"]})
     assert report.loc["a"].tolist() == [2, 2, pytest.approx(0.75)]
     assert report.loc["b", "skill"] == pytest.approx(1 / 3)
+
+
+def test_control_report_checks_answers_the_kinds_way() -> None:
+    car = {"label": "car", "x": 10.0, "y": 10.0, "w": 40.0, "h": 30.0}
+    labels = pd.DataFrame(
+        {
+            "task": ["c1", "c1", "c1"],
+            "worker": ["near", "far", "wrong-class"],
+            "label": [[{**car, "x": 12.0}], [{**car, "x": 30.0}], [{**car, "label": "bus"}]],
+        }
+    )
+    report = control_report(labels, pd.Series({"c1": [car]}), QualityPolicy(), kinds.get("bbox"), {"classes": ["car", "bus"]})
+    assert report["n_correct"].to_dict() == {"near": 1, "far": 0, "wrong-class": 0}

@@ -68,6 +68,19 @@ def test_bad_control_answers_ban_and_banned_labels_free_their_slots(store: Store
     assert store.worker_standing(pid).set_index("worker").loc["spam", "status"] == "active"
 
 
+def test_control_boxes_are_checked_by_iou_and_class(store: Store) -> None:
+    policy = QualityPolicy(control_rate=0.5, min_control=3)
+    info = store.create_project("boxes", "bbox", {"classes": ["car", "bus"], "shape": "box", "transcribe": False}, quality=policy)
+    car = {"label": "car", "x": 10.0, "y": 10.0, "w": 40.0, "h": 30.0}
+    image = {"image": "/x.jpg", "width": 100, "height": 100}
+    pid, ana = info.id, store.worker_id("ana")
+    store.add_tasks(pid, [NewTask(f"c{i}", image, known_answer=[car]) for i in range(3)])
+    answers = [[{**car, "x": 12.0, "y": 8.0}], [{**car, "label": "bus"}], [{**car, "x": 30.0}]]  # 2 px off, class, half off
+    for task, label in zip(store.claim(pid, ana, 3), answers, strict=True):
+        _label(store, pid, ana, task.id, label)
+    assert store.worker_standing(pid).set_index("worker").loc["ana", ["n_control", "n_correct"]].tolist() == [3, 1]
+
+
 def test_suspension_stops_hand_out_but_keeps_labels(store: Store) -> None:
     pid = _project(store, QualityPolicy(control_rate=0.5, min_control=1, suspend_below=0.6, prior_weight=1), n=4, controls=1)
     ben = store.worker_id("ben")
@@ -113,6 +126,22 @@ def test_dynamic_overlap_asks_for_more_labels_until_confident(store: Store) -> N
     # Both agreed with the confident answer: that counts towards the skill dynamic overlap uses.
     standing = store.worker_standing(pid).set_index("worker")
     assert standing.loc[["w0", "w1"], ["n_consensus", "n_agreed"]].values.tolist() == [[1, 1], [1, 1]]
+
+
+def test_disagreeing_with_confident_answers_suspends(store: Store) -> None:
+    policy = QualityPolicy(
+        target_confidence=0.9, max_overlap=3, skill_prior=0.9, prior_weight=1, min_control=0, suspend_below=0.6
+    )
+    pid = _project(store, policy, n=2, controls=0)
+    for i, label in enumerate(["b", "a", "a"]):
+        worker = store.worker_id(f"w{i}")
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, label)
+    assert _open(store, pid)["t0"] == (3, 3)  # "a" at 0.945: closed
+    standing = store.worker_standing(pid).set_index("worker")
+    assert standing.loc["w0", ["status", "n_consensus", "n_agreed"]].tolist() == ["suspended", 1, 0]
+    assert standing.loc["w0", "skill"] == pytest.approx(0.45)
+    assert standing.loc[["w1", "w2"], "status"].tolist() == ["active", "active"]
+    assert store.claim(pid, store.worker_id("w0"), 1) == []
 
 
 def test_dynamic_overlap_stops_at_the_maximum(store: Store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -50,6 +51,40 @@ def polygon_masks(polygons: Sequence[np.ndarray], size: int = RASTER) -> np.ndar
                 at = ax + (gy - ay) * (bx - ax) / (by - ay)
             masks[i] ^= crosses & (gx < at)
     return masks
+
+
+def outline(shape: dict[str, Any]) -> np.ndarray:
+    """A shape's outline (k x 2 points): a polygon's ``points``, an OCR region's ``quad``, or the
+    four corners of a box (``x, y, w, h``, or an OCR region's ``box``)."""
+    if "points" in shape or "quad" in shape:
+        return np.asarray(shape.get("points", shape.get("quad")), dtype=float)
+    x0, y0, x1, y1 = box_corners(shape.get("box", shape))
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def shape_iou(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> np.ndarray:
+    """IoU of every shape in `a` with every shape in `b`: a len(a) x len(b) matrix. Shapes are
+    boxes (``x, y, w, h``), OCR regions (``box`` or ``quad``) or polygons (``points``); boxes are
+    compared exactly, a pair with an outline by rasterizing the two on their joint bounding box."""
+    if not any("points" in s or "quad" in s for s in [*a, *b]):
+        corners = [np.array([box_corners(s.get("box", s)) for s in side]).reshape(-1, 4) for side in (a, b)]
+        return box_iou(*corners)
+    out = np.zeros((len(a), len(b)))
+    for i, first in enumerate(a):
+        for j, second in enumerate(b):
+            out[i, j] = mask_iou(polygon_masks([outline(first), outline(second)]))[0, 1]
+    return out
+
+
+def all_matched(scores: np.ndarray, threshold: float) -> bool:
+    """Whether two sets of shapes pair up one to one (rows with columns of `scores`, e.g. IoU,
+    0 for pairs that must not match) with every pair scoring at least `threshold`."""
+    n, m = scores.shape
+    if n != m:
+        return False
+    good = scores >= threshold
+    rows, cols = linear_sum_assignment(good, maximize=True)
+    return bool(good[rows, cols].all())
 
 
 def mask_iou(masks: np.ndarray) -> np.ndarray:
