@@ -12,10 +12,12 @@ Strategies:
   drawn at random from the whole crowd (in memory);
 - control tasks + dynamic overlap through the real store (SQLite, durable commits) and
   `Project.results()`: workers, in random order, claim 5 tasks at a time and answer them;
-  the project's policy gives each worker an entry test of control tasks and mixes in more,
-  bans workers whose control skill is low, flags answers under 1 s, and raises a task's
-  overlap until the posterior reaches the target. The labels are then aggregated by
-  Dawid-Skene (the kind's default) and by one-coin Dawid-Skene.
+  the project's policy (printed, with what each setting does) gives each worker an entry test
+  of control tasks and mixes in a few more, measures every worker on control answers and on
+  agreement with confidently closed tasks, bans workers whose skill is very low and suspends
+  the weaker ones (no new tasks; their labels count), flags answers under 1 s, and asks for
+  one more label on a task until its posterior reaches the target. The labels are then
+  aggregated by Dawid-Skene (the kind's default) and by one-coin Dawid-Skene.
   Labels per task counts every answer given, control answers and those of workers banned later
   included, per regular task; the paid count leaves out banned workers' and too-fast answers.
 """
@@ -36,6 +38,23 @@ from crowdnb import Project, Store
 from crowdnb.aggregation import DawidSkene, MajorityVote
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store import Submission
+
+
+OVERLAP = 2  # every task needs two labels at least: one never reaches the target
+
+
+def in_words(policy: QualityPolicy) -> str:
+    """The policy as a user would read it."""
+    return (
+        f"overlap {OVERLAP} to start; each worker's first {policy.min_control} tasks are control tasks (the entry "
+        f"test), then {policy.control_rate:.0%} of their tasks; skill = (right + {policy.skill_prior} * "
+        f"{policy.prior_weight:g}) / (answers + {policy.prior_weight:g}) over control answers and labels on "
+        f"confidently closed tasks (right: agreeing); after the entry test, a worker whose skill falls below "
+        f"{policy.ban_below} is banned (labels dropped), below {policy.suspend_below} suspended (no new tasks, "
+        f"labels kept); answers under {policy.min_duration_ms} ms are flagged and not used; a task gets one more "
+        f"label until its one-coin posterior with these skills reaches {policy.target_confidence}, or it has "
+        f"{policy.max_overlap} labels"
+    )
 
 
 @dataclass(frozen=True)
@@ -86,7 +105,7 @@ def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: 
     """Run the crowd through a real store with the policy; accuracy of `Project.results()`."""
     classes = [f"c{i}" for i in range(crowd.n_classes)]
     store = Store(str(folder / "quality.sqlite"))
-    project = Project.create("sim", "text-class", store=store, classes=classes, overlap=1, quality=policy)
+    project = Project.create("sim", "text-class", store=store, classes=classes, overlap=OVERLAP, quality=policy)
     control_truth = rng.integers(0, crowd.n_classes, n_controls)
     frame = pd.DataFrame(
         {
@@ -122,6 +141,7 @@ def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: 
     standing = project.workers()
     bad = {f"w{w}" for w in np.flatnonzero(crowd.kind != "honest")}
     banned = set(standing.loc[standing["status"] == "banned", "worker"])
+    suspended = set(standing.loc[standing["status"] == "suspended", "worker"])
     paid = labels[~labels["worker"].isin(banned) & labels["flag"].isna()]
     store.close()
     return {
@@ -130,7 +150,9 @@ def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: 
         "paid_per_task": len(paid) / len(truth),
         "regular_labels_per_task": labels["task"].isin(regular).sum() / len(truth),
         "bad_banned": len(banned & bad) / len(bad),
+        "bad_suspended": len(suspended & bad) / len(bad),
         "honest_banned": len(banned - bad) / (len(crowd.kind) - len(bad)),
+        "honest_suspended": len(suspended - bad) / (len(crowd.kind) - len(bad)),
         "flagged": float(labels["flag"].notna().mean()),
         "seconds": seconds,
     }
@@ -153,26 +175,28 @@ def main() -> None:
         f"{counts.get('honest', 0)} honest (accuracy uniform 0.60-0.95), {counts.get('random', 0)} random spammers, "
         f"{counts.get('constant', 0)} constant spammers, {counts.get('fast', 0)} fast random clickers; seed {args.seed}"
     )
-    print(f"{'strategy':<44} {'labels/task':>11} {'accuracy':>9}", flush=True)
+    print(f"{'strategy':<52} {'labels/task':>11} {'accuracy':>9}", flush=True)
     for k in (1, 3, 5, 7, 9):
         mv, ds = fixed_overlap(crowd, truth, k, rng)
-        print(f"{f'majority vote, overlap {k}':<44} {k:>11.2f} {mv:>9.4f}")
-        print(f"{f'Dawid-Skene, overlap {k}':<44} {k:>11.2f} {ds:>9.4f}", flush=True)
+        print(f"{f'majority vote, overlap {k}':<52} {k:>11.2f} {mv:>9.4f}")
+        print(f"{f'Dawid-Skene, overlap {k}':<52} {k:>11.2f} {ds:>9.4f}", flush=True)
     policy = QualityPolicy(
-        control_rate=0.02, skill_prior=0.75, prior_weight=3, min_control=10, ban_below=0.7,
-        min_duration_ms=1000, target_confidence=0.998, max_overlap=10,
+        control_rate=0.01, skill_prior=0.75, prior_weight=6, min_control=5, ban_below=0.5, suspend_below=0.75,
+        min_duration_ms=1000, target_confidence=0.999, max_overlap=10,
     )
     with tempfile.TemporaryDirectory() as folder:
         run = dynamic(crowd, truth, policy, args.controls, rng, Path(folder))
     for method in ("dawid-skene", "one-coin-dawid-skene"):
         name = f"controls + dynamic overlap -> {method}"
-        print(f"{name:<44} {run['labels_per_task']:>11.2f} {run[method]:>9.4f}")
+        print(f"{name:<52} {run['labels_per_task']:>11.2f} {run[method]:>9.4f}")
     best = max(run["dawid-skene"], run["one-coin-dawid-skene"])
     print(
-        f"  policy: {policy}\n  {args.controls} control tasks; labels/task: all answers incl. control ones "
+        f"  policy: {policy}\n  {in_words(policy)}\n"
+        f"  {args.controls} control tasks; labels/task: all answers incl. control ones "
         f"(regular tasks alone: {run['regular_labels_per_task']:.2f}; paid, i.e. without banned workers' and "
         f"too-fast answers: {run['paid_per_task']:.2f}); spammers and clickers banned: {run['bad_banned']:.0%}, "
-        f"honest workers banned: {run['honest_banned']:.1%}; answers flagged too fast: {run['flagged']:.1%}; "
+        f"suspended: {run['bad_suspended']:.0%}; honest workers banned: {run['honest_banned']:.1%}, "
+        f"suspended: {run['honest_suspended']:.1%}; answers flagged too fast: {run['flagged']:.1%}; "
         f"store run {run['seconds']:.0f} s\n  target 99.9% at <= 4 labels/task (all answers): "
         f"{'MET' if best >= 0.999 and run['labels_per_task'] <= 4 else 'NOT MET'}"
     )

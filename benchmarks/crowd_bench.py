@@ -7,8 +7,9 @@ until nothing is left. PostgreSQL is one throwaway server (``tests/support/pgclu
 variant. Variants, all in one run:
 
 1. ``crowdnb store, PostgreSQL``: crowdnb's ``Store`` shared by ``--workers`` threads, each its
-   own worker id; ``Store.claim(n=10, exclude=<ids already submitted>)``, then ``Store.submit``
-   of each task (one durable transaction per call).
+   own worker id; ``Store.claim(n=10)``, then ``Store.submit`` of each task (one durable
+   transaction per call). A worker labels its whole batch before claiming again, so it holds
+   nothing to pass as ``exclude``; the store itself never hands a worker a task twice.
 2. ``crowdnb store, SQLite``: the same on a SQLite file in a temporary directory, 8 threads.
 3. ``crowdnb HTTP``: two ``crowdnb serve`` processes on one PostgreSQL database, the worker
    threads split across them, each with ``crowdnb.connect(url, token, outbox=<own file>)``:
@@ -74,7 +75,6 @@ from crowdnb.store import NewTask, Store, Submission
 
 CLASSES = ["a", "b"]
 BATCH = 10  # tasks per claim (the widget prefetches anyway)
-EXCLUDE_MAX = 1000  # the server takes at most 1000 ids to exclude
 SQLITE_WORKERS = 8
 EMPTY_ROUNDS = 3  # empty claims in a row (0.1 s apart) before a worker stops
 SQL_TARGET_SHARE = 0.8
@@ -158,15 +158,14 @@ def crowd(
 
 
 def label_until_done(
-    claim: Callable[[list[int]], list[int]], label: Callable[[list[int], Tally], None], tally: Tally
+    claim: Callable[[], list[int]], label: Callable[[list[int], Tally], None], tally: Tally
 ) -> None:
-    """The worker loop: claim a batch (excluding what this worker submitted), label it, repeat
-    until claims come back empty `EMPTY_ROUNDS` times in a row."""
-    done: list[int] = []
+    """The worker loop: claim a batch, label it, repeat until claims come back empty
+    `EMPTY_ROUNDS` times in a row."""
     empty = 0
     while empty < EMPTY_ROUNDS:
         start = time.perf_counter()
-        batch = claim(done[-EXCLUDE_MAX:])
+        batch = claim()
         tally.claim_s.append(time.perf_counter() - start)
         if not batch:
             empty += 1
@@ -174,7 +173,6 @@ def label_until_done(
             continue
         empty = 0
         label(batch, tally)
-        done.extend(batch)
 
 
 def timed(tally: Tally, action: Callable[[], Any]) -> Any:
@@ -245,8 +243,8 @@ def run_store(name: str, url: str, n_tasks: int, n_workers: int, overlap: int) -
         worker_ids = [store.worker_id(f"w{i:03d}") for i in range(n_workers)]
 
         def work(i: int, tally: Tally) -> None:
-            def claim(exclude: list[int]) -> list[int]:
-                return [t.id for t in store.claim(project_id, worker_ids[i], BATCH, exclude=exclude)]
+            def claim() -> list[int]:
+                return [t.id for t in store.claim(project_id, worker_ids[i], BATCH)]
 
             def label(batch: list[int], tally: Tally) -> None:
                 for task_id in batch:
@@ -279,8 +277,8 @@ def run_http(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: Path) ->
                 try:
                     project = remote.project("crowd")
 
-                    def claim(exclude: list[int]) -> list[int]:
-                        return [t["task_id"] for t in project.claim(BATCH, exclude)]
+                    def claim() -> list[int]:
+                        return [t["task_id"] for t in project.claim(BATCH)]
 
                     def label(batch: list[int], tally: Tally) -> None:
                         def send() -> list[str]:
@@ -361,7 +359,7 @@ def run_plain_sql(url: str, n_tasks: int, n_workers: int, overlap: int, per_clai
         # below plans it, rather than reusing a plan made while `labels` was nearly empty.
         with psycopg.connect(info, autocommit=True, prepare_threshold=None) as conn:
 
-            def claim(_exclude: list[int]) -> list[int]:
+            def claim() -> list[int]:
                 return [row[0] for row in conn.execute(claim_sql, {"worker": i})]
 
             def label(batch: list[int], tally: Tally) -> None:

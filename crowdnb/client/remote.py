@@ -27,6 +27,7 @@ from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFou
 from crowdnb.widgets import Inspector, Item, Labeler, SourceUnavailable
 
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
+LINGER_SECONDS = 0.05  # after a label is queued, wait this long for more to send together (unless flushed)
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
 
 
@@ -45,6 +46,8 @@ class Remote:
         self.outbox = Outbox(outbox or Path(user_data_dir("crowdnb", appauthor=False)) / f"outbox-{who}.sqlite")
         self.failures: list[str] = []
         self._wake = threading.Event()
+        self._urgent = threading.Event()  # a flush is waiting: send without lingering
+        self._sent = threading.Condition()  # notified after each attempt to send
         self._stop = threading.Event()
         self._sender = threading.Thread(target=self._send_forever, name="crowdnb-outbox", daemon=True)
         self._sender.start()
@@ -112,14 +115,17 @@ class Remote:
     def flush(self, timeout: float = 30) -> int:
         """Wait until the outbox is empty or `timeout` passes; returns what is still waiting."""
         deadline = time.monotonic() + timeout
-        self._wake.set()
-        while len(self.outbox) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with self._sent:
+            self._urgent.set()
+            self._wake.set()
+            while len(self.outbox) and (left := deadline - time.monotonic()) > 0:
+                self._sent.wait(left)
         return len(self.outbox)
 
     def close(self) -> None:
         """Stop the sender (what is still waiting stays in the outbox for next time)."""
         self._stop.set()
+        self._urgent.set()
         self._wake.set()
         self._sender.join(timeout=5)
         self.http.close()
@@ -130,11 +136,16 @@ class Remote:
             try:
                 self._send_waiting()
                 attempt = 0
-                self._wake.wait(timeout=5)
+                wait = 5.0
             except SourceUnavailable:
-                self._wake.wait(timeout=RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+                wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
+            with self._sent:
+                self._sent.notify_all()
+            if self._wake.wait(timeout=wait) and attempt == 0:
+                self._urgent.wait(timeout=LINGER_SECONDS)
             self._wake.clear()
+            self._urgent.clear()
 
     def _send_waiting(self) -> None:
         while batch := self.outbox.oldest():
@@ -150,7 +161,7 @@ class Remote:
                     except CrowdnbError as exc:  # refused for good: keep it aside, say so
                         self._refused(op_id, f"{op} {body.get('task_id')}: {exc}")
                         continue
-                    self.outbox.done(op_id)
+                    self.outbox.done([op_id])
 
     def _send_labels(self, project: str, ops: list[tuple[str, dict[str, Any]]]) -> None:
         """Send queued labels of one project in one request; each is stored or refused alone."""
@@ -163,10 +174,9 @@ class Remote:
                 self._refused(op_id, f"submit {body.get('task_id')}: {exc}")
             return
         task_of = {op_id: body.get("task_id") for op_id, body in ops}
+        self.outbox.done([outcome["annotation_id"] for outcome in outcomes if outcome["stored"]])
         for outcome in outcomes:
-            if outcome["stored"]:
-                self.outbox.done(outcome["annotation_id"])
-            else:
+            if not outcome["stored"]:
                 self._refused(outcome["annotation_id"], f"submit {task_of[outcome['annotation_id']]}: {outcome['detail']}")
 
     def _refused(self, op_id: str, message: str) -> None:

@@ -182,18 +182,14 @@ def _routes() -> list[tuple[str, str, Any]]:
 
     def submit_many(request: Request, caller: Caller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
         info = _project(request, caller, project, "worker", "manager")
-        store = _store(request)
-        outcomes = []
-        for label in body.labels:  # each label is its own transaction: one refusal stops nothing
-            try:
-                receipt = store.submit(
-                    info.id, caller.id, Submission(label.annotation_id, label.task_id, label.label, label.duration_ms)
-                )
-            except (NotFound, Forbidden, Conflict, ValueError) as exc:
-                outcomes.append(models.Outcome(annotation_id=label.annotation_id, stored=False, detail=str(exc)))
-                continue
-            outcomes.append(models.Outcome(annotation_id=label.annotation_id, stored=True, duplicate=receipt.duplicate))
-        return outcomes
+        submissions = [Submission(x.annotation_id, x.task_id, x.label, x.duration_ms) for x in body.labels]
+        outcomes = _store(request).submit_many(info.id, caller.id, submissions)
+        return [
+            models.Outcome(annotation_id=s.annotation_id, stored=False, detail=str(o))
+            if isinstance(o, Exception)
+            else models.Outcome(annotation_id=s.annotation_id, stored=True, duplicate=o.duplicate)
+            for s, o in zip(submissions, outcomes, strict=True)
+        ]
 
     def skip(request: Request, caller: Caller, project: str, body: models.SkipIn) -> models.Added:
         info = _project(request, caller, project, "worker", "manager")

@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crowdnb import kinds
-from crowdnb.errors import Conflict, LabelError, NotFound, Problem, ValidationError
+from crowdnb.errors import Conflict, CrowdnbError, LabelError, NotFound, Problem, ValidationError
 from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status, Track
 from crowdnb.store import engine as engines
 from crowdnb.store.accounts import AccountsMixin
 from crowdnb.store.ledger import LedgerMixin
-from crowdnb.store.postgres import PlainPath
+from crowdnb.store.postgres import PlainLabel, PlainPath
 from crowdnb.store.review import ReviewMixin, review_draw
 from crowdnb.store.schema import (
     annotations,
@@ -433,26 +433,52 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
         A label is approved at once (and the worker paid) unless the project samples it for
         inspection, or it redoes rejected work; then it waits for an inspector."""
-        return self._submit_plain(project_id, worker_id, submission) or self._submit(project_id, worker_id, submission)
+        plain = self._submit_plain(project_id, worker_id, [submission])
+        return plain[0] if plain else self._submit(project_id, worker_id, submission)
 
-    def _submit_plain(self, project_id: int, worker_id: int, submission: Submission) -> Receipt | None:
-        """The one-statement submit on PostgreSQL (a valid label on a live lease, no quality
-        policy); None when that is not the case, and nothing was stored."""
-        if self._plain is None:
-            return None
+    def submit_many(
+        self, project_id: int, worker_id: int, submissions: Sequence[Submission]
+    ) -> list[Receipt | CrowdnbError]:
+        """Store a worker's labels, each as `submit` would: its receipt, or the error that
+        refused it (one refusal stops nothing). On PostgreSQL the plain ones (see
+        store/postgres.py) share one transaction, so the batch costs one durable commit."""
+        plain = self._submit_plain(project_id, worker_id, submissions)
+        outcomes: list[Receipt | CrowdnbError] = []
+        for i, submission in enumerate(submissions):
+            if i in plain:
+                outcomes.append(plain[i])
+                continue
+            try:
+                outcomes.append(self._submit(project_id, worker_id, submission))
+            except (NotFound, Conflict, LabelError, ValidationError) as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _submit_plain(self, project_id: int, worker_id: int, submissions: Sequence[Submission]) -> dict[int, Receipt]:
+        """Receipts of the submissions stored by the one-statement path on PostgreSQL (valid
+        labels on live leases, no quality policy), by position; the others were not touched."""
+        if self._plain is None or not submissions:
+            return {}
         kind, config = self._rules(project_id)
-        payload = self._plain.payload(project_id, submission.task_id) if kind.label_uses_payload else {}
-        if payload is None:
-            return None
-        try:
-            label = kind.validate_label(submission.label, config, payload)
-        except LabelError:  # the general path reports it, unless this is a retry of a stored label
-            return None
-        submitted_at = self._plain.submit(
-            project_id, worker_id, submission.task_id, submission.annotation_id, label, submission.duration_ms,
-            review_draw(submission.annotation_id),
-        )
-        return None if submitted_at is None else Receipt(submission.annotation_id, submitted_at, duplicate=False)
+        rows: dict[int, PlainLabel] = {}
+        for i, submission in enumerate(submissions):
+            payload = self._plain.payload(project_id, submission.task_id) if kind.label_uses_payload else {}
+            if payload is None:
+                continue
+            try:
+                label = kind.validate_label(submission.label, config, payload)
+            except LabelError:  # the general path reports it, unless this is a retry of a stored label
+                continue
+            rows[i] = PlainLabel(
+                submission.task_id, submission.annotation_id, label, submission.duration_ms,
+                review_draw(submission.annotation_id),
+            )
+        stored = self._plain.submit(project_id, worker_id, list(rows.values()))
+        return {
+            i: Receipt(row.annotation_id, at, duplicate=False)
+            for (i, row), at in zip(rows.items(), stored, strict=True)
+            if at is not None
+        }
 
     def _rules(self, project_id: int) -> tuple[kinds.Kind, dict[str, Any]]:
         """A project's kind and label configuration (fixed at creation, so kept once read)."""

@@ -17,9 +17,11 @@ stay within its cost. Values are always bound as parameters.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 # The plain path runs only without a quality policy (stored as SQL or JSON null); a worker with a
@@ -97,6 +99,17 @@ SELECT submitted_at FROM stored
 PAYLOAD = "SELECT payload FROM tasks WHERE id = %(task)s AND project_id = %(project)s"
 
 
+@dataclass(frozen=True)
+class PlainLabel:
+    """A validated label for the one-statement submit; `draw` is its inspection draw."""
+
+    task_id: int
+    annotation_id: str
+    label: Any
+    duration_ms: int | None
+    draw: float
+
+
 class PlainPath:
     """The one-statement claim and submit on a PostgreSQL store; each returns None when the
     case is not plain, and then nothing was changed."""
@@ -111,35 +124,61 @@ class PlainPath:
     def claim(self, project_id: int, worker_id: int, n: int, held: list[int]) -> list[tuple[Any, ...]] | None:
         """The leased tasks' (id, external_id, payload, meta) in hand-out order, held leases
         renewed; None when the case is not plain."""
-        params = {"project": project_id, "worker": worker_id, "n": n, "held": held}
+        # An array literal: psycopg's list adaptation costs ~0.8 ms for a thousand ids.
+        held_ids = "{" + ",".join(str(int(i)) for i in held) + "}"
+        params = {"project": project_id, "worker": worker_id, "n": n, "held": held_ids}
         try:
             rows = self._run(CLAIM, params)
-        except sa.exc.IntegrityError:  # the same worker claimed twice at once: let the general path decide
+        except psycopg.errors.IntegrityError:  # the same worker claimed twice at once: let the general path decide
             return None
         if not rows[0][0]:
             return None
         return [tuple(row[1:]) for row in rows if row[1] is not None]
 
-    def submit(
-        self, project_id: int, worker_id: int, task_id: int, annotation_id: str, label: Any,
-        duration_ms: int | None, draw: float,
-    ) -> datetime | None:
-        """The label's submitted_at, or None (not on a live lease, or a plain case it is not)."""
-        params = {
-            "project": project_id, "worker": worker_id, "task": task_id, "id": annotation_id,
-            "label": json.dumps(label), "duration": duration_ms, "draw": draw,
-            "pay_key": f"label:{task_id}:{worker_id}",
-        }
+    def submit(self, project_id: int, worker_id: int, labels: list[PlainLabel]) -> list[datetime | None]:
+        """Each label's submitted_at, or None where its case is not plain (then nothing of it
+        was stored). Several labels share one transaction, their statements pipelined; if one
+        fails outright (an annotation id used before), none is stored and all get None."""
+        if not labels:
+            return []
+        params = [
+            {
+                "project": project_id, "worker": worker_id, "task": row.task_id, "id": row.annotation_id,
+                "label": json.dumps(row.label), "duration": row.duration_ms, "draw": row.draw,
+                "pay_key": f"label:{row.task_id}:{worker_id}",
+            }
+            for row in labels
+        ]
+        conn = self.engine.raw_connection()
         try:
-            rows = self._run(SUBMIT, params)
-        except sa.exc.IntegrityError:  # an annotation id used before: the general path explains
-            return None
-        return rows[0][0].astimezone(timezone.utc) if rows else None
+            driver: psycopg.Connection[Any] = conn.driver_connection  # type: ignore[assignment]
+            if len(params) == 1:
+                with driver.cursor() as cursor:
+                    results = [cursor.execute(SUBMIT, params[0]).fetchall()]
+            else:
+                with driver.transaction(), driver.pipeline():
+                    cursors = [driver.cursor().execute(SUBMIT, p) for p in params]
+                results = []
+                for cursor in cursors:
+                    results.append(cursor.fetchall())
+                    cursor.close()
+        except psycopg.errors.IntegrityError:  # the general path explains, label by label
+            return [None] * len(labels)
+        finally:
+            conn.close()
+        return [rows[0][0].astimezone(timezone.utc) if rows else None for rows in results]
 
     def payload(self, project_id: int, task_id: int) -> dict[str, Any] | None:
         rows = self._run(PAYLOAD, {"project": project_id, "task": task_id})
         return rows[0][0] if rows else None
 
     def _run(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        with self.engine.connect() as conn:
-            return list(conn.exec_driver_sql(sql, params))
+        """Rows of one statement on a pooled driver connection (SQLAlchemy's connection and
+        result layers add ~0.1 ms per call, which is a third of a label's cost here)."""
+        conn = self.engine.raw_connection()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        finally:
+            conn.close()
