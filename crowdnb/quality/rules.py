@@ -34,7 +34,8 @@ class QualityPolicy:
         Share of each worker's tasks that are control tasks (tasks with a known answer), spread
         evenly through their stream; each is shown once per worker. With a rate above 0, control
         tasks leave the regular queue, and a worker's first `min_control` tasks are control
-        tasks (an entry test, so that the rules below apply early).
+        tasks (an entry test, so that the rules below apply early). The task kind decides
+        whether an answer is right (`Kind.matches`: equal classes, boxes by IoU, ...).
     skill_prior, prior_weight
         A worker's skill is ``(right + skill_prior * prior_weight) / (answers + prior_weight)``:
         the prior mean until they have answered some. The answers are their control answers

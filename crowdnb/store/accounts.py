@@ -34,6 +34,7 @@ class AccountsMixin:
     """Store methods for accounts and membership (mixed into `Store`)."""
 
     engine: sa.Engine
+    reader: sa.Engine
 
     def issue_token(self, name: str, role: str | None = None) -> str:
         """Create worker `name` (or update their role) and give them a new token, returned once;
@@ -52,7 +53,7 @@ class AccountsMixin:
 
     def authenticate(self, token: str) -> Account | None:
         """The account a token belongs to, or None."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 sa.select(workers.c.id, workers.c.name, workers.c.role).where(workers.c.token_hash == token_hash(token))
             ).first()
@@ -85,7 +86,7 @@ class AccountsMixin:
             .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == worker_id)
             .scalar_subquery()
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(sa.select(projects, member.label("is_member")).where(projects.c.name == name)).mappings().first()
         if row is None:
             return None

@@ -109,8 +109,10 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         self.engine = engines.create_engine(self.url)
         self.dialect = self.engine.dialect.name
         engines.migrate(self.engine)
-        # PostgreSQL: the common claim and submit in one statement each (see store/postgres.py).
-        self._plain = PlainPath(self.engine.url) if self.dialect == "postgresql" else None
+        # PostgreSQL: reads in autocommit (one round trip, no BEGIN/ROLLBACK), and the common
+        # claim and submit in one statement each (see store/postgres.py); same connection pool.
+        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
+        self._plain = PlainPath(self.engine) if self.dialect == "postgresql" else None
         self._label_rules: dict[int, tuple[kinds.Kind, dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
@@ -118,8 +120,6 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
     def close(self) -> None:
         """Release all pooled connections."""
-        if self._plain is not None:
-            self._plain.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -483,7 +483,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     def _rules(self, project_id: int) -> tuple[kinds.Kind, dict[str, Any]]:
         """A project's kind and label configuration (fixed at creation, so kept once read)."""
         if project_id not in self._label_rules:
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
                 row = conn.execute(sa.select(projects.c.kind, projects.c.config).where(projects.c.id == project_id)).first()
             if row is None:
                 raise NotFound(f"no project with id {project_id} in {self!r}")
