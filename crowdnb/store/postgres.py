@@ -48,11 +48,11 @@ WITH project AS (
       AND a.task_id = ANY(%(held)s::bigint[])
 ), picked AS (
     SELECT t.id FROM tasks t
-    WHERE t.project_id = (SELECT id FROM project) AND t.is_open
+    WHERE t.project_id = %(project)s AND t.is_open AND EXISTS (SELECT 1 FROM project)
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = %(worker)s)
     ORDER BY t.priority DESC, t.position
     LIMIT %(n)s
-    FOR UPDATE OF t SKIP LOCKED
+    FOR NO KEY UPDATE OF t SKIP LOCKED
 ), taken AS (
     UPDATE tasks t SET n_active = t.n_active + 1,
                        is_open = t.n_active + 1 < coalesce(t.overlap, project.overlap)
