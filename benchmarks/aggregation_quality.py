@@ -30,6 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,7 @@ def fixed_overlap(crowd: Crowd, truth: np.ndarray, k: int, rng: np.random.Genera
     return float((mv == truth).mean()), float((ds == truth).mean())
 
 
-def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: int, rng: np.random.Generator, folder: Path) -> dict[str, float]:
+def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: int, rng: np.random.Generator, folder: Path) -> dict[str, Any]:
     """Run the crowd through a real store with the policy; accuracy of `Project.results()`."""
     classes = [f"c{i}" for i in range(crowd.n_classes)]
     store = Store(str(folder / "quality.sqlite"))
@@ -153,9 +154,21 @@ def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: 
         "bad_suspended": len(suspended & bad) / len(bad),
         "honest_banned": len(banned - bad) / (len(crowd.kind) - len(bad)),
         "honest_suspended": len(suspended - bad) / (len(crowd.kind) - len(bad)),
+        "out_by_accuracy": out_by_accuracy(crowd, banned | suspended),
         "flagged": float(labels["flag"].notna().mean()),
         "seconds": seconds,
     }
+
+
+def out_by_accuracy(crowd: Crowd, out: set[str]) -> str:
+    """Share of the honest workers banned or suspended, by their true accuracy."""
+    honest = np.flatnonzero(crowd.kind == "honest")
+    parts = []
+    for low, high in ((0.60, 0.75), (0.75, 0.85), (0.85, 0.95)):
+        band = [w for w in honest if low <= crowd.accuracy[w] < high]
+        share = sum(f"w{w}" in out for w in band) / len(band) if band else float("nan")
+        parts.append(f"{low:.2f}-{high:.2f}: {share:.0%}")
+    return ", ".join(parts)
 
 
 def main() -> None:
@@ -196,7 +209,8 @@ def main() -> None:
         f"(regular tasks alone: {run['regular_labels_per_task']:.2f}; paid, i.e. without banned workers' and "
         f"too-fast answers: {run['paid_per_task']:.2f}); spammers and clickers banned: {run['bad_banned']:.0%}, "
         f"suspended: {run['bad_suspended']:.0%}; honest workers banned: {run['honest_banned']:.1%}, "
-        f"suspended: {run['honest_suspended']:.1%}; answers flagged too fast: {run['flagged']:.1%}; "
+        f"suspended: {run['honest_suspended']:.1%} (out, by true accuracy: {run['out_by_accuracy']}); "
+        f"answers flagged too fast: {run['flagged']:.1%}; "
         f"store run {run['seconds']:.0f} s\n  target 99.9% at <= 4 labels/task (all answers): "
         f"{'MET' if best >= 0.999 and run['labels_per_task'] <= 4 else 'NOT MET'}"
     )

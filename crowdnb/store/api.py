@@ -361,7 +361,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             .limit(n - len(controls))
         )
         if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=tasks, key_share=True)
+            query = query.with_for_update(skip_locked=True, of=tasks)
         ids = _interleave(list(conn.scalars(query)), controls, slots)
         if not ids:
             return []
@@ -552,7 +552,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         taken only while the task still needs labels, so no task gets more than its overlap."""
         query = sa.select(tasks.c.is_open).where(tasks.c.id == task_id)
         if self.dialect == "postgresql":
-            query = query.with_for_update(key_share=True)
+            query = query.with_for_update()
         if not conn.scalar(query):
             raise Conflict(
                 f"task {task_id} already has all its labels (your lease on it ran out); this label was not stored"

@@ -52,7 +52,7 @@ WITH project AS (
       AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = %(worker)s)
     ORDER BY t.priority DESC, t.position
     LIMIT %(n)s
-    FOR NO KEY UPDATE OF t SKIP LOCKED
+    FOR UPDATE OF t SKIP LOCKED
 ), taken AS (
     UPDATE tasks t SET n_active = t.n_active + 1,
                        is_open = t.n_active + 1 < coalesce(t.overlap, project.overlap)
