@@ -1,0 +1,138 @@
+"""The one-statement claim and submit on PostgreSQL: taken in the plain case only, and the
+store ends in the same state as with the general path alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crowdnb.errors import Conflict, LabelError
+from crowdnb.quality.rules import QualityPolicy
+from crowdnb.store import NewTask, Store, Submission
+from crowdnb.store.postgres import PlainLabel, PlainPath
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(pg_cluster: Any) -> Iterator[Store]:
+    with Store(pg_cluster.new_database()) as store:
+        yield store
+
+
+def _project(store: Store, *, overlap: int = 2, price: int = 0, review_rate: float = 0.0) -> int:
+    info = store.create_project("p", "text-class", {"classes": ["a", "b"]}, overlap=overlap, price=price)
+    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(6)])
+    if review_rate:
+        store.set_review(info.id, review_rate)
+    return info.id
+
+
+def _plain(store: Store) -> PlainPath:
+    assert store._plain is not None
+    return store._plain
+
+
+def _label(task_id: int, annotation_id: str, label: Any = "a") -> PlainLabel:
+    return PlainLabel(task_id, annotation_id, label, 900, 0.5)
+
+
+def test_plain_claim_serves_a_plain_worker_and_renews_held_leases(pg: Store) -> None:
+    pid, ana = _project(pg), pg.worker_id("ana")
+    first = _plain(pg).claim(pid, ana, 2, [])
+    assert first is not None and [row[1] for row in first] == ["t0", "t1"]
+    held = [row[0] for row in first]
+    again = _plain(pg).claim(pid, ana, 2, held)
+    assert again is not None and [row[1] for row in again] == ["t2", "t3"]
+
+
+def test_plain_claim_steps_aside_for_every_other_case(pg: Store) -> None:
+    pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
+    pg.claim(pid, ana, 1)
+    assert _plain(pg).claim(pid, ana, 1, []) is None  # a lease of hers she did not say she holds
+    pg.set_worker_status(pid, ben, "suspended")
+    assert _plain(pg).claim(pid, ben, 1, []) is None
+    pg.set_worker_status(pid, ben, "active")
+    pg.set_quality(pid, QualityPolicy(min_duration_ms=100))
+    assert _plain(pg).claim(pid, ben, 1, []) is None
+    pg.set_quality(pid, None)
+    with pg.engine.begin() as conn:  # ana's lease ran out: the general path sweeps it first
+        conn.execute(sa.text("UPDATE assignments SET expires_at = now() - interval '1 second'"))
+    assert _plain(pg).claim(pid, ben, 1, []) is None
+    assert [t.external_id for t in pg.claim(pid, ben, 1)] == ["t0"]
+
+
+def test_plain_submit_needs_a_live_lease_and_a_new_annotation_id(pg: Store) -> None:
+    pid, ana = _project(pg), pg.worker_id("ana")
+    task = pg.claim(pid, ana, 1)[0]
+    assert _plain(pg).submit(pid, ana, [_label(task.id, "x1")])[0] is not None
+    assert _plain(pg).submit(pid, ana, [_label(task.id, "x1")]) == [None]  # a retry: the general path answers
+    assert pg.submit(pid, ana, Submission("x1", task.id, "a")).duplicate
+    other = pg.claim(pid, ana, 1)[0]
+    pg.skip(pid, ana, other.id)
+    assert _plain(pg).submit(pid, ana, [_label(other.id, "x2")]) == [None]  # no lease any more
+
+
+def test_a_batch_is_all_or_nothing_on_the_plain_path(pg: Store) -> None:
+    pid, ana = _project(pg), pg.worker_id("ana")
+    first, second, third = pg.claim(pid, ana, 3)
+    pg.submit(pid, ana, Submission("used", first.id, "a"))
+    batch = [_label(second.id, "fresh"), _label(third.id, "used")]  # the second one's id is taken
+    assert _plain(pg).submit(pid, ana, batch) == [None, None]
+    assert pg.labels(pid)["annotation_id"].tolist() == ["used"]
+
+
+def test_submit_many_answers_each_label_and_loses_none(pg: Store) -> None:
+    pid, ana = _project(pg, overlap=1), pg.worker_id("ana")
+    tasks = pg.claim(pid, ana, 4)
+    pg.submit(pid, ana, Submission("early", tasks[0].id, "a"))
+    outcomes = pg.submit_many(pid, ana, [
+        Submission("early", tasks[0].id, "a"),  # a retry
+        Submission("n1", tasks[1].id, "b"),
+        Submission("bad", tasks[2].id, "zebra"),
+        Submission("n3", tasks[3].id, "a"),
+        Submission("early", tasks[3].id, "a"),  # an id used for another label
+    ])
+    assert [type(o).__name__ for o in outcomes] == ["Receipt", "Receipt", "LabelError", "Receipt", "Conflict"]
+    assert outcomes[0].duplicate and not outcomes[1].duplicate  # type: ignore[union-attr]
+    assert isinstance(outcomes[2], LabelError) and "zebra" in str(outcomes[2])
+    assert isinstance(outcomes[4], Conflict)
+    assert sorted(pg.labels(pid)["annotation_id"]) == ["early", "n1", "n3"]
+
+
+def _session(store: Store) -> dict[str, Any]:
+    """A fixed sequence of claims, submits, a retry, a skip and a batch; returns the store's
+    state afterwards, without ids or times."""
+    pid = _project(store, overlap=2, price=3, review_rate=0.5)
+    ana, ben, cai = (store.worker_id(n) for n in ("ana", "ben", "cai"))
+    done = {}
+    for worker in (ana, ben):
+        for i, task in enumerate(store.claim(pid, worker, 3)):
+            done[worker, i] = Submission(f"{worker}-{i}", task.id, "ab"[i % 2], 1000)
+            store.submit(pid, worker, done[worker, i])
+    store.submit(pid, ana, done[ana, 0])  # a retry
+    held = store.claim(pid, cai, 4)
+    store.skip(pid, cai, held[0].id)
+    store.submit_many(pid, cai, [Submission(f"c{i}", t.id, "b", 1000) for i, t in enumerate(held[1:])])
+    labels = store.labels(pid)[["task", "worker", "label", "status", "annotation_id"]]
+    with store.engine.connect() as conn:
+        slots = conn.execute(sa.text(
+            "SELECT t.external_id, w.name, a.status FROM assignments a JOIN tasks t ON t.id = a.task_id"
+            " JOIN workers w ON w.id = a.worker_id ORDER BY 1, 2"
+        )).all()
+        queue = conn.execute(sa.text("SELECT external_id, n_active, is_open FROM tasks ORDER BY position")).all()
+    return {
+        "labels": sorted(map(tuple, labels.to_numpy().tolist())),
+        "slots": [tuple(r) for r in slots],
+        "queue": [tuple(r) for r in queue],
+        "points": {name: store.balance(store.worker_id(name)) for name in ("ana", "ben", "cai")},
+    }
+
+
+def test_the_plain_path_ends_where_the_general_path_ends(pg_cluster: Any) -> None:
+    with Store(pg_cluster.new_database()) as plain, Store(pg_cluster.new_database()) as general:
+        general._plain = None
+        assert _session(plain) == _session(general)
