@@ -61,18 +61,39 @@ def _store(request: Request) -> Store:
     return request.app.state.store
 
 
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    return credentials.credentials
+
+
+def _unknown_token() -> HTTPException:
+    return HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+
+
 def _account(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Account:
-    if credentials is None:
-        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    account = _store(request).authenticate(credentials.credentials)
+    account = _store(request).authenticate(_token(credentials))
     if account is None:
-        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        raise _unknown_token()
+    return account
+
+
+def _project_account(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], project: str
+) -> Account:
+    """The caller of a project route: account, project and membership in one query; the last
+    two wait in `request.state` for `_project`, which checks the role."""
+    found = _store(request).access(_token(credentials), project)
+    if found is None:
+        raise _unknown_token()
+    account, request.state.project, request.state.is_member = found
     return account
 
 
 Caller = Annotated[Account, Depends(_account)]
+ProjectCaller = Annotated[Account, Depends(_project_account)]
 
 
 def _require(account: Account, *roles: str) -> None:
@@ -84,12 +105,12 @@ def _project(request: Request, account: Account, name: str, *roles: str) -> Proj
     """The project, if the caller has one of `roles` and belongs to it (managers always do).
     Non-managers get 403 for projects that do not exist too, so names do not leak."""
     _require(account, *roles)
-    found = _store(request).project_for(name, account.id)
+    found, is_member = request.state.project, request.state.is_member
     if found is None and account.role == "manager":
         raise NotFound(f"no project {name!r}")
-    if found is None or (account.role != "manager" and not found[1]):
+    if found is None or (account.role != "manager" and not is_member):
         raise HTTPException(403, "not a member of this project")
-    return ProjectInfo(**found[0])
+    return ProjectInfo(**found)
 
 
 def _public_payload(payload: dict[str, Any], media: Path) -> dict[str, Any]:
@@ -126,16 +147,16 @@ def _routes() -> list[tuple[str, str, Any]]:
         _store(request).set_review(project.info.id, body.review_rate, body.review_window_seconds)
         return models.ProjectOut.of(_store(request).project(body.name))
 
-    def get_project(request: Request, caller: Caller, project: str) -> models.ProjectOut:
+    def get_project(request: Request, caller: ProjectCaller, project: str) -> models.ProjectOut:
         return models.ProjectOut.of(_project(request, caller, project, "worker", "inspector", "manager"))
 
-    def add_member(request: Request, caller: Caller, project: str, body: models.Member) -> models.Me:
+    def add_member(request: Request, caller: ProjectCaller, project: str, body: models.Member) -> models.Me:
         info = _project(request, caller, project, "manager")
         account = _store(request).account(body.worker)
         _store(request).add_member(info.id, account.id)
         return models.Me(name=account.name, role=account.role)
 
-    def add_tasks(request: Request, caller: Caller, project: str, body: models.NewTasks) -> models.Added:
+    def add_tasks(request: Request, caller: ProjectCaller, project: str, body: models.NewTasks) -> models.Added:
         info = _project(request, caller, project, "manager")
         frame = pd.DataFrame(body.rows)
         if "image" in frame.columns:
@@ -147,15 +168,15 @@ def _routes() -> list[tuple[str, str, Any]]:
         added = Project(_store(request), info).add_tasks(frame, on_duplicate=body.on_duplicate, progress=False)
         return models.Added(added=added)
 
-    def get_tasks(request: Request, caller: Caller, project: str) -> list[dict[str, Any]]:
+    def get_tasks(request: Request, caller: ProjectCaller, project: str) -> list[dict[str, Any]]:
         info = _project(request, caller, project, "manager")
         return _records(_store(request).tasks(info.id))
 
-    def get_labels(request: Request, caller: Caller, project: str) -> list[dict[str, Any]]:
+    def get_labels(request: Request, caller: ProjectCaller, project: str) -> list[dict[str, Any]]:
         info = _project(request, caller, project, "manager")
         return _records(_store(request).labels(info.id))
 
-    def claim(request: Request, caller: Caller, project: str, body: models.ClaimIn) -> list[models.TaskOut]:
+    def claim(request: Request, caller: ProjectCaller, project: str, body: models.ClaimIn) -> list[models.TaskOut]:
         info = _project(request, caller, project, "worker", "manager")
         media = request.app.state.media
         tasks = _store(request).claim(info.id, caller.id, body.n, exclude=body.exclude)
@@ -167,11 +188,11 @@ def _routes() -> list[tuple[str, str, Any]]:
             for t in tasks
         ]
 
-    def renew(request: Request, caller: Caller, project: str, body: models.Renew) -> models.Added:
+    def renew(request: Request, caller: ProjectCaller, project: str, body: models.Renew) -> models.Added:
         info = _project(request, caller, project, "worker", "manager")
         return models.Added(added=_store(request).renew(info.id, caller.id, body.task_ids))
 
-    def submit(request: Request, caller: Caller, project: str, body: models.SubmitIn) -> models.ReceiptOut:
+    def submit(request: Request, caller: ProjectCaller, project: str, body: models.SubmitIn) -> models.ReceiptOut:
         info = _project(request, caller, project, "worker", "manager")
         receipt = _store(request).submit(
             info.id, caller.id, Submission(body.annotation_id, body.task_id, body.label, body.duration_ms)
@@ -180,7 +201,7 @@ def _routes() -> list[tuple[str, str, Any]]:
             annotation_id=receipt.annotation_id, submitted_at=receipt.submitted_at, duplicate=receipt.duplicate
         )
 
-    def submit_many(request: Request, caller: Caller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
+    def submit_many(request: Request, caller: ProjectCaller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
         info = _project(request, caller, project, "worker", "manager")
         submissions = [Submission(x.annotation_id, x.task_id, x.label, x.duration_ms) for x in body.labels]
         outcomes = _store(request).submit_many(info.id, caller.id, submissions)
@@ -191,27 +212,27 @@ def _routes() -> list[tuple[str, str, Any]]:
             for s, o in zip(submissions, outcomes, strict=True)
         ]
 
-    def skip(request: Request, caller: Caller, project: str, body: models.SkipIn) -> models.Added:
+    def skip(request: Request, caller: ProjectCaller, project: str, body: models.SkipIn) -> models.Added:
         info = _project(request, caller, project, "worker", "manager")
         _store(request).skip(info.id, caller.id, body.task_id)
         return models.Added(added=0)
 
-    def progress(request: Request, caller: Caller, project: str) -> models.Progress:
+    def progress(request: Request, caller: ProjectCaller, project: str) -> models.Progress:
         info = _project(request, caller, project, "worker", "inspector", "manager")
         done, total = _store(request).progress(info.id, caller.id)
         return models.Progress(done=done, total=total)
 
-    def my_labels(request: Request, caller: Caller, project: str) -> list[dict[str, Any]]:
+    def my_labels(request: Request, caller: ProjectCaller, project: str) -> list[dict[str, Any]]:
         info = _project(request, caller, project, "worker", "manager")
         return _records(_store(request).worker_labels(info.id, caller.id))
 
-    def claim_reviews(request: Request, caller: Caller, project: str, body: models.ClaimIn) -> list[dict[str, Any]]:
+    def claim_reviews(request: Request, caller: ProjectCaller, project: str, body: models.ClaimIn) -> list[dict[str, Any]]:
         info = _project(request, caller, project, "inspector", "manager")
         media = request.app.state.media
         reviews = _store(request).claim_reviews(info.id, caller.id, body.n)
         return [{**r, "payload": _public_payload(r["payload"], media)} for r in reviews]
 
-    def decide(request: Request, caller: Caller, project: str, annotation_id: str, body: models.Decision) -> models.Added:
+    def decide(request: Request, caller: ProjectCaller, project: str, annotation_id: str, body: models.Decision) -> models.Added:
         info = _project(request, caller, project, "inspector", "manager")
         _store(request).decide(info.id, caller.id, annotation_id, body.decision, body.reason)
         return models.Added(added=1)

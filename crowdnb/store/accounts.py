@@ -59,6 +59,32 @@ class AccountsMixin:
             ).first()
         return Account(row.id, row.name, row.role) if row else None
 
+    def access(self, token: str, project: str) -> tuple[Account, dict[str, object] | None, bool] | None:
+        """The token's account, the project called `project` (None if there is none) and
+        whether the account belongs to it, in one query (the server asks this on every
+        project request); None for an unknown token."""
+        member = (
+            sa.select(sa.func.count())
+            .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == workers.c.id)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(
+                workers.c.id.label("account_id"), workers.c.name.label("account_name"), workers.c.role.label("account_role"),
+                projects, member.label("is_member"),
+            )
+            .select_from(workers.outerjoin(projects, projects.c.name == project))
+            .where(workers.c.token_hash == token_hash(token))
+        )
+        with self.reader.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        values = dict(row)
+        account = Account(values.pop("account_id"), values.pop("account_name"), values.pop("account_role"))
+        is_member = bool(values.pop("is_member"))
+        return account, (values if values["id"] is not None else None), is_member
+
     def account(self, name: str) -> Account:
         """The account called `name`."""
         with self.engine.connect() as conn:
@@ -77,21 +103,6 @@ class AccountsMixin:
             )
             if not exists:
                 conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
-
-    def project_for(self, name: str, worker_id: int) -> tuple[dict[str, object], bool] | None:
-        """A project's row by name and whether the worker belongs to it, in one query (the
-        server asks this on every request); None if there is no such project."""
-        member = (
-            sa.select(sa.func.count())
-            .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == worker_id)
-            .scalar_subquery()
-        )
-        with self.reader.connect() as conn:
-            row = conn.execute(sa.select(projects, member.label("is_member")).where(projects.c.name == name)).mappings().first()
-        if row is None:
-            return None
-        values = dict(row)
-        return values, bool(values.pop("is_member"))
 
     def is_member(self, project_id: int, worker_id: int) -> bool:
         """Whether a worker belongs to a project."""
