@@ -9,9 +9,9 @@ which handles every case in one explicit transaction; the two never disagree on 
 only on the number of round trips.
 
 Why hand-written SQL: the general path's ~7 statements per submit and ~18 per claim through
-SQLAlchemy cost ~4 ms of CPU per label with 50 worker threads; one pre-planned statement per
-call is what the plain-SQL reference in benchmarks/crowd_bench.py does, and these statements
-stay within its cost. Values are always bound as parameters.
+SQLAlchemy cost ~4 ms of CPU per label with 50 worker threads; one statement per call (prepared
+by psycopg after a few calls) is what the plain-SQL reference in benchmarks/crowd_bench.py does.
+Values are always bound as parameters.
 """
 
 from __future__ import annotations
