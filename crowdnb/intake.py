@@ -45,7 +45,8 @@ def tasks_from_frame(
     payloads = _payloads(rows, frame[media].tolist(), media, problems, tick)
     ids = _ids(rows, frame, payloads, problems)
     answers = _labels(rows, frame, "answer", kind.validate_answer, config, payloads, problems)
-    for payload, prediction in zip(payloads, _labels(rows, frame, "prediction", kind.validate_label, config, payloads, problems)):
+    predictions = _labels(rows, frame, "prediction", kind.validate_label, config, payloads, problems)
+    for payload, prediction in zip(payloads, predictions):
         if prediction is not None:
             payload["prediction"] = prediction
     priorities = _priorities(rows, frame, problems)

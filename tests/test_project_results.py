@@ -96,7 +96,8 @@ def _square(x: float) -> dict:
 
 
 def _pose(x: float | None) -> list[dict]:
-    ear = {"name": "ear", "x": None, "y": None, "visible": False} if x is None else {"name": "ear", "x": x, "y": 30.0, "visible": True}
+    """Nose at (x, 50) (x 50 when None), ear at (x, 30) or hidden."""
+    ear = {"name": "ear", "x": x, "y": None if x is None else 30.0, "visible": x is not None}
     return [{"name": "nose", "x": x or 50.0, "y": 50.0, "visible": True}, ear]
 
 

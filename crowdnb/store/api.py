@@ -842,7 +842,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                     n_consensus=standing.n_consensus + 1, n_agreed=standing.n_agreed + agreed,
                 )
                 status = r.status or "active"
-                verdict = policy.verdict(replace(track, n_consensus=track.n_consensus + 1, n_agreed=track.n_agreed + agreed), status)
+                measured = replace(track, n_consensus=track.n_consensus + 1, n_agreed=track.n_agreed + agreed)
+                verdict = policy.verdict(measured, status)
                 if verdict != status:
                     self._change_status(conn, project_id, r.worker_id, verdict, project.overlap)
         elif current < policy.max_overlap:

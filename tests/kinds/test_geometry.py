@@ -120,12 +120,13 @@ def test_control_polygons_match_by_class_and_iou() -> None:
     assert not kind.matches([half], [roof], config)
 
 
+def _point(name: str, xy: tuple[float, float] | None) -> dict:
+    x, y = xy or (None, None)
+    return {"name": name, "x": x, "y": y, "visible": xy is not None}
+
+
 def _pose(nose: tuple[float, float] | None, eye: tuple[float, float] = (60.0, 40.0)) -> list[dict]:
-    return [
-        {"name": "nose", "x": nose[0], "y": nose[1], "visible": True} if nose else {"name": "nose", "x": None, "y": None, "visible": False},
-        {"name": "eye", "x": eye[0], "y": eye[1], "visible": True},
-        {"name": "ear", "x": 100.0, "y": 70.0, "visible": True},
-    ]
+    return [_point("nose", nose), _point("eye", eye), _point("ear", (100.0, 70.0))]
 
 
 def test_control_keypoints_match_within_a_share_of_the_object_size() -> None:

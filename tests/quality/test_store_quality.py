@@ -70,7 +70,8 @@ def test_bad_control_answers_ban_and_banned_labels_free_their_slots(store: Store
 
 def test_control_boxes_are_checked_by_iou_and_class(store: Store) -> None:
     policy = QualityPolicy(control_rate=0.5, min_control=3)
-    info = store.create_project("boxes", "bbox", {"classes": ["car", "bus"], "shape": "box", "transcribe": False}, quality=policy)
+    config = {"classes": ["car", "bus"], "shape": "box", "transcribe": False}
+    info = store.create_project("boxes", "bbox", config, quality=policy)
     car = {"label": "car", "x": 10.0, "y": 10.0, "w": 40.0, "h": 30.0}
     image = {"image": "/x.jpg", "width": 100, "height": 100}
     pid, ana = info.id, store.worker_id("ana")
