@@ -132,6 +132,8 @@ def test_image_kinds(open_family, console) -> None:
     for fx, fy in corners:
         page.mouse.click(*on_image(regions, fx, fy))
     page.mouse.click(*on_image(regions, *corners[0]))
+    drag(page, on_image(regions, *corners[2]), on_image(regions, 0.75, 0.85))  # move a vertex
+    corners[2] = (0.75, 0.85)
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     next_task(regions, "rocket")
@@ -147,11 +149,13 @@ def test_image_kinds(open_family, console) -> None:
         names.append(faces.locator(".cnb-next").get_attribute("data-next"))
         page.mouse.click(*on_image(faces, 0.3 + 0.04 * i, 0.3 + 0.02 * i))
     assert faces.locator(".cnb-next").get_attribute("data-next") == ""
+    drag(page, on_image(faces, 0.3, 0.3), on_image(faces, 0.2, 0.5))  # move the first point
     focus(faces)
     page.keyboard.press("Enter")
     points = stored(store_url, "faces")["astronaut"]
     assert [p["name"] for p in points] == names and names[0] == "left_eye_outer"
     assert all(p["visible"] for p in points) and near(points[8]["x"], (0.3 + 0.32) * 512)
+    assert near(points[0]["x"], 0.2 * 512) and near(points[0]["y"], 0.5 * 512)
 
     # OCR: draw a region, type Japanese through an input method (composition keys are ignored)
     ocr = widget(page, "signs")

@@ -15,15 +15,24 @@ VIEWS.keypoints = (ctx) => {
   const status = h("div", "cnb-next");
   status.setAttribute("aria-live", "polite");
 
+  // Drawn elements by point index, so that a drag moves only the point, its tag and its bones.
+  let drawn = [];
+  let bones = [];
+
   function render() {
     const layer = stage.layer;
     layer.replaceChildren();
     const r = 5 / stage.scale;
+    bones = [];
     for (const [a, b] of edges) {
-      const pa = points[names.indexOf(a)];
-      const pb = points[names.indexOf(b)];
-      if (pa?.visible && pb?.visible) layer.append(svg("line", { x1: pa.x, y1: pa.y, x2: pb.x, y2: pb.y, class: "cnb-bone" }));
+      const [ia, ib] = [names.indexOf(a), names.indexOf(b)];
+      const [pa, pb] = [points[ia], points[ib]];
+      if (!pa?.visible || !pb?.visible) continue;
+      const line = svg("line", { x1: pa.x, y1: pa.y, x2: pb.x, y2: pb.y, class: "cnb-bone" });
+      layer.append(line);
+      bones.push({ line, ia, ib });
     }
+    drawn = [];
     points.forEach((p, i) => {
       if (!p?.visible) return;
       const dot = svg("circle", { cx: p.x, cy: p.y, r, class: "cnb-point" + (i === selected ? " cnb-selected" : ""), fill: PALETTE[i % PALETTE.length] });
@@ -32,6 +41,7 @@ VIEWS.keypoints = (ctx) => {
       const tag = svg("text", { x: p.x + r * 1.5, y: p.y - r, class: "cnb-tag", "font-size": 11 / stage.scale });
       tag.textContent = names[i];
       layer.append(tag);
+      drawn[i] = { dot, tag };
     });
     const next = nextIndex();
     const placed = points.filter((p) => p !== null).length;
@@ -48,7 +58,22 @@ VIEWS.keypoints = (ctx) => {
       remember();
       const point = points[selected];
       render();
-      return { move(q) { point.x = q.x; point.y = q.y; render(); } };
+      const i = selected;
+      return {
+        move(q) {
+          point.x = q.x;
+          point.y = q.y;
+          const r = 5 / stage.scale;
+          drawn[i].dot.setAttribute("cx", q.x);
+          drawn[i].dot.setAttribute("cy", q.y);
+          drawn[i].tag.setAttribute("x", q.x + r * 1.5);
+          drawn[i].tag.setAttribute("y", q.y - r);
+          for (const { line, ia, ib } of bones) {
+            if (ia === i) { line.setAttribute("x1", q.x); line.setAttribute("y1", q.y); }
+            if (ib === i) { line.setAttribute("x2", q.x); line.setAttribute("y2", q.y); }
+          }
+        },
+      };
     }
     const next = nextIndex();
     if (next < 0) return null;

@@ -35,23 +35,30 @@ VIEWS.polygon = (ctx) => {
     return true;
   }
 
+  // The selected polygon's drawn elements, so that a vertex drag moves only what it changes.
+  let drawn = null;
+  const pointList = (points) => points.map((q) => q.join(",")).join(" ");
+
   function render() {
     const layer = stage.layer;
     layer.replaceChildren();
+    drawn = null;
     const r = 5 / stage.scale;
     polygons.forEach((p, i) => {
       const color = colorOf(classes, p.label);
-      const shape = svg("polygon", { points: p.points.map((q) => q.join(",")).join(" "), class: "cnb-shape cnb-filled" + (i === selected ? " cnb-selected" : ""), stroke: color, fill: color });
+      const shape = svg("polygon", { points: pointList(p.points), class: "cnb-shape cnb-filled" + (i === selected ? " cnb-selected" : ""), stroke: color, fill: color });
       shape.dataset.index = i;
       layer.append(shape);
       const tag = svg("text", { x: p.points[0][0], y: p.points[0][1] - 4 / stage.scale, class: "cnb-tag", fill: color, "font-size": 12 / stage.scale });
       tag.textContent = p.label;
       layer.append(tag);
       if (i === selected) {
+        drawn = { shape, tag, knobs: [] };
         p.points.forEach(([x, y], v) => {
           const knob = svg("circle", { cx: x, cy: y, r, class: "cnb-handle" });
           knob.dataset.vertex = v;
           layer.append(knob);
+          drawn.knobs.push(knob);
         });
       }
     });
@@ -76,7 +83,18 @@ VIEWS.polygon = (ctx) => {
       remember();
       const points = polygons[selected].points;
       const v = Number(t.vertex);
-      return { move(q) { points[v] = [q.x, q.y]; render(); } };
+      return {
+        move(q) {
+          points[v] = [q.x, q.y];
+          drawn.shape.setAttribute("points", pointList(points));
+          drawn.knobs[v].setAttribute("cx", q.x);
+          drawn.knobs[v].setAttribute("cy", q.y);
+          if (v === 0) {
+            drawn.tag.setAttribute("x", q.x);
+            drawn.tag.setAttribute("y", q.y - 4 / stage.scale);
+          }
+        },
+      };
     }
     if (t.index !== undefined && !draft.length) {
       selected = Number(t.index);
