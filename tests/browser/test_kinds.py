@@ -224,13 +224,18 @@ def test_text_kinds(open_family, console) -> None:
     next_task(entities, "s1")
     select_text(page, entities, "ラーメン")  # after an emoji: two UTF-16 units, one code point
     page.keyboard.press("2")
+    for key in ["ArrowLeft"] * 20 + ["ArrowRight"] * 2 + ["Shift+ArrowRight"] * 2:  # by keyboard: "東京"
+        page.keyboard.press(key)
+    page.keyboard.press("1")
     page.keyboard.press("Enter")
     spans = stored(store_url, "entities", 2)
     assert [(s["start"], s["end"], s["label"]) for s in spans["s0"]] == [
         (0, 3, "PLACE"), (SENTENCE_0.index("비빔밥"), SENTENCE_0.index("비빔밥") + 3, "FOOD"),
     ]
     start = SENTENCE_1.index("ラーメン")
-    assert [(s["start"], s["end"], s["text"]) for s in spans["s1"]] == [(start, start + 4, "ラーメン")]
+    assert [(s["start"], s["end"], s["text"], s["label"]) for s in spans["s1"]] == [
+        (2, 4, "東京", "PLACE"), (start, start + 4, "ラーメン", "FOOD"),
+    ]
 
     topics = widget(page, "topics")
     focus(topics)
