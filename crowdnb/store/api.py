@@ -513,10 +513,16 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             if task.task_id is None:
                 raise NotFound(f"task {submission.task_id} is not in project {project_id}")
             policy = QualityPolicy.from_dict(project.quality)
-            if self._status(conn, project_id, worker_id) == "banned":
+            status = self._status(conn, project_id, worker_id)
+            if status == "banned":
                 raise Conflict(f"worker {worker_id} is banned from project {project_id}; the label was not stored")
             label = kinds.get(project.kind).validate_label(submission.label, project.config, task.payload)
             before = self._slot(conn, submission.task_id, worker_id)
+            if status == "suspended" and before in (None, "skipped"):  # no new work, by any route
+                raise Conflict(
+                    f"worker {worker_id} is suspended in project {project_id} and holds no slot of task "
+                    f"{submission.task_id}; the label was not stored"
+                )
             if before == "done":  # a new label for a task this worker labeled: it replaces the old one
                 conn.execute(
                     annotations.update()

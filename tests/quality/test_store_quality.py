@@ -89,6 +89,9 @@ def test_suspension_stops_hand_out_but_keeps_labels(store: Store) -> None:
     _label(store, pid, ben, control.id, "c")
     assert store.worker_standing(pid).set_index("worker").loc["ben", "status"] == "suspended"
     assert store.claim(pid, ben, 2) == []
+    other = store.claim(pid, store.worker_id("cai"), 2)[-1]  # a regular task (the first is a control)
+    with pytest.raises(Conflict, match="suspended"):  # no label for a task ben never held, either
+        store.submit(pid, ben, Submission(uuid.uuid4().hex, other.id, "a"))
     assert len(store.labels(pid)) == 1
 
 
