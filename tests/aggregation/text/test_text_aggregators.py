@@ -46,6 +46,18 @@ def test_spans_vote_per_character() -> None:
     agg = SpanAggregator().fit(answers)
     assert [(s["start"], s["end"], s["label"]) for s in agg.labels_["t"]] == [(0, 5, "PER")]
     assert agg.labels_["t"][0]["agreement"] == pytest.approx((4 * 1 + 2 / 3) / 5)
+    assert "text" not in agg.labels_["t"][0]  # the labels quote no text
+
+
+def test_fused_spans_quote_the_text_the_workers_marked() -> None:
+    text = "Ada went to 東京 by 🚄"
+
+    def span(start: int, end: int, label: str) -> dict[str, object]:
+        return {"start": start, "end": end, "label": label, "text": text[start:end]}
+
+    answers = _answers([[span(0, 3, "PER"), span(12, 14, "LOC")], [span(0, 3, "PER"), span(12, 14, "LOC")], [span(0, 2, "PER")]])
+    fused = SpanAggregator().fit_predict(answers)["t"]
+    assert [(s["start"], s["end"], s["text"]) for s in fused] == [(0, 3, "Ada"), (12, 14, "東京")]
 
 
 def test_best_candidate_is_the_one_most_like_the_others() -> None:
