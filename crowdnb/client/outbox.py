@@ -47,13 +47,11 @@ class Outbox:
         return [(i, p, o, json.loads(b)) for i, p, o, b in rows]
 
     def done(self, op_ids: list[str]) -> None:
-        """Forget operations the server acknowledged (one transaction, one sync to disk)."""
+        """Forget operations the server acknowledged (one statement, one sync to disk)."""
         if not op_ids:
             return
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in op_ids])
-            self._db.execute("COMMIT")
+            self._db.execute("DELETE FROM pending WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(op_ids),))
 
     def fail(self, op_id: str, error: str) -> None:
         """Move an operation the server refused (it will not be retried) to the failed list."""

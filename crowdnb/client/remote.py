@@ -9,6 +9,7 @@ twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -26,6 +27,7 @@ from crowdnb.client.outbox import Outbox
 from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, ValidationError
 from crowdnb.widgets import Inspector, Item, Labeler, SourceUnavailable
 
+log = logging.getLogger(__name__)
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
 LINGER_SECONDS = 0.05  # after a label is queued, wait this long for more to send together (unless flushed)
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
@@ -137,7 +139,9 @@ class Remote:
                 self._send_waiting()
                 attempt = 0
                 wait = 5.0
-            except SourceUnavailable:
+            except Exception as exc:  # noqa: BLE001 - the labels stay in the outbox; try again later
+                if not isinstance(exc, SourceUnavailable):
+                    log.warning("sending the outbox failed, will retry: %s: %s", type(exc).__name__, exc)
                 wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
             with self._sent:
