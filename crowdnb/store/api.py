@@ -41,6 +41,7 @@ from crowdnb.store.schema import (
 )
 
 INSERT_CHUNK = 5_000
+ANALYZE_AFTER = 500  # tasks added at once after which PostgreSQL's statistics are refreshed
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 conn.execute(tasks.insert(), chunk)
                 if progress is not None:
                     progress(len(chunk))
-        if rows and self.dialect == "postgresql":
+        if len(rows) >= ANALYZE_AFTER and self.dialect == "postgresql":
             # Fresh statistics, or the planner takes a new project's queue for a few rows and
             # reads all of it to hand out ten tasks (31 ms per claim at 3,000 tasks).
             with self.reader.connect() as conn:
@@ -446,7 +447,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     ) -> list[Receipt | CrowdnbError]:
         """Store a worker's labels, each as `submit` would: its receipt, or the error that
         refused it (one refusal stops nothing). On PostgreSQL the plain ones (see
-        store/postgres.py) share one transaction, so the batch costs one durable commit."""
+        store/postgres.py) share one transaction and one durable commit; the others take one
+        each."""
         plain = self._submit_plain(project_id, worker_id, submissions)
         outcomes: list[Receipt | CrowdnbError] = []
         for i, submission in enumerate(submissions):
@@ -455,7 +457,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 continue
             try:
                 outcomes.append(self._submit(project_id, worker_id, submission))
-            except (NotFound, Conflict, LabelError, ValidationError) as exc:
+            except CrowdnbError as exc:
                 outcomes.append(exc)
         return outcomes
 
@@ -465,10 +467,11 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         if self._plain is None or not submissions:
             return {}
         kind, config = self._rules(project_id)
+        payloads = self._plain.payloads(project_id, [s.task_id for s in submissions]) if kind.label_uses_payload else {}
         rows: dict[int, PlainLabel] = {}
         for i, submission in enumerate(submissions):
-            payload = self._plain.payload(project_id, submission.task_id) if kind.label_uses_payload else {}
-            if payload is None:
+            payload = payloads.get(submission.task_id) if kind.label_uses_payload else {}
+            if payload is None:  # not a task of the project: the general path says so
                 continue
             try:
                 label = kind.validate_label(submission.label, config, payload)
@@ -815,8 +818,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     ) -> None:
         """When a task's counted labels reach its overlap, compute the label's posterior with
         the workers' skills: below the target, raise the overlap by one (up to the policy's
-        maximum); at the target, count for each worker whether they agreed with the answer, and
-        apply the rules with their updated skill."""
+        maximum); at the target, count for each worker whether they agreed with the answer (once
+        per task, even if a ban reopens it), and apply the rules with their updated skill."""
         standing = project_workers.c
         rows = conn.execute(
             sa.select(
@@ -830,9 +833,11 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             .where(annotations.c.task_id == task_id, annotations.c.status != "superseded")
         ).all()
         counted = [r for r in rows if r.status != "banned"]
-        current = conn.scalar(sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap)).where(tasks.c.id == task_id))
+        current, confident_at = conn.execute(
+            sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap), tasks.c.confident_at).where(tasks.c.id == task_id)
+        ).one()
         assert policy.max_overlap is not None and policy.target_confidence is not None
-        if len(counted) != current:
+        if len(counted) != current or confident_at is not None:  # not full, or its agreement already counted
             return
         usable = [r for r in counted if r.flag is None]
         tracks = [Track(r.n_control or 0, r.n_correct or 0, r.n_consensus or 0, r.n_agreed or 0) for r in usable]
@@ -840,6 +845,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             [r.label for r in usable], [policy.worker_skill(t) for t in tracks], project.config["classes"]
         )
         if confidence >= policy.target_confidence:
+            conn.execute(tasks.update().where(tasks.c.id == task_id).values(confident_at=utcnow()))
             for r, track in zip(usable, tracks, strict=True):
                 agreed = int(r.label == label)
                 self._standing(conn, project_id, r.worker_id)

@@ -1,12 +1,12 @@
 """PostgreSQL hand-out and submit in one statement each, for the common case.
 
 Most claims and submits in a busy project are plain: the project has no quality policy, the
-worker is active, has no rework waiting and no forgotten leases, no lease has expired, and the
-label arrives on a live lease. Each of those is written here as one SQL statement with
-data-modifying CTEs, run in autocommit (one round trip, one durable transaction). When a
-statement finds the case is not plain (its gate returns nothing), `Store` runs its general path,
-which handles every case in one explicit transaction; the two never disagree on the outcome,
-only on the number of round trips.
+worker is active; a claiming worker has no rework waiting and no forgotten leases, and no lease
+of the project has expired; a label arrives on the worker's lease. Each of those is written here
+as one SQL statement with data-modifying CTEs, run in autocommit (one round trip, one durable
+transaction). When a statement finds the case is not plain (its gate returns nothing), `Store`
+runs its general path, which handles every case in one explicit transaction; they are meant to
+agree on every outcome (tests/store/test_postgres.py replays a session both ways).
 
 Why hand-written SQL: the general path's ~7 statements per submit and ~18 per claim through
 SQLAlchemy cost ~4 ms of CPU per label with 50 worker threads; one statement per call (prepared
@@ -70,12 +70,16 @@ FROM (SELECT 1) AS one LEFT JOIN taken ON true
 ORDER BY taken.priority DESC, taken.position
 """
 
-# A label on a live lease in a project without a quality policy: the slot becomes done, the
-# label is stored (sampled for inspection by the caller's draw against the project's rate), and
-# an approved label is paid once per worker and task.
+# A label on the worker's lease (live, or expired but not yet swept: the general path takes
+# those too) from an active worker in a project without a quality policy: the slot becomes done,
+# the label is stored (sampled for inspection by the caller's draw against the project's rate),
+# and an approved label is paid once per worker and task.
 SUBMIT = """
 WITH project AS (
-    SELECT id, review_rate, price FROM projects WHERE id = %(project)s AND jsonb_typeof(quality) IS DISTINCT FROM 'object'
+    SELECT p.id, p.review_rate, p.price FROM projects p
+    WHERE p.id = %(project)s AND jsonb_typeof(p.quality) IS DISTINCT FROM 'object'
+      AND NOT EXISTS (SELECT 1 FROM project_workers s
+                      WHERE s.project_id = p.id AND s.worker_id = %(worker)s AND s.status <> 'active')
 ), slot AS (
     UPDATE assignments a SET status = 'done', expires_at = NULL
     FROM project
@@ -98,7 +102,7 @@ WITH project AS (
 SELECT submitted_at FROM stored
 """
 
-PAYLOAD = "SELECT payload FROM tasks WHERE id = %(task)s AND project_id = %(project)s"
+PAYLOADS = "SELECT id, payload FROM tasks WHERE project_id = %(project)s AND id = ANY(%(tasks)s::bigint[])"
 
 
 @dataclass(frozen=True)
@@ -128,18 +132,18 @@ class PlainPath:
         driver: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
         try:
             driver.autocommit = True
-            yield driver
+            try:
+                yield driver
+            finally:
+                if not driver.closed:
+                    driver.autocommit = False  # as the pool hands it to the general path
         finally:
-            if not driver.closed:
-                driver.autocommit = False  # as the pool hands it to the general path
             pooled.close()
 
     def claim(self, project_id: int, worker_id: int, n: int, held: list[int]) -> list[tuple[Any, ...]] | None:
         """The leased tasks' (id, external_id, payload, meta) in hand-out order, held leases
         renewed; None when the case is not plain."""
-        # An array literal: psycopg's list adaptation costs ~0.8 ms for a thousand ids.
-        held_ids = "{" + ",".join(str(int(i)) for i in held) + "}"
-        params = {"project": project_id, "worker": worker_id, "n": n, "held": held_ids}
+        params = {"project": project_id, "worker": worker_id, "n": n, "held": _id_array(held)}
         try:
             rows = self._run(CLAIM, params)
         except psycopg.errors.IntegrityError:  # the same worker claimed twice at once: let the general path decide
@@ -182,10 +186,16 @@ class PlainPath:
             cursor.close()
         return results
 
-    def payload(self, project_id: int, task_id: int) -> dict[str, Any] | None:
-        rows = self._run(PAYLOAD, {"project": project_id, "task": task_id})
-        return rows[0][0] if rows else None
+    def payloads(self, project_id: int, task_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Payloads of those of `task_ids` that are tasks of the project, in one query."""
+        return dict(self._run(PAYLOADS, {"project": project_id, "tasks": _id_array(task_ids)}))
 
     def _run(self, sql: str, params: dict[str, Any]) -> list[Any]:
         with self._driver() as driver, driver.cursor() as cursor:
             return cursor.execute(sql, params).fetchall()
+
+
+def _id_array(ids: list[int]) -> str:
+    """Ids as a PostgreSQL array literal, bound as one parameter (psycopg's list adaptation
+    costs ~0.8 ms for a thousand ids)."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"

@@ -141,6 +141,9 @@ tasks = sa.Table(
     # Whether the task has a known answer (a control task); kept apart from the JSON column so
     # that hand-out can select control tasks through an index.
     sa.Column("is_control", sa.Boolean, nullable=False, server_default=sa.false()),
+    # When dynamic overlap first closed the task with a confident answer: its labels count
+    # towards the workers' agreement once, even if a ban reopens and closes it again.
+    sa.Column("confident_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("project_id", "external_id", name="uq_tasks_project_external"),
 )
 sa.Index("ix_tasks_queue", tasks.c.project_id, tasks.c.is_open, tasks.c.priority.desc(), tasks.c.position)

@@ -166,3 +166,16 @@ def test_dynamic_overlap_needs_single_choice_classes(store: Store) -> None:
         store.set_quality(info.id, QualityPolicy(target_confidence=0.9, max_overlap=3))
     store.set_quality(info.id, QualityPolicy(control_rate=0.1))
     assert store.quality(info.id).control_rate == 0.1
+
+
+def test_a_ban_that_reopens_a_task_does_not_count_its_agreement_twice(store: Store) -> None:
+    policy = QualityPolicy(skill_prior=0.7, prior_weight=1, min_control=0, ban_below=0.6, target_confidence=0.75, max_overlap=5)
+    pid = _project(store, policy, n=1, controls=0, overlap=3)
+    workers = [store.worker_id(f"w{i}") for i in range(4)]
+    for worker, label in zip(workers, "baa"):
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, label)
+    assert store.worker_standing(pid).set_index("worker").loc["w0", "status"] == "banned"  # at the close
+    (reopened,) = store.claim(pid, workers[3], 1)  # the ban gave w0's slot back
+    _label(store, pid, workers[3], reopened.id, "a")
+    standing = store.worker_standing(pid).set_index("worker")
+    assert standing.loc[["w1", "w2"], "n_consensus"].tolist() == [1, 1]

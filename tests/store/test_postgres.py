@@ -76,6 +76,18 @@ def test_plain_submit_needs_a_live_lease_and_a_new_annotation_id(pg: Store) -> N
     assert _plain(pg).submit(pid, ana, [_label(other.id, "x2")]) == [None]  # no lease any more
 
 
+def test_plain_submit_steps_aside_for_a_worker_who_is_not_active(pg: Store) -> None:
+    pid, ana = _project(pg, price=5), pg.worker_id("ana")
+    task = pg.claim(pid, ana, 1)[0]
+    with pg.engine.begin() as conn:  # banned while her lease stands (a ban racing her claim)
+        conn.execute(sa.text("INSERT INTO project_workers (project_id, worker_id, status) VALUES (:p, :w, 'banned')"),
+                     {"p": pid, "w": ana})
+    assert _plain(pg).submit(pid, ana, [_label(task.id, "x1")]) == [None]
+    with pytest.raises(Conflict, match="banned"):
+        pg.submit(pid, ana, Submission("x1", task.id, "a"))
+    assert pg.balance(ana) == 0
+
+
 def test_a_batch_is_all_or_nothing_on_the_plain_path(pg: Store) -> None:
     pid, ana = _project(pg), pg.worker_id("ana")
     first, second, third = pg.claim(pid, ana, 3)
@@ -135,4 +147,25 @@ def _session(store: Store) -> dict[str, Any]:
 def test_the_plain_path_ends_where_the_general_path_ends(pg_cluster: Any) -> None:
     with Store(pg_cluster.new_database()) as plain, Store(pg_cluster.new_database()) as general:
         general._plain = None
+        served = _count_plain_answers(_plain(plain))
         assert _session(plain) == _session(general)
+        assert served["claim"] >= 3 and served["submit"] >= 6  # the plain path did take part
+
+
+def _count_plain_answers(path: PlainPath) -> dict[str, int]:
+    """Count the calls on which the plain path did the work (rather than stepping aside)."""
+    served = {"claim": 0, "submit": 0}
+    claim, submit = path.claim, path.submit
+
+    def counted_claim(*args: Any) -> Any:
+        out = claim(*args)
+        served["claim"] += out is not None
+        return out
+
+    def counted_submit(*args: Any) -> Any:
+        out = submit(*args)
+        served["submit"] += sum(at is not None for at in out)
+        return out
+
+    path.claim, path.submit = counted_claim, counted_submit  # type: ignore[method-assign]
+    return served
