@@ -9,6 +9,7 @@ one PostgreSQL store behind a proxy.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,20 +81,28 @@ def _account(
     return account
 
 
-def _project_account(
+@dataclass(frozen=True)
+class ProjectAccess:
+    """The caller of a project route: their account, the project's row (None: no such
+    project) and whether they belong to it."""
+
+    account: Account
+    project: dict[str, Any] | None
+    is_member: bool
+
+
+def _project_access(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], project: str
-) -> Account:
-    """The caller of a project route: account, project and membership in one query; the last
-    two wait in `request.state` for `_project`, which checks the role."""
+) -> ProjectAccess:
+    """Account, project and membership in one query; `_project` checks the role."""
     found = _store(request).access(_token(credentials), project)
     if found is None:
         raise _unknown_token()
-    account, request.state.project, request.state.is_member = found
-    return account
+    return ProjectAccess(*found)
 
 
 Caller = Annotated[Account, Depends(_account)]
-ProjectCaller = Annotated[Account, Depends(_project_account)]
+ProjectCaller = Annotated[ProjectAccess, Depends(_project_access)]
 
 
 def _require(account: Account, *roles: str) -> None:
@@ -101,16 +110,15 @@ def _require(account: Account, *roles: str) -> None:
         raise HTTPException(403, f"this needs the role {' or '.join(roles)}; you are {account.role}")
 
 
-def _project(request: Request, account: Account, name: str, *roles: str) -> ProjectInfo:
+def _project(access: ProjectAccess, name: str, *roles: str) -> ProjectInfo:
     """The project, if the caller has one of `roles` and belongs to it (managers always do).
     Non-managers get 403 for projects that do not exist too, so names do not leak."""
-    _require(account, *roles)
-    found, is_member = request.state.project, request.state.is_member
-    if found is None and account.role == "manager":
+    _require(access.account, *roles)
+    if access.project is None and access.account.role == "manager":
         raise NotFound(f"no project {name!r}")
-    if found is None or (account.role != "manager" and not is_member):
+    if access.project is None or (access.account.role != "manager" and not access.is_member):
         raise HTTPException(403, "not a member of this project")
-    return ProjectInfo(**found)
+    return ProjectInfo(**access.project)
 
 
 def _public_payload(payload: dict[str, Any], media: Path) -> dict[str, Any]:
@@ -147,17 +155,17 @@ def _routes() -> list[tuple[str, str, Any]]:
         _store(request).set_review(project.info.id, body.review_rate, body.review_window_seconds)
         return models.ProjectOut.of(_store(request).project(body.name))
 
-    def get_project(request: Request, caller: ProjectCaller, project: str) -> models.ProjectOut:
-        return models.ProjectOut.of(_project(request, caller, project, "worker", "inspector", "manager"))
+    def get_project(access: ProjectCaller, project: str) -> models.ProjectOut:
+        return models.ProjectOut.of(_project(access, project, "worker", "inspector", "manager"))
 
-    def add_member(request: Request, caller: ProjectCaller, project: str, body: models.Member) -> models.Me:
-        info = _project(request, caller, project, "manager")
+    def add_member(request: Request, access: ProjectCaller, project: str, body: models.Member) -> models.Me:
+        info = _project(access, project, "manager")
         account = _store(request).account(body.worker)
         _store(request).add_member(info.id, account.id)
         return models.Me(name=account.name, role=account.role)
 
-    def add_tasks(request: Request, caller: ProjectCaller, project: str, body: models.NewTasks) -> models.Added:
-        info = _project(request, caller, project, "manager")
+    def add_tasks(request: Request, access: ProjectCaller, project: str, body: models.NewTasks) -> models.Added:
+        info = _project(access, project, "manager")
         frame = pd.DataFrame(body.rows)
         if "image" in frame.columns:
             media = request.app.state.media
@@ -168,18 +176,18 @@ def _routes() -> list[tuple[str, str, Any]]:
         added = Project(_store(request), info).add_tasks(frame, on_duplicate=body.on_duplicate, progress=False)
         return models.Added(added=added)
 
-    def get_tasks(request: Request, caller: ProjectCaller, project: str) -> list[dict[str, Any]]:
-        info = _project(request, caller, project, "manager")
+    def get_tasks(request: Request, access: ProjectCaller, project: str) -> list[dict[str, Any]]:
+        info = _project(access, project, "manager")
         return _records(_store(request).tasks(info.id))
 
-    def get_labels(request: Request, caller: ProjectCaller, project: str) -> list[dict[str, Any]]:
-        info = _project(request, caller, project, "manager")
+    def get_labels(request: Request, access: ProjectCaller, project: str) -> list[dict[str, Any]]:
+        info = _project(access, project, "manager")
         return _records(_store(request).labels(info.id))
 
-    def claim(request: Request, caller: ProjectCaller, project: str, body: models.ClaimIn) -> list[models.TaskOut]:
-        info = _project(request, caller, project, "worker", "manager")
+    def claim(request: Request, access: ProjectCaller, project: str, body: models.ClaimIn) -> list[models.TaskOut]:
+        info = _project(access, project, "worker", "manager")
         media = request.app.state.media
-        tasks = _store(request).claim(info.id, caller.id, body.n, exclude=body.exclude)
+        tasks = _store(request).claim(info.id, access.account.id, body.n, exclude=body.exclude)
         return [
             models.TaskOut(
                 task_id=t.id, external_id=t.external_id, payload=_public_payload(t.payload, media),
@@ -188,23 +196,23 @@ def _routes() -> list[tuple[str, str, Any]]:
             for t in tasks
         ]
 
-    def renew(request: Request, caller: ProjectCaller, project: str, body: models.Renew) -> models.Added:
-        info = _project(request, caller, project, "worker", "manager")
-        return models.Added(added=_store(request).renew(info.id, caller.id, body.task_ids))
+    def renew(request: Request, access: ProjectCaller, project: str, body: models.Renew) -> models.Added:
+        info = _project(access, project, "worker", "manager")
+        return models.Added(added=_store(request).renew(info.id, access.account.id, body.task_ids))
 
-    def submit(request: Request, caller: ProjectCaller, project: str, body: models.SubmitIn) -> models.ReceiptOut:
-        info = _project(request, caller, project, "worker", "manager")
+    def submit(request: Request, access: ProjectCaller, project: str, body: models.SubmitIn) -> models.ReceiptOut:
+        info = _project(access, project, "worker", "manager")
         receipt = _store(request).submit(
-            info.id, caller.id, Submission(body.annotation_id, body.task_id, body.label, body.duration_ms)
+            info.id, access.account.id, Submission(body.annotation_id, body.task_id, body.label, body.duration_ms)
         )
         return models.ReceiptOut(
             annotation_id=receipt.annotation_id, submitted_at=receipt.submitted_at, duplicate=receipt.duplicate
         )
 
-    def submit_many(request: Request, caller: ProjectCaller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
-        info = _project(request, caller, project, "worker", "manager")
+    def submit_many(request: Request, access: ProjectCaller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
+        info = _project(access, project, "worker", "manager")
         submissions = [Submission(x.annotation_id, x.task_id, x.label, x.duration_ms) for x in body.labels]
-        outcomes = _store(request).submit_many(info.id, caller.id, submissions)
+        outcomes = _store(request).submit_many(info.id, access.account.id, submissions)
         return [
             models.Outcome(annotation_id=s.annotation_id, stored=False, detail=str(o))
             if isinstance(o, Exception)
@@ -212,29 +220,29 @@ def _routes() -> list[tuple[str, str, Any]]:
             for s, o in zip(submissions, outcomes, strict=True)
         ]
 
-    def skip(request: Request, caller: ProjectCaller, project: str, body: models.SkipIn) -> models.Added:
-        info = _project(request, caller, project, "worker", "manager")
-        _store(request).skip(info.id, caller.id, body.task_id)
+    def skip(request: Request, access: ProjectCaller, project: str, body: models.SkipIn) -> models.Added:
+        info = _project(access, project, "worker", "manager")
+        _store(request).skip(info.id, access.account.id, body.task_id)
         return models.Added(added=0)
 
-    def progress(request: Request, caller: ProjectCaller, project: str) -> models.Progress:
-        info = _project(request, caller, project, "worker", "inspector", "manager")
-        done, total = _store(request).progress(info.id, caller.id)
+    def progress(request: Request, access: ProjectCaller, project: str) -> models.Progress:
+        info = _project(access, project, "worker", "inspector", "manager")
+        done, total = _store(request).progress(info.id, access.account.id)
         return models.Progress(done=done, total=total)
 
-    def my_labels(request: Request, caller: ProjectCaller, project: str) -> list[dict[str, Any]]:
-        info = _project(request, caller, project, "worker", "manager")
-        return _records(_store(request).worker_labels(info.id, caller.id))
+    def my_labels(request: Request, access: ProjectCaller, project: str) -> list[dict[str, Any]]:
+        info = _project(access, project, "worker", "manager")
+        return _records(_store(request).worker_labels(info.id, access.account.id))
 
-    def claim_reviews(request: Request, caller: ProjectCaller, project: str, body: models.ClaimIn) -> list[dict[str, Any]]:
-        info = _project(request, caller, project, "inspector", "manager")
+    def claim_reviews(request: Request, access: ProjectCaller, project: str, body: models.ClaimIn) -> list[dict[str, Any]]:
+        info = _project(access, project, "inspector", "manager")
         media = request.app.state.media
-        reviews = _store(request).claim_reviews(info.id, caller.id, body.n)
+        reviews = _store(request).claim_reviews(info.id, access.account.id, body.n)
         return [{**r, "payload": _public_payload(r["payload"], media)} for r in reviews]
 
-    def decide(request: Request, caller: ProjectCaller, project: str, annotation_id: str, body: models.Decision) -> models.Added:
-        info = _project(request, caller, project, "inspector", "manager")
-        _store(request).decide(info.id, caller.id, annotation_id, body.decision, body.reason)
+    def decide(request: Request, access: ProjectCaller, project: str, annotation_id: str, body: models.Decision) -> models.Added:
+        info = _project(access, project, "inspector", "manager")
+        _store(request).decide(info.id, access.account.id, annotation_id, body.decision, body.reason)
         return models.Added(added=1)
 
     def payouts(request: Request, caller: Caller, start: datetime, end: datetime) -> list[dict[str, Any]]:
