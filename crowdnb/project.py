@@ -159,7 +159,8 @@ class Project:
         ``crowdnb.aggregation.methods.METHODS``), `params` go to it. Labels of banned workers
         and rejected ones are left out, and so are flagged ones (e.g. too fast) unless
         `include_flagged`. Known answers are held fixed by Dawid-Skene; structured methods weigh
-        workers by their skill on control tasks when there are any.
+        workers by their skill (control answers, and agreement with confidently closed tasks)
+        once any worker has answered a control task.
         """
         labels = self.labels()
         standing = self.workers().set_index("worker")

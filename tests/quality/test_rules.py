@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 
-from crowdnb import kinds
-from crowdnb.quality.control import control_report
 from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import QualityPolicy, Track
 
@@ -68,24 +65,3 @@ def test_posterior_of_agreeing_skilled_workers() -> None:
     assert task_posterior(["a", "a"], [0.9, 0.9], classes) == ("a", pytest.approx(0.81 / (0.81 + 2 * 0.05**2)))
     assert task_posterior(["c", "b"], [0.9, 0.9], classes) == ("b", pytest.approx(0.045 / (2 * 0.045 + 0.05**2)))
     assert task_posterior(["c", "b"], [0.9, 0.95], classes)[0] == "b"
-
-
-def test_control_report_counts_right_answers() -> None:
-    labels = pd.DataFrame({"task": [1, 2, 3, 1], "worker": ["a", "a", "a", "b"], "label": ["x", "y", "z", "y"]})
-    policy = QualityPolicy(skill_prior=0.5, prior_weight=2)
-    report = control_report(labels, pd.Series({1: "x", 2: "y"}), policy, kinds.get("text-class"), {"classes": ["x", "y", "z"]})
-    assert report.loc["a"].tolist() == [2, 2, pytest.approx(0.75)]
-    assert report.loc["b", "skill"] == pytest.approx(1 / 3)
-
-
-def test_control_report_checks_answers_the_kinds_way() -> None:
-    car = {"label": "car", "x": 10.0, "y": 10.0, "w": 40.0, "h": 30.0}
-    labels = pd.DataFrame(
-        {
-            "task": ["c1", "c1", "c1"],
-            "worker": ["near", "far", "wrong-class"],
-            "label": [[{**car, "x": 12.0}], [{**car, "x": 30.0}], [{**car, "label": "bus"}]],
-        }
-    )
-    report = control_report(labels, pd.Series({"c1": [car]}), QualityPolicy(), kinds.get("bbox"), {"classes": ["car", "bus"]})
-    assert report["n_correct"].to_dict() == {"near": 1, "far": 0, "wrong-class": 0}

@@ -65,14 +65,16 @@ def outline(shape: dict[str, Any]) -> np.ndarray:
 def shape_iou(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> np.ndarray:
     """IoU of every shape in `a` with every shape in `b`: a len(a) x len(b) matrix. Shapes are
     boxes (``x, y, w, h``), OCR regions (``box`` or ``quad``) or polygons (``points``); boxes are
-    compared exactly, a pair with an outline by rasterizing the two on their joint bounding box."""
+    compared exactly, a pair with an outline by rasterizing the two on their joint bounding box
+    (only where their bounding boxes overlap: elsewhere the IoU is 0)."""
     if not any("points" in s or "quad" in s for s in [*a, *b]):
         corners = [np.array([box_corners(s.get("box", s)) for s in side]).reshape(-1, 4) for side in (a, b)]
         return box_iou(*corners)
+    outlines = [[outline(s) for s in side] for side in (a, b)]
+    bounds = [np.array([[*o.min(axis=0), *o.max(axis=0)] for o in side]).reshape(-1, 4) for side in outlines]
     out = np.zeros((len(a), len(b)))
-    for i, first in enumerate(a):
-        for j, second in enumerate(b):
-            out[i, j] = mask_iou(polygon_masks([outline(first), outline(second)]))[0, 1]
+    for i, j in zip(*np.nonzero(box_iou(*bounds) > 0), strict=True):
+        out[i, j] = mask_iou(polygon_masks([outlines[0][i], outlines[1][j]]))[0, 1]
     return out
 
 
