@@ -39,4 +39,4 @@ def test_member_projects_and_labels(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["--store", store_path, "labels", "p", "--out", str(out)]) == 0
     assert pd.read_csv(out)[["task", "worker", "label"]].values.tolist() == [[1, "ana", "a"]]
     with crowdnb.Store(store_path) as store:
-        assert store.is_member(store.project("p").id, store.account("ana").id)
+        assert store.member_projects(store.account("ana").id) == ["p"]

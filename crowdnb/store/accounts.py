@@ -104,17 +104,6 @@ class AccountsMixin:
             if not exists:
                 conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
 
-    def is_member(self, project_id: int, worker_id: int) -> bool:
-        """Whether a worker belongs to a project."""
-        with self.engine.connect() as conn:
-            return bool(
-                conn.scalar(
-                    sa.select(sa.func.count()).where(
-                        project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
-                    )
-                )
-            )
-
     def member_projects(self, worker_id: int) -> list[str]:
         """Names of the projects a worker belongs to."""
         with self.engine.connect() as conn:

@@ -26,15 +26,18 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-# The plain path runs only without a quality policy (stored as SQL or JSON null); a worker with a
-# standing other than active, rework or own leases not held by the caller, or any expired lease
-# in the project sends the claim to the general path (which also sweeps expired leases).
-CLAIM = """
-WITH project AS (
-    SELECT p.id, p.overlap, p.lease_seconds FROM projects p
+# The project, when the plain path may serve this worker in it: no quality policy (stored as SQL
+# or JSON null) and a worker whose standing is active (or who has none yet).
+PLAIN_PROJECT = """
+    SELECT p.id, p.overlap, p.lease_seconds, p.review_rate, p.price FROM projects p
     WHERE p.id = %(project)s AND jsonb_typeof(p.quality) IS DISTINCT FROM 'object'
       AND NOT EXISTS (SELECT 1 FROM project_workers s
-                      WHERE s.project_id = p.id AND s.worker_id = %(worker)s AND s.status <> 'active')
+                      WHERE s.project_id = p.id AND s.worker_id = %(worker)s AND s.status <> 'active')"""
+
+# A claim also leaves the plain path when the worker has rework or own leases not held by the
+# caller, or any lease in the project has expired (the general path sweeps those first).
+CLAIM = f"""
+WITH project AS ({PLAIN_PROJECT}
       AND NOT EXISTS (SELECT 1 FROM assignments a
                       WHERE a.project_id = p.id AND a.worker_id = %(worker)s
                         AND a.status IN ('rework', 'leased') AND a.task_id <> ALL(%(held)s::bigint[]))
@@ -71,15 +74,11 @@ ORDER BY taken.priority DESC, taken.position
 """
 
 # A label on the worker's lease (live, or expired but not yet swept: the general path takes
-# those too) from an active worker in a project without a quality policy: the slot becomes done,
+# those too) in a plain project: the slot becomes done,
 # the label is stored (sampled for inspection by the caller's draw against the project's rate),
 # and an approved label is paid once per worker and task.
-SUBMIT = """
-WITH project AS (
-    SELECT p.id, p.review_rate, p.price FROM projects p
-    WHERE p.id = %(project)s AND jsonb_typeof(p.quality) IS DISTINCT FROM 'object'
-      AND NOT EXISTS (SELECT 1 FROM project_workers s
-                      WHERE s.project_id = p.id AND s.worker_id = %(worker)s AND s.status <> 'active')
+SUBMIT = f"""
+WITH project AS ({PLAIN_PROJECT}
 ), slot AS (
     UPDATE assignments a SET status = 'done', expires_at = NULL
     FROM project
