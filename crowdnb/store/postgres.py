@@ -74,9 +74,9 @@ ORDER BY taken.priority DESC, taken.position
 """
 
 # A label on the worker's lease (live, or expired but not yet swept: the general path takes
-# those too) in a plain project: the slot becomes done,
-# the label is stored (sampled for inspection by the caller's draw against the project's rate),
-# and an approved label is paid once per worker and task.
+# those too) in a plain project: the slot becomes done, the label is stored (sampled for
+# inspection by the caller's draw against the project's rate), and an approved label is paid
+# once per worker and task.
 SUBMIT = f"""
 WITH project AS ({PLAIN_PROJECT}
 ), slot AS (
