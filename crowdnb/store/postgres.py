@@ -17,11 +17,13 @@ Values are always bound as parameters.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -34,6 +36,9 @@ PLAIN_PROJECT = """
       AND NOT EXISTS (SELECT 1 FROM project_workers s
                       WHERE s.project_id = p.id AND s.worker_id = %(worker)s AND s.status <> 'active')"""
 
+# "The worker has no slot of the task" is a scalar subquery on purpose: as a NOT EXISTS it is
+# planned as an anti join that reads all of the worker's slots (or all slots) per claim; as a
+# scalar it stays one probe of (task_id, worker_id) per candidate task.
 # A claim also leaves the plain path when the worker has rework or own leases not held by the
 # caller, or any lease in the project has expired (the general path sweeps those first).
 CLAIM = f"""
@@ -52,7 +57,7 @@ WITH project AS ({PLAIN_PROJECT}
 ), picked AS (
     SELECT t.id FROM tasks t
     WHERE t.project_id = %(project)s AND t.is_open AND EXISTS (SELECT 1 FROM project)
-      AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = %(worker)s)
+      AND (SELECT count(*) FROM assignments a WHERE a.task_id = t.id AND a.worker_id = %(worker)s) = 0
     ORDER BY t.priority DESC, t.position
     LIMIT %(n)s
     FOR UPDATE OF t SKIP LOCKED
@@ -73,33 +78,47 @@ FROM (SELECT 1) AS one LEFT JOIN taken ON true
 ORDER BY taken.priority DESC, taken.position
 """
 
-# A label on the worker's lease (live, or expired but not yet swept: the general path takes
-# those too) in a plain project: the slot becomes done, the label is stored (sampled for
-# inspection by the caller's draw against the project's rate), and an approved label is paid
-# once per worker and task.
-SUBMIT = f"""
-WITH project AS ({PLAIN_PROJECT}
+# Labels (of any workers and projects), each on its worker's lease (live, or expired but not
+# yet swept: the general path takes those too) in a plain project, in one statement: the slots
+# become done, the labels are stored (sampled for inspection by their draw against the
+# project's rate), and approved labels are paid once per worker and task. Rows come from arrays
+# (one per field, as `unnest` pairs them up); the statement returns the stored ones.
+SUBMIT = """
+WITH input AS (
+    SELECT * FROM unnest(%(projects)s::int[], %(workers)s::int[], %(tasks)s::bigint[], %(ids)s::text[],
+                         %(labels)s::text[], %(durations)s::int[], %(draws)s::float8[])
+                  AS i (project, worker, task, id, label, duration, draw)
+), eligible AS (
+    SELECT i.*, p.review_rate, p.price FROM input i JOIN projects p ON p.id = i.project
+    WHERE jsonb_typeof(p.quality) IS DISTINCT FROM 'object'
+      AND NOT EXISTS (SELECT 1 FROM project_workers s
+                      WHERE s.project_id = p.id AND s.worker_id = i.worker AND s.status <> 'active')
 ), slot AS (
     UPDATE assignments a SET status = 'done', expires_at = NULL
-    FROM project
-    WHERE a.task_id = %(task)s AND a.worker_id = %(worker)s AND a.project_id = project.id
-      AND a.status = 'leased'
-    RETURNING a.task_id
+    FROM eligible e
+    WHERE a.task_id = e.task AND a.worker_id = e.worker AND a.project_id = e.project AND a.status = 'leased'
+    RETURNING a.task_id, a.worker_id
 ), stored AS (
     INSERT INTO annotations (id, project_id, task_id, worker_id, label, duration_ms, status)
-    SELECT %(id)s, project.id, slot.task_id, %(worker)s, %(label)s::jsonb, %(duration)s,
-           CASE WHEN %(draw)s < project.review_rate THEN 'submitted' ELSE 'approved' END
-    FROM project, slot
-    RETURNING id, status, submitted_at
+    SELECT e.id, e.project, e.task, e.worker, e.label::jsonb, e.duration,
+           CASE WHEN e.draw < e.review_rate THEN 'submitted' ELSE 'approved' END
+    FROM eligible e JOIN slot ON slot.task_id = e.task AND slot.worker_id = e.worker
+    RETURNING id, project_id, task_id, worker_id, status, submitted_at
 ), paid AS (
     INSERT INTO ledger (worker_id, project_id, amount, reason, key, annotation_id)
-    SELECT %(worker)s, project.id, project.price, 'label', %(pay_key)s, stored.id
-    FROM project, stored
-    WHERE stored.status = 'approved' AND project.price > 0
+    SELECT s.worker_id, s.project_id, e.price, 'label', 'label:' || s.task_id || ':' || s.worker_id, s.id
+    FROM stored s JOIN eligible e ON e.id = s.id
+    WHERE s.status = 'approved' AND e.price > 0
     ON CONFLICT (key) DO NOTHING
 )
-SELECT submitted_at FROM stored
+SELECT id, submitted_at FROM stored
 """
+
+GROUP_LEADERS = 2  # groups written at once, each on a pooled connection (2 measured best on 2 cores)
+GROUP_MAX = 200  # labels per group at most
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 PAYLOADS = "SELECT id, payload FROM tasks WHERE project_id = %(project)s AND id = ANY(%(tasks)s::bigint[])"
 
@@ -121,6 +140,7 @@ class PlainPath:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._group: GroupCommit[tuple[int, int, PlainLabel], datetime | None] = GroupCommit(self._write_group)
 
     @contextmanager
     def _driver(self) -> Iterator[psycopg.Connection[Any]]:
@@ -153,37 +173,38 @@ class PlainPath:
 
     def submit(self, project_id: int, worker_id: int, labels: list[PlainLabel]) -> list[datetime | None]:
         """Each label's submitted_at, or None where its case is not plain (then nothing of it
-        was stored). Several labels share one transaction, their statements pipelined; if one
-        fails outright (an annotation id used before), none is stored and all get None."""
-        if not labels:
-            return []
-        params = [
-            {
-                "project": project_id, "worker": worker_id, "task": row.task_id, "id": row.annotation_id,
-                "label": json.dumps(row.label), "duration": row.duration_ms, "draw": row.draw,
-                "pay_key": f"label:{row.task_id}:{worker_id}",
-            }
-            for row in labels
-        ]
-        try:
-            with self._driver() as driver:
-                results = self._submit_all(driver, params)
-        except psycopg.errors.IntegrityError:  # the general path explains, label by label
-            return [None] * len(labels)
-        return [rows[0][0].astimezone(timezone.utc) if rows else None for rows in results]
+        was stored). The labels share one transaction with those other threads submit at the
+        same moment (see `GroupCommit`); if the statement fails outright (an annotation id used
+        before, a deadlock), none of the group is stored and all get None."""
+        return self._group.run([(project_id, worker_id, row) for row in labels]) if labels else []
 
-    @staticmethod
-    def _submit_all(driver: psycopg.Connection[Any], params: list[dict[str, Any]]) -> list[list[Any]]:
-        if len(params) == 1:
-            with driver.cursor() as cursor:
-                return [cursor.execute(SUBMIT, params[0]).fetchall()]
-        with driver.transaction(), driver.pipeline():
-            cursors = [driver.cursor().execute(SUBMIT, p) for p in params]
-        results = []
-        for cursor in cursors:
-            results.append(cursor.fetchall())
-            cursor.close()
-        return results
+    def _write_group(self, items: list[tuple[int, int, PlainLabel]]) -> list[datetime | None]:
+        """One SUBMIT for a group. A label whose annotation id, or worker and task, came earlier
+        in the group is left to the general path (which then sees the first one stored)."""
+        seen: set[Any] = set()
+        first = []
+        for project_id, worker_id, row in items:
+            keys = (row.annotation_id, (row.task_id, worker_id))
+            first.append(not seen.intersection(keys))
+            seen.update(keys)
+        rows = [item for item, ok in zip(items, first, strict=True) if ok]
+        params = {
+            "projects": _id_array([project for project, _, _ in rows]),
+            "workers": _id_array([worker for _, worker, _ in rows]),
+            "tasks": _id_array([row.task_id for _, _, row in rows]),
+            "ids": [row.annotation_id for _, _, row in rows],
+            "labels": [json.dumps(row.label) for _, _, row in rows],
+            "durations": [row.duration_ms for _, _, row in rows],
+            "draws": [row.draw for _, _, row in rows],
+        }
+        try:
+            stored = dict(self._run(SUBMIT, params))
+        except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
+            return [None] * len(items)  # the general path explains, label by label
+        return [
+            at.astimezone(timezone.utc) if ok and (at := stored.get(row.annotation_id)) is not None else None
+            for (_, _, row), ok in zip(items, first, strict=True)
+        ]
 
     def payloads(self, project_id: int, task_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Payloads of those of `task_ids` that are tasks of the project, in one query."""
@@ -192,6 +213,95 @@ class PlainPath:
     def _run(self, sql: str, params: dict[str, Any]) -> list[Any]:
         with self._driver() as driver, driver.cursor() as cursor:
             return cursor.execute(sql, params).fetchall()
+
+
+@dataclass
+class _Ticket(Generic[In, Out]):
+    """One caller's items in a `GroupCommit`, and what became of them."""
+
+    items: list[In]
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[Out] | None = None
+    error: BaseException | None = None
+    leads: bool = False  # handed the lead by a finishing leader instead of results
+
+    def answer(self) -> list[Out]:
+        if self.error is not None:
+            raise self.error
+        assert self.results is not None
+        return self.results
+
+
+class GroupCommit(Generic[In, Out]):
+    """Group commit: items that several threads hand in at the same moment are written by one
+    of them in one transaction, and every caller returns only once that transaction committed.
+
+    A thread that arrives while fewer than `leaders` groups are being written leads: it writes
+    its items together with everything queued (up to `max_items`) and hands the results out.
+    Otherwise it queues and waits. A leader that finishes while items are queued hands its lead
+    to the oldest waiter, so no caller writes for others more than once. A lone caller writes at
+    once, alone.
+
+    Why: with many workers the store's limit is the durable commit (each waits for the
+    write-ahead log to reach the disk, and each is a transaction and round trips of its own);
+    PostgreSQL groups the disk flushes, this groups the transactions. Written here because no
+    kept library offers it for a psycopg connection.
+    """
+
+    def __init__(
+        self, write: Callable[[list[In]], list[Out]], *, leaders: int = GROUP_LEADERS, max_items: int = GROUP_MAX
+    ) -> None:
+        self._write = write
+        self._leaders = leaders
+        self._max_items = max_items
+        self._lock = threading.Lock()
+        self._queue: deque[_Ticket[In, Out]] = deque()
+        self._active = 0
+        self.groups = 0  # groups written so far
+
+    def run(self, items: list[In]) -> list[Out]:
+        """Write `items`, in one transaction with whatever else is queued, and return their
+        results in order (or raise what the write raised)."""
+        ticket: _Ticket[In, Out] = _Ticket(items)
+        with self._lock:
+            leads = self._active < self._leaders
+            if leads:
+                self._active += 1
+            else:
+                self._queue.append(ticket)
+        if not leads:
+            ticket.done.wait()
+            if not ticket.leads:
+                return ticket.answer()
+        self._lead(ticket)
+        return ticket.answer()
+
+    def _lead(self, own: _Ticket[In, Out]) -> None:
+        group, size = [own], len(own.items)
+        with self._lock:
+            while self._queue and size + len(self._queue[0].items) <= self._max_items:
+                group.append(self._queue.popleft())
+                size += len(group[-1].items)
+        try:
+            results = self._write([item for ticket in group for item in ticket.items])
+            start = 0
+            for ticket in group:
+                ticket.results = results[start : start + len(ticket.items)]
+                start += len(ticket.items)
+        except BaseException as exc:  # every caller of the group hears of it
+            for ticket in group:
+                ticket.error = exc
+        finally:
+            with self._lock:
+                self.groups += 1
+                successor = self._queue.popleft() if self._queue else None
+                if successor is None:
+                    self._active -= 1
+            for ticket in group[1:]:
+                ticket.done.set()
+            if successor is not None:
+                successor.leads = True
+                successor.done.set()
 
 
 def _id_array(ids: list[int]) -> str:
