@@ -40,12 +40,16 @@ PLAIN_PROJECT = """
 # planned as an anti join that reads all of the worker's slots (or all slots) per claim; as a
 # scalar it stays one probe of (task_id, worker_id) per candidate task.
 # A claim also leaves the plain path when the worker has rework or own leases not held by the
-# caller, or any lease in the project has expired (the general path sweeps those first).
+# caller, or any lease in the project has expired (the general path sweeps those first). Each
+# status is its own probe of (project_id, worker_id, status): with `status IN (...)` the planner
+# read all of the worker's slots and filtered them (1,200 per claim at 20,000 tasks).
 CLAIM = f"""
 WITH project AS ({PLAIN_PROJECT}
       AND NOT EXISTS (SELECT 1 FROM assignments a
-                      WHERE a.project_id = p.id AND a.worker_id = %(worker)s
-                        AND a.status IN ('rework', 'leased') AND a.task_id <> ALL(%(held)s::bigint[]))
+                      WHERE a.project_id = p.id AND a.worker_id = %(worker)s AND a.status = 'rework')
+      AND NOT EXISTS (SELECT 1 FROM assignments a
+                      WHERE a.project_id = p.id AND a.worker_id = %(worker)s AND a.status = 'leased'
+                        AND a.task_id <> ALL(%(held)s::bigint[]))
       AND NOT EXISTS (SELECT 1 FROM assignments a
                       WHERE a.project_id = p.id AND a.status = 'leased'
                         AND a.expires_at < statement_timestamp())
