@@ -85,13 +85,12 @@ ORDER BY taken.priority DESC, taken.position
 # Labels (of any workers and projects), each on its worker's lease (live, or expired but not
 # yet swept: the general path takes those too) in a plain project, in one statement: the slots
 # become done, the labels are stored (sampled for inspection by their draw against the
-# project's rate), and approved labels are paid once per worker and task. Rows come from arrays
-# (one per field, as `unnest` pairs them up); the statement returns the stored ones.
+# project's rate), and approved labels are paid once per worker and task. The rows arrive as
+# one JSON array (one parameter, one json.dumps); the statement returns the stored ones.
 SUBMIT = """
 WITH input AS (
-    SELECT * FROM unnest(%(projects)s::int[], %(workers)s::int[], %(tasks)s::bigint[], %(ids)s::text[],
-                         %(labels)s::text[], %(durations)s::int[], %(draws)s::float8[])
-                  AS i (project, worker, task, id, label, duration, draw)
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+                  AS i (project int, worker int, task bigint, id text, label jsonb, duration int, draw float8)
 ), eligible AS (
     SELECT i.*, p.review_rate, p.price FROM input i JOIN projects p ON p.id = i.project
     WHERE jsonb_typeof(p.quality) IS DISTINCT FROM 'object'
@@ -104,7 +103,7 @@ WITH input AS (
     RETURNING a.task_id, a.worker_id
 ), stored AS (
     INSERT INTO annotations (id, project_id, task_id, worker_id, label, duration_ms, status)
-    SELECT e.id, e.project, e.task, e.worker, e.label::jsonb, e.duration,
+    SELECT e.id, e.project, e.task, e.worker, e.label, e.duration,
            CASE WHEN e.draw < e.review_rate THEN 'submitted' ELSE 'approved' END
     FROM eligible e JOIN slot ON slot.task_id = e.task AND slot.worker_id = e.worker
     RETURNING id, project_id, task_id, worker_id, status, submitted_at
@@ -191,18 +190,14 @@ class PlainPath:
             keys = (row.annotation_id, (row.task_id, worker_id))
             first.append(not seen.intersection(keys))
             seen.update(keys)
-        rows = [item for item, ok in zip(items, first, strict=True) if ok]
-        params = {
-            "projects": _id_array([project for project, _, _ in rows]),
-            "workers": _id_array([worker for _, worker, _ in rows]),
-            "tasks": _id_array([row.task_id for _, _, row in rows]),
-            "ids": [row.annotation_id for _, _, row in rows],
-            "labels": [json.dumps(row.label) for _, _, row in rows],
-            "durations": [row.duration_ms for _, _, row in rows],
-            "draws": [row.draw for _, _, row in rows],
-        }
+        rows = [
+            {"project": project_id, "worker": worker_id, "task": row.task_id, "id": row.annotation_id,
+             "label": row.label, "duration": row.duration_ms, "draw": row.draw}
+            for (project_id, worker_id, row), ok in zip(items, first, strict=True)
+            if ok
+        ]
         try:
-            stored = dict(self._run(SUBMIT, params))
+            stored = dict(self._run(SUBMIT, {"rows": json.dumps(rows)}))
         except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
             return [None] * len(items)  # the general path explains, label by label
         return [
@@ -219,12 +214,20 @@ class PlainPath:
             return cursor.execute(sql, params).fetchall()
 
 
+def _held_lock() -> threading.Lock:
+    """A lock already held: a waiter blocks on it until another thread releases it (cheaper to
+    wake than an Event, which matters when one leader wakes a whole group)."""
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class _Ticket(Generic[In, Out]):
     """One caller's items in a `GroupCommit`, and what became of them."""
 
     items: list[In]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Lock = field(default_factory=_held_lock)  # released once answered or handed the lead
     results: list[Out] | None = None
     error: BaseException | None = None
     leads: bool = False  # handed the lead by a finishing leader instead of results
@@ -274,7 +277,7 @@ class GroupCommit(Generic[In, Out]):
             else:
                 self._queue.append(ticket)
         if not leads:
-            ticket.done.wait()
+            ticket.done.acquire()
             if not ticket.leads:
                 return ticket.answer()
         self._lead(ticket)
@@ -302,10 +305,10 @@ class GroupCommit(Generic[In, Out]):
                 if successor is None:
                     self._active -= 1
             for ticket in group[1:]:
-                ticket.done.set()
+                ticket.done.release()
             if successor is not None:
                 successor.leads = True
-                successor.done.set()
+                successor.done.release()
 
 
 def _id_array(ids: list[int]) -> str:
