@@ -538,6 +538,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 )
             if before in (None, "skipped"):
                 self._take_free_slot(conn, submission.task_id)
+            # The slot first: the annotation refers to it.
+            self._settle(conn, project_id, worker_id, submission.task_id, "done", project.overlap, before)
             inspect = before == "rework" or review_draw(submission.annotation_id) < project.review_rate
             submitted_at = conn.execute(
                 annotations.insert()
@@ -551,7 +553,6 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             ).scalar_one()
             if not inspect and project.price:
                 self._pay(conn, project_id, worker_id, submission.task_id, submission.annotation_id, project.price)
-            self._settle(conn, project_id, worker_id, submission.task_id, "done", project.overlap, before)
             if project.quality:
                 self._after_label(conn, project_id, worker_id, submission.task_id, task.is_control, project, policy)
         return Receipt(submission.annotation_id, submitted_at, duplicate=False)

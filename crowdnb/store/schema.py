@@ -149,13 +149,17 @@ tasks = sa.Table(
 sa.Index("ix_tasks_queue", tasks.c.project_id, tasks.c.is_open, tasks.c.priority.desc(), tasks.c.position)
 sa.Index("ix_tasks_control", tasks.c.project_id, tasks.c.is_control, tasks.c.position)
 
+# A label, always on its worker's slot of the task (the assignment, which refers to the task,
+# the worker and the project): one foreign key check per label instead of three, each of which
+# locked a hot row (all labels of a project locked the project's row). `project_id` repeats the
+# slot's project for the indexes; the store writes both from the same row.
 annotations = sa.Table(
     "annotations",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("worker_id", sa.Integer, nullable=False),
     sa.Column("label", JSONType, nullable=False),
     sa.Column("status", sa.String(16), nullable=False, server_default="submitted"),
     sa.Column("duration_ms", sa.Integer, nullable=True),
@@ -164,6 +168,9 @@ annotations = sa.Table(
     sa.Column("flag", sa.String(32), nullable=True),
     sa.CheckConstraint(
         "status IN ('submitted', 'superseded', 'approved', 'rejected')", name="status_known"
+    ),
+    sa.ForeignKeyConstraint(
+        ["task_id", "worker_id"], ["assignments.task_id", "assignments.worker_id"], ondelete="CASCADE"
     ),
     sa.Index("ix_annotations_task_worker", "task_id", "worker_id"),
     sa.Index("ix_annotations_project_status", "project_id", "status"),

@@ -1,33 +1,58 @@
-"""Upgrading a store made before quality control (revision 0001) keeps its data and marks the
-tasks with known answers as control tasks."""
+"""Upgrades keep a store's data: a store made before quality control (revision 0001) gets its
+tasks with known answers marked as control tasks; labels made before 0006 end up tied to their
+worker's slot of the task."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 from crowdnb.store import Store
 from crowdnb.store import engine as engines
-from crowdnb.store.schema import tasks
+from crowdnb.store.schema import annotations, tasks
 
 
-def test_upgrade_from_0001_marks_control_tasks(store_url: str) -> None:
-    engine = engines.create_engine(store_url)
+def _upgrade(engine: sa.Engine, revision: str, *statements: str) -> None:
+    """Bring a new store to `revision`, then run `statements` on it."""
     with engine.begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(engines.MIGRATIONS))
         config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
-        conn.execute(sa.text("INSERT INTO projects (name, kind, config) VALUES ('old', 'text-class', '{\"classes\": [\"a\"]}')"))
-        conn.execute(
-            sa.text(
-                "INSERT INTO tasks (project_id, external_id, position, payload, meta, known_answer) VALUES "
-                "(1, 'plain', 0, '{}', '{}', 'null'), (1, 'gold', 1, '{}', '{}', '\"a\"'), (1, 'bare', 2, '{}', '{}', NULL)"
-            )
-        )
+        command.upgrade(config, revision)
+        for statement in statements:
+            conn.execute(sa.text(statement))
     engine.dispose()
+
+
+def test_upgrade_from_0001_marks_control_tasks(store_url: str) -> None:
+    _upgrade(
+        engines.create_engine(store_url), "0001",
+        "INSERT INTO projects (name, kind, config) VALUES ('old', 'text-class', '{\"classes\": [\"a\"]}')",
+        "INSERT INTO tasks (project_id, external_id, position, payload, meta, known_answer) VALUES "
+        "(1, 'plain', 0, '{}', '{}', 'null'), (1, 'gold', 1, '{}', '{}', '\"a\"'), (1, 'bare', 2, '{}', '{}', NULL)",
+    )
     with Store(store_url) as store, store.engine.connect() as conn:
         rows = dict(conn.execute(sa.select(tasks.c.external_id, tasks.c.is_control)).all())
         assert rows == {"plain": False, "gold": True, "bare": False}
         assert store.project("old").quality is None
+
+
+def test_upgrade_to_0006_keeps_labels_and_refuses_one_without_its_slot(store_url: str) -> None:
+    _upgrade(
+        engines.create_engine(store_url), "0005",
+        "INSERT INTO projects (name, kind, config) VALUES ('old', 'text-class', '{\"classes\": [\"a\"]}')",
+        "INSERT INTO workers (name) VALUES ('ana')",
+        "INSERT INTO tasks (project_id, external_id, position, payload, meta) VALUES (1, 't0', 0, '{}', '{}'), (1, 't1', 1, '{}', '{}')",
+        "INSERT INTO assignments (project_id, task_id, worker_id, status) VALUES (1, 1, 1, 'done')",
+        "INSERT INTO annotations (id, project_id, task_id, worker_id, label, status) VALUES ('x', 1, 1, 1, '\"a\"', 'approved')",
+    )
+    with Store(store_url) as store:
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(annotations.c.id, annotations.c.task_id)).all() == [("x", 1)]
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:  # t1: ana holds no slot of it
+            conn.execute(annotations.insert().values(id="y", project_id=1, task_id=2, worker_id=1, label="a"))
+        with store.engine.begin() as conn:  # a task's slots and labels go with it
+            conn.execute(tasks.delete().where(tasks.c.id == 1))
+            assert conn.scalar(sa.select(sa.func.count()).select_from(annotations)) == 0
