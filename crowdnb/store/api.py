@@ -41,6 +41,7 @@ from crowdnb.store.schema import (
 )
 
 INSERT_CHUNK = 5_000
+LEASED = sa.literal_column("'leased'")  # inline, so that PostgreSQL can use the partial expiry index
 ANALYZE_AFTER = 500  # tasks added at once after which PostgreSQL's statistics are refreshed
 
 
@@ -394,7 +395,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             conn.scalars(
                 sa.select(assignments.c.id).where(
                     assignments.c.project_id == project_id,
-                    assignments.c.status == "leased",
+                    assignments.c.status == LEASED,
                     assignments.c.expires_at < utcnow(),
                 )
             )
@@ -407,7 +408,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
             sa.delete(assignments)
             .where(
                 assignments.c.id.in_(expired),
-                assignments.c.status == "leased",
+                assignments.c.status == LEASED,
                 assignments.c.expires_at < utcnow(),
             )
             .returning(assignments.c.task_id)

@@ -56,3 +56,15 @@ def test_upgrade_to_0006_keeps_labels_and_refuses_one_without_its_slot(store_url
         with store.engine.begin() as conn:  # a task's slots and labels go with it
             conn.execute(tasks.delete().where(tasks.c.id == 1))
             assert conn.scalar(sa.select(sa.func.count()).select_from(annotations)) == 0
+
+
+def test_0006_indexes_only_leases_for_expiry_and_leaves_room_on_task_pages(store: Store) -> None:
+    inspector = sa.inspect(store.engine)
+    expiry = next(ix for ix in inspector.get_indexes("assignments") if ix["name"] == "ix_assignments_expiry")
+    assert expiry["column_names"] == ["project_id", "expires_at"]
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            definition = conn.scalar(sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_assignments_expiry'"))
+            options = conn.scalar(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'tasks'"))
+        assert definition.endswith("WHERE ((status)::text = 'leased'::text)")
+        assert options == ["fillfactor=70"]
