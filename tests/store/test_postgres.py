@@ -3,6 +3,7 @@ store ends in the same state as with the general path alone."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +96,40 @@ def test_a_batch_is_all_or_nothing_on_the_plain_path(pg: Store) -> None:
     batch = [_label(second.id, "fresh"), _label(third.id, "used")]  # the second one's id is taken
     assert _plain(pg).submit(pid, ana, batch) == [None, None]
     assert pg.labels(pid)["annotation_id"].tolist() == ["used"]
+
+
+def test_concurrent_submits_share_transactions_and_all_are_stored(pg: Store) -> None:
+    pid = _project(pg, overlap=3, price=2)
+    pg.add_tasks(pid, [NewTask(f"u{i}", {"text": "more"}) for i in range(10)])
+    workers = [pg.worker_id(f"w{i}") for i in range(12)]
+    held = {worker: pg.claim(pid, worker, 4) for worker in workers}
+    gate = threading.Barrier(len(workers))
+    receipts: dict[int, list[Any]] = {}
+
+    def label(worker: int) -> None:
+        gate.wait()
+        receipts[worker] = [pg.submit(pid, worker, Submission(f"{worker}-{t.id}", t.id, "a")) for t in held[worker]]
+
+    threads = [threading.Thread(target=label, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    stored = pg.labels(pid)
+    assert len(stored) == 48 == sum(len(r) for r in receipts.values())
+    assert set(stored["annotation_id"]) == {r.annotation_id for rs in receipts.values() for r in rs}
+    assert _plain(pg)._group.groups < 48  # several labels per transaction
+    assert all(pg.balance(worker) == 8 for worker in workers)  # paid once per label
+
+
+def test_a_group_leaves_repeats_to_the_general_path(pg: Store) -> None:
+    pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
+    (a1,), (b1,) = pg.claim(pid, ana, 1), pg.claim(pid, ben, 1)
+    items = [(pid, ana, _label(a1.id, "k1")), (pid, ben, _label(b1.id, "k1")), (pid, ana, _label(a1.id, "k2"))]
+    first, *repeats = _plain(pg)._write_group(items)  # one id twice; one worker and task twice
+    assert first is not None and repeats == [None, None]
+    assert pg.labels(pid)["annotation_id"].tolist() == ["k1"]
+    assert isinstance(pg.submit_many(pid, ben, [Submission("k1", b1.id, "a")])[0], Conflict)
 
 
 def test_submit_many_answers_each_label_and_loses_none(pg: Store) -> None:
