@@ -1,17 +1,21 @@
-"""PostgreSQL hand-out and submit in one statement each, for the common case.
+"""PostgreSQL hand-out in one statement and submits in shared transactions, for the common case.
 
 Most claims and submits in a busy project are plain: the project has no quality policy, the
 worker is active; a claiming worker has no rework waiting and no forgotten leases, and no lease
-of the project has expired; a label arrives on the worker's lease. Each of those is written here
-as one SQL statement with data-modifying CTEs, run in autocommit (one round trip, one durable
-transaction). When a statement finds the case is not plain (its gate returns nothing), `Store`
-runs its general path, which handles every case in one explicit transaction; they are meant to
-agree on every outcome (tests/store/test_postgres.py replays a session both ways).
+of the project has expired; a label arrives on the worker's lease. A plain claim is one SQL
+statement with data-modifying CTEs, run in autocommit (one round trip, one durable transaction).
+Plain labels that threads submit at the same moment are written together: one statement for all
+of them, in one durable transaction (`GroupCommit`), and each caller returns once it committed.
+When a statement finds the case is not plain (its gate returns nothing for a claim or a label),
+`Store` runs its general path, which handles every case in one explicit transaction; they are
+meant to agree on every outcome (tests/store/test_postgres.py replays a session both ways).
 
 Why hand-written SQL: the general path's ~7 statements per submit and ~18 per claim through
 SQLAlchemy cost ~4 ms of CPU per label with 50 worker threads; one statement per call (prepared
 by psycopg after a few calls) is what the plain-SQL reference in benchmarks/crowd_bench.py does.
-Values are always bound as parameters.
+Why grouped submits: with 50 workers the durable commit per label was the limit (a transaction,
+its round trips and its wait for the write-ahead log each); a group of ~17 labels pays them once
+(benchmarks/README.md has the numbers). Values are always bound as parameters.
 """
 
 from __future__ import annotations
