@@ -69,11 +69,13 @@ def number(value: Any, where: str, *, positive: bool = False) -> float:
 
 
 def text(value: Any, where: str, *, required: bool = True, max_chars: int | None = None) -> str:
-    """A string, non-blank if required, at most `max_chars` characters."""
+    """A string, non-blank if required, without NUL characters, at most `max_chars` characters."""
     if not isinstance(value, str):
         raise LabelError(f"{where}: expected text, got {value!r}")
     if required and not value.strip():
         raise LabelError(f"{where}: must not be empty")
+    if "\x00" in value:  # no store keeps it: PostgreSQL's text and JSON refuse the NUL character
+        raise LabelError(f"{where}: contains a NUL character (\\u0000) at position {value.index(chr(0))}")
     if max_chars is not None and len(value) > max_chars:
         raise LabelError(f"{where}: {len(value)} characters, at most {max_chars} allowed")
     return value

@@ -41,6 +41,7 @@ from crowdnb.store.schema import (
 )
 
 INSERT_CHUNK = 5_000
+ANNOTATION_ID_LENGTH = annotations.c.id.type.length
 LEASED = sa.literal_column("'leased'")  # inline, so that PostgreSQL can use the partial expiry index
 ANALYZE_AFTER = 500  # tasks added at once after which PostgreSQL's statistics are refreshed
 
@@ -472,8 +473,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         rows: dict[int, PlainLabel] = {}
         for i, submission in enumerate(submissions):
             payload = payloads.get(submission.task_id) if kind.label_uses_payload else {}
-            if payload is None:  # not a task of the project: the general path says so
-                continue
+            if payload is None or len(submission.annotation_id) > ANNOTATION_ID_LENGTH:
+                continue  # not a task of the project, or too long an id: the general path says so
             try:
                 label = kind.validate_label(submission.label, config, payload)
             except LabelError:  # the general path reports it, unless this is a retry of a stored label
@@ -501,6 +502,11 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
     def _submit(self, project_id: int, worker_id: int, submission: Submission) -> Receipt:
         """The general submit: every case, in one explicit transaction."""
+        if not 0 < len(submission.annotation_id) <= ANNOTATION_ID_LENGTH:
+            raise ValidationError([Problem(
+                submission.annotation_id[:20], "annotation_id",
+                f"{len(submission.annotation_id)} characters; an annotation id has 1 to {ANNOTATION_ID_LENGTH}",
+            )])
         with self._write() as conn:
             in_project = (tasks.c.project_id == projects.c.id) & (tasks.c.id == submission.task_id)
             project = task = conn.execute(  # the project, and the task if it belongs to it

@@ -75,8 +75,26 @@ def migrate(engine: sa.Engine) -> None:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head:
         return
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table's constraints by rebuilding it; with foreign keys on, dropping
+            # the old table would delete (by cascade) the rows that refer to it. They are checked
+            # once, before the commit, instead (https://www.sqlite.org/lang_altertable.html).
+            _pragma(conn, "foreign_keys=OFF")
+        try:
+            with conn.begin():
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise RuntimeError(f"migrating left rows without the rows they refer to: {broken[:5]}")
+        finally:
+            if sqlite:
+                _pragma(conn, "foreign_keys=ON")
+
+
+def _pragma(conn: sa.Connection, setting: str) -> None:
+    """Set a SQLite pragma outside any transaction (it is ignored inside one)."""
+    conn.connection.driver_connection.execute(f"PRAGMA {setting}")  # type: ignore[union-attr]

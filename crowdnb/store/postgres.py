@@ -107,7 +107,7 @@ WITH input AS (
     RETURNING a.task_id, a.worker_id
 ), stored AS (
     INSERT INTO annotations (id, project_id, task_id, worker_id, label, duration_ms, status)
-    SELECT e.id, e.project, e.task, e.worker, e.label, e.duration,
+    SELECT e.id, e.project, e.task, e.worker, coalesce(e.label, 'null'::jsonb), e.duration,
            CASE WHEN e.draw < e.review_rate THEN 'submitted' ELSE 'approved' END
     FROM eligible e JOIN slot ON slot.task_id = e.task AND slot.worker_id = e.worker
     RETURNING id, project_id, task_id, worker_id, status, submitted_at
@@ -202,8 +202,11 @@ class PlainPath:
         ]
         try:
             stored = dict(self._run(SUBMIT, {"rows": json.dumps(rows)}))
-        except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
-            return [None] * len(items)  # the general path explains, label by label
+        except (TypeError, ValueError, psycopg.DataError, psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
+            # One label the statement cannot take (a value JSON or jsonb refuses, an annotation
+            # id used before) or a deadlock: nothing of the group is stored, and the general
+            # path takes each label on its own, so only that label's caller hears of it.
+            return [None] * len(items)
         return [
             at.astimezone(timezone.utc) if ok and (at := stored.get(row.annotation_id)) is not None else None
             for (_, _, row), ok in zip(items, first, strict=True)
@@ -226,7 +229,7 @@ def _held_lock() -> threading.Lock:
     return lock
 
 
-@dataclass
+@dataclass(eq=False)  # tickets are told apart by identity
 class _Ticket(Generic[In, Out]):
     """One caller's items in a `GroupCommit`, and what became of them."""
 
@@ -281,11 +284,37 @@ class GroupCommit(Generic[In, Out]):
             else:
                 self._queue.append(ticket)
         if not leads:
-            ticket.done.acquire()
+            try:
+                ticket.done.acquire()
+            except BaseException:  # interrupted while waiting (e.g. a notebook's interrupt)
+                self._abandon(ticket)
+                raise
             if not ticket.leads:
                 return ticket.answer()
         self._lead(ticket)
         return ticket.answer()
+
+    def _abandon(self, ticket: _Ticket[In, Out]) -> None:
+        """Forget a waiter who stopped waiting: out of the queue if still there, and a lead
+        handed to it passes on (else the queue would wait for a leader that never comes)."""
+        with self._lock:
+            if ticket in self._queue:
+                self._queue.remove(ticket)
+                return
+            if not ticket.leads:
+                return  # its items are being written; the results go unread
+            successor = self._next_leader()
+        if successor is not None:
+            successor.done.release()
+
+    def _next_leader(self) -> _Ticket[In, Out] | None:
+        """The oldest waiter, now leading; or None, one leader fewer. Called holding the lock."""
+        if not self._queue:
+            self._active -= 1
+            return None
+        successor = self._queue.popleft()
+        successor.leads = True
+        return successor
 
     def _lead(self, own: _Ticket[In, Out]) -> None:
         group, size = [own], len(own.items)
@@ -299,19 +328,20 @@ class GroupCommit(Generic[In, Out]):
             for ticket in group:
                 ticket.results = results[start : start + len(ticket.items)]
                 start += len(ticket.items)
-        except BaseException as exc:  # every caller of the group hears of it
+        except Exception as exc:  # every caller of the group hears of it
             for ticket in group:
                 ticket.error = exc
+        except BaseException:  # the leader was interrupted: it raises, the others hear of it
+            for ticket in group[1:]:
+                ticket.error = RuntimeError("the transaction holding these labels was interrupted; submit them again")
+            raise
         finally:
             with self._lock:
                 self.groups += 1
-                successor = self._queue.popleft() if self._queue else None
-                if successor is None:
-                    self._active -= 1
+                successor = self._next_leader()
             for ticket in group[1:]:
                 ticket.done.release()
             if successor is not None:
-                successor.leads = True
                 successor.done.release()
 
 

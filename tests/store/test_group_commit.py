@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from crowdnb.store.postgres import GroupCommit
+from crowdnb.store.postgres import GroupCommit, _Ticket
 
 
 class Recorder:
@@ -93,3 +93,18 @@ def test_the_lead_passes_on_until_every_caller_is_served(leaders: int) -> None:
     answers = _crowd(group, [[i] for i in range(30)])
     assert answers == [[10 * i] for i in range(30)]
     assert write.most_at_once <= leaders and group.run([1]) == [10]
+
+
+def test_a_waiter_who_stops_waiting_is_forgotten_and_passes_on_a_lead() -> None:
+    group: GroupCommit[int, int] = GroupCommit(Recorder(seconds=0), leaders=1)
+    group._active = 1  # a leader is writing; three callers wait
+    queued = [_Ticket([i]) for i in range(3)]
+    group._queue.extend(queued)
+    group._abandon(queued[0])  # interrupted while queued: out of the queue
+    assert list(group._queue) == queued[1:]
+    handed = group._next_leader()  # the leader finished and handed its lead on ...
+    assert handed is queued[1] and handed.leads
+    group._abandon(handed)  # ... to a caller who had stopped waiting: the lead goes on
+    assert queued[2].leads and queued[2].done.acquire(blocking=False)
+    group._abandon(queued[2])  # and if nobody waits any more, there is one leader fewer
+    assert group._active == 0 and group.run([4]) == [40]

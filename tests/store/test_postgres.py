@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crowdnb.errors import Conflict, LabelError
+from crowdnb.errors import Conflict, LabelError, ValidationError
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store import NewTask, Store, Submission
 from crowdnb.store.postgres import PlainLabel, PlainPath
@@ -130,6 +130,17 @@ def test_a_group_leaves_repeats_to_the_general_path(pg: Store) -> None:
     assert first is not None and repeats == [None, None]
     assert pg.labels(pid)["annotation_id"].tolist() == ["k1"]
     assert isinstance(pg.submit_many(pid, ben, [Submission("k1", b1.id, "a")])[0], Conflict)
+
+
+def test_a_label_the_group_statement_cannot_take_is_stored_by_the_general_path(pg: Store) -> None:
+    pid, ana = _project(pg), pg.worker_id("ana")
+    first, second = pg.claim(pid, ana, 2)
+    odd = Submission("odd", first.id, "a", 900.4)  # type: ignore[arg-type]  # not an int
+    assert _plain(pg)._write_group([(pid, ana, _label(second.id, "fine")), (pid, ana, PlainLabel(first.id, "odd", "a", 900.4, 0.5))]) == [None, None]  # type: ignore[arg-type]
+    assert not pg.submit(pid, ana, odd).duplicate
+    with pytest.raises(ValidationError, match="field 'annotation_id': 66 characters; an annotation id has 1 to 64"):
+        pg.submit(pid, ana, Submission("y" * 64 + "  ", second.id, "b"))  # PostgreSQL would trim it to 64
+    assert pg.labels(pid).set_index("annotation_id").loc["odd", "duration_ms"] == 900
 
 
 def test_submit_many_answers_each_label_and_loses_none(pg: Store) -> None:

@@ -8,6 +8,10 @@
 - PostgreSQL keeps 30% of each tasks page free, so that claims update tasks in place (HOT).
   This applies to pages written from now on; `VACUUM FULL tasks` rewrites the existing ones.
 
+Stores written by crowdnb before lease expiry re-checked a slot's status can hold labels whose
+slot was expired away (and perhaps leased to the same worker again): those get their slot back
+as done (counted on the task again) before the key is added.
+
 Revision ID: 0006
 Revises: 0005
 """
@@ -25,7 +29,29 @@ depends_on = None
 PARTS = (('project_id', 'projects', 'CASCADE'), ('task_id', 'tasks', 'CASCADE'), ('worker_id', 'workers', None))
 
 
+ORPHANS = """
+    SELECT 1 FROM annotations a WHERE a.task_id = {task} AND NOT EXISTS
+        (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id)
+"""
+REPAIR = (
+    # a label on a slot that was leased (again): the worker has labeled the task
+    """UPDATE assignments SET status = 'done', expires_at = NULL WHERE status = 'leased' AND EXISTS
+       (SELECT 1 FROM annotations a WHERE a.task_id = assignments.task_id AND a.worker_id = assignments.worker_id)""",
+    f"""UPDATE tasks SET n_active = n_active + (SELECT count(DISTINCT a.worker_id) FROM annotations a
+           WHERE a.task_id = tasks.id AND NOT EXISTS
+               (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id))
+       WHERE EXISTS ({ORPHANS.format(task='tasks.id')})""",
+    f"""UPDATE tasks SET is_open = n_active < coalesce(overlap, (SELECT p.overlap FROM projects p WHERE p.id = tasks.project_id))
+       WHERE EXISTS ({ORPHANS.format(task='tasks.id')})""",
+    """INSERT INTO assignments (project_id, task_id, worker_id, status)
+       SELECT DISTINCT a.project_id, a.task_id, a.worker_id, 'done' FROM annotations a WHERE NOT EXISTS
+           (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id)""",
+)
+
+
 def upgrade() -> None:
+    for statement in REPAIR:
+        op.execute(sa.text(statement))
     with op.batch_alter_table('annotations', schema=None) as batch_op:
         for column, table, _ in PARTS:
             batch_op.drop_constraint(op.f(f'fk_annotations_{column}_{table}'), type_='foreignkey')
