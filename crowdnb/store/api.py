@@ -449,8 +449,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
     ) -> list[Receipt | CrowdnbError]:
         """Store a worker's labels, each as `submit` would: its receipt, or the error that
         refused it (one refusal stops nothing). On PostgreSQL the plain ones (see
-        store/postgres.py) share one transaction and one durable commit; the others take one
-        each."""
+        store/postgres.py) share one transaction and one durable commit, with whatever other
+        threads submit at the same moment; the others take one each."""
         plain = self._submit_plain(project_id, worker_id, submissions)
         outcomes: list[Receipt | CrowdnbError] = []
         for i, submission in enumerate(submissions):
@@ -464,8 +464,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         return outcomes
 
     def _submit_plain(self, project_id: int, worker_id: int, submissions: Sequence[Submission]) -> dict[int, Receipt]:
-        """Receipts of the submissions stored by the one-statement path on PostgreSQL (valid
-        labels on live leases, no quality policy), by position; the others were not touched."""
+        """Receipts of the submissions stored by the grouped path on PostgreSQL (valid labels on
+        live leases, no quality policy), by position; the others were not touched."""
         if self._plain is None or not submissions:
             return {}
         kind, config = self._rules(project_id)

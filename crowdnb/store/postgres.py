@@ -132,7 +132,7 @@ PAYLOADS = "SELECT id, payload FROM tasks WHERE project_id = %(project)s AND id 
 
 @dataclass(frozen=True)
 class PlainLabel:
-    """A validated label for the one-statement submit; `draw` is its inspection draw."""
+    """A validated label for the grouped submit; `draw` is its inspection draw."""
 
     task_id: int
     annotation_id: str
@@ -142,8 +142,8 @@ class PlainLabel:
 
 
 class PlainPath:
-    """The one-statement claim and submit on a PostgreSQL store; each returns None when the
-    case is not plain, and then nothing was changed."""
+    """The one-statement claim and the grouped submit on a PostgreSQL store; each answers None
+    where the case is not plain, and then nothing of it was changed."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
