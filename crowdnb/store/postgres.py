@@ -172,7 +172,9 @@ class PlainPath:
         params = {"project": project_id, "worker": worker_id, "n": n, "held": _id_array(held)}
         try:
             rows = self._run(CLAIM, params)
-        except psycopg.errors.IntegrityError:  # the same worker claimed twice at once: let the general path decide
+        except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
+            # the same worker claimed twice at once, or renewed a lease while a group was writing
+            # its label: the general path decides
             return None
         if not rows[0][0]:
             return None
