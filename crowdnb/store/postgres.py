@@ -1,21 +1,21 @@
-"""PostgreSQL hand-out in one statement and submits in shared transactions, for the common case.
+"""PostgreSQL claims and submits for the common case: one statement each, grouped across threads.
 
 Most claims and submits in a busy project are plain: the project has no quality policy, the
 worker is active; a claiming worker has no rework waiting and no forgotten leases, and no lease
 of the project has expired; a label arrives on the worker's lease. A plain claim is one SQL
-statement with data-modifying CTEs, run in autocommit (one round trip, one durable transaction).
-Plain labels that threads submit at the same moment are written together: one statement for all
-of them, in one durable transaction (`GroupCommit`), and each caller returns once it committed.
-When a statement finds the case is not plain (its gate returns nothing for a claim or a label),
-`Store` runs its general path, which handles every case in one explicit transaction; they are
-meant to agree on every outcome (tests/store/test_postgres.py replays a session both ways).
+statement with data-modifying CTEs; plain labels are one statement for any number of them.
+Claims (and, apart, labels) that threads make at the same moment share one durable transaction
+(`GroupCommit`), and each caller returns once it committed. When a statement finds the case is
+not plain (its gate returns nothing for a claim or a label), `Store` runs its general path,
+which handles every case in one explicit transaction; they are meant to agree on every outcome
+(tests/store/test_postgres.py replays a session both ways).
 
 Why hand-written SQL: the general path's ~7 statements per submit and ~18 per claim through
 SQLAlchemy cost ~4 ms of CPU per label with 50 worker threads; one statement per call (prepared
 by psycopg after a few calls) is what the plain-SQL reference in benchmarks/crowd_bench.py does.
-Why grouped submits: with 50 workers the durable commit per label was the limit (a transaction,
-its round trips and its wait for the write-ahead log each); a group of ~17 labels pays them once
-(benchmarks/README.md has the numbers). Values are always bound as parameters.
+Why groups: with 50 workers the durable commit per call was the limit (a transaction, its round
+trips and its wait for the write-ahead log each); a group pays them once for ~17 labels or a
+few claims (benchmarks/README.md has the numbers). Values are always bound as parameters.
 """
 
 from __future__ import annotations
@@ -121,8 +121,13 @@ WITH input AS (
 SELECT id, submitted_at FROM stored
 """
 
-GROUP_LEADERS = 2  # groups written at once, each on a pooled connection (2 measured best on 2 cores)
-GROUP_MAX = 200  # labels per group at most
+# Groups written at once (each on a pooled connection) and their sizes at most. Measured with
+# 50 workers on 2 cores: 2 label groups gave the most labels/s (1, 3, 4 and 6 fewer); 4 claim
+# groups as many labels/s as 2, with claims waiting a third as long.
+LABEL_LEADERS = 2
+LABEL_GROUP_MAX = 200
+CLAIM_LEADERS = 4
+CLAIM_GROUP_MAX = 32
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -147,7 +152,12 @@ class PlainPath:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self._group: GroupCommit[tuple[int, int, PlainLabel], datetime | None] = GroupCommit(self._write_group)
+        self._labels: GroupCommit[tuple[int, int, PlainLabel], datetime | None] = GroupCommit(
+            self._write_labels, leaders=LABEL_LEADERS, max_items=LABEL_GROUP_MAX
+        )
+        self._claims: GroupCommit[dict[str, Any], list[Any] | None] = GroupCommit(
+            self._write_claims, leaders=CLAIM_LEADERS, max_items=CLAIM_GROUP_MAX
+        )
 
     @contextmanager
     def _driver(self) -> Iterator[psycopg.Connection[Any]]:
@@ -168,26 +178,38 @@ class PlainPath:
 
     def claim(self, project_id: int, worker_id: int, n: int, held: list[int]) -> list[tuple[Any, ...]] | None:
         """The leased tasks' (id, external_id, payload, meta) in hand-out order, held leases
-        renewed; None when the case is not plain."""
+        renewed; None when the case is not plain. The claim shares one transaction with those
+        other threads make at the same moment (see `GroupCommit`)."""
         params = {"project": project_id, "worker": worker_id, "n": n, "held": _id_array(held)}
-        try:
-            rows = self._run(CLAIM, params)
-        except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
-            # the same worker claimed twice at once, or renewed a lease while a group was writing
-            # its label: the general path decides
-            return None
-        if not rows[0][0]:
+        (rows,) = self._claims.run([params])
+        if rows is None or not rows[0][0]:
             return None
         return [tuple(row[1:]) for row in rows if row[1] is not None]
+
+    def _write_claims(self, items: list[dict[str, Any]]) -> list[list[Any] | None]:
+        """The CLAIM statements of a group, pipelined in one transaction: each sees the slots
+        the ones before it took. If one fails on a key (the same worker claiming twice at once)
+        or a deadlock (a lease renewed while a group writes its label), all answer None and
+        the general path decides each."""
+        try:
+            with self._driver() as driver:
+                if len(items) == 1:
+                    with driver.cursor() as cursor:
+                        return [cursor.execute(CLAIM, items[0]).fetchall()]
+                with driver.transaction(), driver.pipeline():
+                    cursors = [driver.cursor().execute(CLAIM, params) for params in items]
+                return [cursor.fetchall() for cursor in cursors]
+        except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
+            return [None] * len(items)
 
     def submit(self, project_id: int, worker_id: int, labels: list[PlainLabel]) -> list[datetime | None]:
         """Each label's submitted_at, or None where its case is not plain (then nothing of it
         was stored). The labels share one transaction with those other threads submit at the
         same moment (see `GroupCommit`); if the statement fails outright (an annotation id used
         before, a deadlock), none of the group is stored and all get None."""
-        return self._group.run([(project_id, worker_id, row) for row in labels]) if labels else []
+        return self._labels.run([(project_id, worker_id, row) for row in labels]) if labels else []
 
-    def _write_group(self, items: list[tuple[int, int, PlainLabel]]) -> list[datetime | None]:
+    def _write_labels(self, items: list[tuple[int, int, PlainLabel]]) -> list[datetime | None]:
         """One SUBMIT for a group. A label whose annotation id, or worker and task, came earlier
         in the group is left to the general path (which then sees the first one stored)."""
         seen: set[Any] = set()
@@ -260,12 +282,12 @@ class GroupCommit(Generic[In, Out]):
 
     Why: with many workers the store's limit is the durable commit (each waits for the
     write-ahead log to reach the disk, and each is a transaction and round trips of its own);
-    PostgreSQL groups the disk flushes, this groups the transactions. Written here because no
-    kept library offers it for a psycopg connection.
+    PostgreSQL groups the disk flushes, this groups the transactions (of labels, and of claims).
+    Written here because no kept library offers it for a psycopg connection.
     """
 
     def __init__(
-        self, write: Callable[[list[In]], list[Out]], *, leaders: int = GROUP_LEADERS, max_items: int = GROUP_MAX
+        self, write: Callable[[list[In]], list[Out]], *, leaders: int, max_items: int
     ) -> None:
         self._write = write
         self._leaders = leaders

@@ -56,7 +56,7 @@ def _crowd(group: GroupCommit[int, int], batches: list[list[int]]) -> list[list[
 
 def test_a_lone_caller_writes_at_once_and_alone() -> None:
     write = Recorder(seconds=0)
-    group = GroupCommit(write)
+    group = GroupCommit(write, leaders=2, max_items=10)
     assert group.run([1, 2]) == [10, 20]
     assert group.run([]) == []
     assert write.groups == [[1, 2], []] and group.groups == 2
@@ -77,7 +77,7 @@ def test_concurrent_callers_share_writes_and_each_gets_its_own_results() -> None
 
 def test_a_failed_write_fails_its_group_only() -> None:
     write = Recorder(fail_on=7)
-    group = GroupCommit(write, leaders=1)
+    group = GroupCommit(write, leaders=1, max_items=10)
     answers = _crowd(group, [[i] for i in range(20)])
     failed = {i for i, answer in enumerate(answers) if isinstance(answer, RuntimeError)}
     (bad,) = [items for items in write.groups if 7 in items]
@@ -96,7 +96,7 @@ def test_the_lead_passes_on_until_every_caller_is_served(leaders: int) -> None:
 
 
 def test_a_waiter_who_stops_waiting_is_forgotten_and_passes_on_a_lead() -> None:
-    group: GroupCommit[int, int] = GroupCommit(Recorder(seconds=0), leaders=1)
+    group: GroupCommit[int, int] = GroupCommit(Recorder(seconds=0), leaders=1, max_items=10)
     group._active = 1  # a leader is writing; three callers wait
     queued = [_Ticket([i]) for i in range(3)]
     group._queue.extend(queued)

@@ -4,6 +4,7 @@ store ends in the same state as with the general path alone."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,7 +119,7 @@ def test_concurrent_submits_share_transactions_and_all_are_stored(pg: Store) -> 
     stored = pg.labels(pid)
     assert len(stored) == 48 == sum(len(r) for r in receipts.values())
     assert set(stored["annotation_id"]) == {r.annotation_id for rs in receipts.values() for r in rs}
-    assert _plain(pg)._group.groups < 48  # several labels per transaction
+    assert _plain(pg)._labels.groups < 48  # several labels per transaction
     assert all(pg.balance(worker) == 8 for worker in workers)  # paid once per label
 
 
@@ -126,7 +127,7 @@ def test_a_group_leaves_repeats_to_the_general_path(pg: Store) -> None:
     pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
     (a1,), (b1,) = pg.claim(pid, ana, 1), pg.claim(pid, ben, 1)
     items = [(pid, ana, _label(a1.id, "k1")), (pid, ben, _label(b1.id, "k1")), (pid, ana, _label(a1.id, "k2"))]
-    first, *repeats = _plain(pg)._write_group(items)  # one id twice; one worker and task twice
+    first, *repeats = _plain(pg)._write_labels(items)  # one id twice; one worker and task twice
     assert first is not None and repeats == [None, None]
     assert pg.labels(pid)["annotation_id"].tolist() == ["k1"]
     assert isinstance(pg.submit_many(pid, ben, [Submission("k1", b1.id, "a")])[0], Conflict)
@@ -136,7 +137,7 @@ def test_a_label_the_group_statement_cannot_take_is_stored_by_the_general_path(p
     pid, ana = _project(pg), pg.worker_id("ana")
     first, second = pg.claim(pid, ana, 2)
     odd = Submission("odd", first.id, "a", 900.4)  # type: ignore[arg-type]  # not an int
-    assert _plain(pg)._write_group([(pid, ana, _label(second.id, "fine")), (pid, ana, PlainLabel(first.id, "odd", "a", 900.4, 0.5))]) == [None, None]  # type: ignore[arg-type]
+    assert _plain(pg)._write_labels([(pid, ana, _label(second.id, "fine")), (pid, ana, PlainLabel(first.id, "odd", "a", 900.4, 0.5))]) == [None, None]  # type: ignore[arg-type]
     assert not pg.submit(pid, ana, odd).duplicate
     with pytest.raises(ValidationError, match="field 'annotation_id': 66 characters; an annotation id has 1 to 64"):
         pg.submit(pid, ana, Submission("y" * 64 + "  ", second.id, "b"))  # PostgreSQL would trim it to 64
@@ -215,3 +216,37 @@ def _count_plain_answers(path: PlainPath) -> dict[str, int]:
 
     path.claim, path.submit = counted_claim, counted_submit  # type: ignore[method-assign]
     return served
+
+
+def test_concurrent_claims_share_transactions_and_never_hand_a_slot_twice(pg: Store) -> None:
+    pid = _project(pg, overlap=2)
+    pg.add_tasks(pid, [NewTask(f"u{i}", {"text": "more"}) for i in range(34)])  # 40 tasks, 80 slots
+    workers = [pg.worker_id(f"w{i}") for i in range(12)]
+    gate = threading.Barrier(len(workers))
+    got: dict[int, list[int]] = {}
+
+    def claim(worker: int) -> None:
+        gate.wait()
+        first = [t.id for t in pg.claim(pid, worker, 3)]
+        got[worker] = first + [t.id for t in pg.claim(pid, worker, 3, exclude=first)]  # 3, then 3 more
+
+    threads = [threading.Thread(target=claim, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(len(ids) == len(set(ids)) == 6 for ids in got.values())  # never the same task twice
+    per_task = Counter(task for ids in got.values() for task in ids)
+    assert sum(per_task.values()) == 72 and max(per_task.values()) == 2  # no slot twice
+    assert _plain(pg)._claims.groups < 24  # several claims per transaction
+
+
+def test_a_claim_group_answers_each_claim_by_its_own_case(pg: Store) -> None:
+    pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
+    pg.set_worker_status(pid, ben, "suspended")
+    params = [{"project": pid, "worker": worker, "n": 2, "held": "{}"} for worker in (ana, ben, ana)]
+    first, suspended, again = _plain(pg)._write_claims(params)
+    assert [row[2] for row in first] == ["t0", "t1"]  # type: ignore[union-attr]
+    assert suspended is not None and not suspended[0][0]  # not plain: the general path answers
+    assert again is not None and not again[0][0]  # ana holds leases she did not name
+    assert [t.external_id for t in pg.claim(pid, ana, 2)] == ["t0", "t1"]  # the general path: her own first
