@@ -43,6 +43,8 @@ PLAIN_PROJECT = """
 # "The worker has no slot of the task" is a scalar subquery on purpose: as a NOT EXISTS it is
 # planned as an anti join that reads all of the worker's slots (or all slots) per claim; as a
 # scalar it stays one probe of (task_id, worker_id) per candidate task.
+# Held leases are renewed unless another transaction is writing them (their label, in a group):
+# waiting there could close a cycle with that group, which PostgreSQL breaks only after a second.
 # A claim also leaves the plain path when the worker has rework or own leases not held by the
 # caller, or any lease in the project has expired (the general path sweeps those first). Each
 # status is its own probe of (project_id, worker_id, status): with `status IN (...)` the planner
@@ -57,11 +59,15 @@ WITH project AS ({PLAIN_PROJECT}
       AND NOT EXISTS (SELECT 1 FROM assignments a
                       WHERE a.project_id = p.id AND a.status = 'leased'
                         AND a.expires_at < statement_timestamp())
+), free AS (  -- held leases nobody else is writing (a label on its way makes one done anyway)
+    SELECT a.id FROM assignments a
+    WHERE a.project_id = %(project)s AND a.worker_id = %(worker)s AND a.status = 'leased'
+      AND a.task_id = ANY(%(held)s::bigint[])
+    FOR UPDATE SKIP LOCKED
 ), renewed AS (
     UPDATE assignments a SET expires_at = statement_timestamp() + make_interval(secs => project.lease_seconds)
-    FROM project
-    WHERE a.project_id = project.id AND a.worker_id = %(worker)s AND a.status = 'leased'
-      AND a.task_id = ANY(%(held)s::bigint[])
+    FROM project, free
+    WHERE a.id = free.id
 ), picked AS (
     SELECT t.id FROM tasks t
     WHERE t.project_id = %(project)s AND t.is_open AND EXISTS (SELECT 1 FROM project)

@@ -250,3 +250,20 @@ def test_a_claim_group_answers_each_claim_by_its_own_case(pg: Store) -> None:
     assert suspended is not None and not suspended[0][0]  # not plain: the general path answers
     assert again is not None and not again[0][0]  # ana holds leases she did not name
     assert [t.external_id for t in pg.claim(pid, ana, 2)] == ["t0", "t1"]  # the general path: her own first
+
+
+def test_a_claim_does_not_wait_for_a_held_lease_another_transaction_is_writing(pg: Store) -> None:
+    pid, ana = _project(pg), pg.worker_id("ana")
+    held = pg.claim(pid, ana, 2)
+    with pg.engine.connect() as other:  # e.g. a group writing the label of held[0]
+        other.execute(sa.text("SELECT 1 FROM assignments WHERE task_id = :t FOR UPDATE"), {"t": held[0].id})
+        before = dict(other.execute(sa.text("SELECT task_id, expires_at FROM assignments")).all())
+        done: list[Any] = []
+        thread = threading.Thread(target=lambda: done.append(pg.claim(pid, ana, 1, exclude=[t.id for t in held])))
+        thread.start()
+        thread.join(timeout=10)
+        assert done and [t.external_id for t in done[0]] == ["t2"]  # served at once
+        other.rollback()
+    with pg.engine.connect() as conn:
+        after = dict(conn.execute(sa.text("SELECT task_id, expires_at FROM assignments")).all())
+    assert after[held[0].id] == before[held[0].id] and after[held[1].id] > before[held[1].id]
