@@ -7,8 +7,9 @@ until nothing is left. PostgreSQL is one throwaway server (``tests/support/pgclu
 variant. Variants, all in one run:
 
 1. ``crowdnb store, PostgreSQL``: crowdnb's ``Store`` shared by ``--workers`` threads, each its
-   own worker id; ``Store.claim(n=10)``, then ``Store.submit`` of each task (one durable
-   transaction per call). A worker labels its whole batch before claiming again, so it holds
+   own worker id; ``Store.claim(n=10)``, then ``Store.submit`` of each task (each call returns
+   once it is durable; calls that threads make at the same moment share a transaction on
+   PostgreSQL). A worker labels its whole batch before claiming again, so it holds
    nothing to pass as ``exclude``; the store itself never hands a worker a task twice.
 2. ``crowdnb store, SQLite``: the same on a SQLite file in a temporary directory, 8 threads.
 3. ``crowdnb HTTP``: two ``crowdnb serve`` processes on one PostgreSQL database, the worker

@@ -41,7 +41,7 @@ from crowdnb.store.schema import (
 )
 
 INSERT_CHUNK = 5_000
-ANNOTATION_ID_LENGTH = annotations.c.id.type.length
+ANNOTATION_ID_LENGTH = annotations.c.id.type.length  # PostgreSQL would trim longer ids ending in spaces
 LEASED = sa.literal_column("'leased'")  # inline, so that PostgreSQL can use the partial expiry index
 ANALYZE_AFTER = 500  # tasks added at once after which PostgreSQL's statistics are refreshed
 
@@ -113,7 +113,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         self.dialect = self.engine.dialect.name
         engines.migrate(self.engine)
         # PostgreSQL: reads in autocommit (one round trip, no BEGIN/ROLLBACK), and the common
-        # claim and submit in one statement each (see store/postgres.py); same connection pool.
+        # claims and submits by the plain path (see store/postgres.py); same connection pool.
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
         self._plain = PlainPath(self.engine) if self.dialect == "postgresql" else None
         self._label_rules: dict[int, tuple[kinds.Kind, dict[str, Any]]] = {}
@@ -473,8 +473,8 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
         rows: dict[int, PlainLabel] = {}
         for i, submission in enumerate(submissions):
             payload = payloads.get(submission.task_id) if kind.label_uses_payload else {}
-            if payload is None or len(submission.annotation_id) > ANNOTATION_ID_LENGTH:
-                continue  # not a task of the project, or too long an id: the general path says so
+            if payload is None or not _id_fits(submission.annotation_id):
+                continue  # not a task of the project, or an id that cannot be one: the general path says so
             try:
                 label = kind.validate_label(submission.label, config, payload)
             except LabelError:  # the general path reports it, unless this is a retry of a stored label
@@ -502,7 +502,7 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
 
     def _submit(self, project_id: int, worker_id: int, submission: Submission) -> Receipt:
         """The general submit: every case, in one explicit transaction."""
-        if not 0 < len(submission.annotation_id) <= ANNOTATION_ID_LENGTH:
+        if not _id_fits(submission.annotation_id):
             raise ValidationError([Problem(
                 submission.annotation_id[:20], "annotation_id",
                 f"{len(submission.annotation_id)} characters; an annotation id has 1 to {ANNOTATION_ID_LENGTH}",
@@ -886,6 +886,11 @@ class Store(AccountsMixin, ReviewMixin, LedgerMixin):
                 for name, values in zip(names, columns, strict=True)
             }
         )
+
+
+def _id_fits(annotation_id: str) -> bool:
+    """Whether an annotation id has 1 to ANNOTATION_ID_LENGTH characters."""
+    return 0 < len(annotation_id) <= ANNOTATION_ID_LENGTH
 
 
 def _check_policy(kind: str, config: dict[str, Any], policy: QualityPolicy | None) -> None:

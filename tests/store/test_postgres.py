@@ -1,5 +1,5 @@
-"""The one-statement claim and submit on PostgreSQL: taken in the plain case only, and the
-store ends in the same state as with the general path alone."""
+"""The plain claim and submit on PostgreSQL (one statement each, grouped across threads): taken
+in the plain case only, and the store ends in the same state as with the general path alone."""
 
 from __future__ import annotations
 
@@ -141,6 +141,8 @@ def test_a_label_the_group_statement_cannot_take_is_stored_by_the_general_path(p
     assert not pg.submit(pid, ana, odd).duplicate
     with pytest.raises(ValidationError, match="field 'annotation_id': 66 characters; an annotation id has 1 to 64"):
         pg.submit(pid, ana, Submission("y" * 64 + "  ", second.id, "b"))  # PostgreSQL would trim it to 64
+    with pytest.raises(ValidationError, match="field 'annotation_id': 0 characters"):
+        pg.submit(pid, ana, Submission("", second.id, "b"))
     assert pg.labels(pid).set_index("annotation_id").loc["odd", "duration_ms"] == 900
 
 
