@@ -29,25 +29,21 @@ depends_on = None
 PARTS = (('project_id', 'projects', 'CASCADE'), ('task_id', 'tasks', 'CASCADE'), ('worker_id', 'workers', None))
 
 
-ORPHANS = """
-    SELECT 1 FROM annotations a WHERE a.task_id = {task} AND NOT EXISTS
-        (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id)
-"""
+NO_SLOT = "NOT EXISTS (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id)"
 REPAIR = (
     # a label on a slot that was leased (again): the worker has labeled the task
     """UPDATE assignments SET status = 'done', expires_at = NULL WHERE status = 'leased' AND EXISTS
        (SELECT 1 FROM annotations a WHERE a.task_id = assignments.task_id AND a.worker_id = assignments.worker_id)""",
+    # labels without a slot: their slots count on the task again ...
     f"""UPDATE tasks SET n_active = n_active + (SELECT count(DISTINCT a.worker_id) FROM annotations a
-           WHERE a.task_id = tasks.id AND NOT EXISTS
-               (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id))
-       WHERE EXISTS ({ORPHANS.format(task='tasks.id')})""",
+           WHERE a.task_id = tasks.id AND {NO_SLOT})
+       WHERE EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND {NO_SLOT})""",
     f"""UPDATE tasks SET is_open = n_active < coalesce(overlap, (SELECT p.overlap FROM projects p WHERE p.id = tasks.project_id))
-       WHERE EXISTS ({ORPHANS.format(task='tasks.id')})""",
-    """INSERT INTO assignments (project_id, task_id, worker_id, status)
-       SELECT DISTINCT a.project_id, a.task_id, a.worker_id, 'done' FROM annotations a WHERE NOT EXISTS
-           (SELECT 1 FROM assignments s WHERE s.task_id = a.task_id AND s.worker_id = a.worker_id)""",
+       WHERE EXISTS (SELECT 1 FROM annotations a WHERE a.task_id = tasks.id AND {NO_SLOT})""",
+    # ... and come back as done
+    f"""INSERT INTO assignments (project_id, task_id, worker_id, status)
+       SELECT DISTINCT a.project_id, a.task_id, a.worker_id, 'done' FROM annotations a WHERE {NO_SLOT}""",
 )
-
 
 def upgrade() -> None:
     for statement in REPAIR:
