@@ -154,34 +154,37 @@ class Remote:
     def _send_waiting(self) -> None:
         while batch := self.outbox.oldest():
             for project, op, ops in _runs(batch):
-                if op == "submit":
-                    self._send_labels(project, ops)
-                    continue
-                for op_id, body in ops:
-                    try:
-                        self.request("POST", f"/projects/{project}/{op}", json=body)
-                    except SourceUnavailable:
-                        raise
-                    except CrowdnbError as exc:  # refused for good: keep it aside, say so
-                        self._refused(op_id, f"{op} {body.get('task_id')}: {exc}")
-                        continue
-                    self.outbox.done([op_id])
+                if op != "submit" or not self._send_labels(project, ops):
+                    self._send_each(project, op, ops)
 
-    def _send_labels(self, project: str, ops: list[tuple[str, dict[str, Any]]]) -> None:
-        """Send queued labels of one project in one request; each is stored or refused alone."""
+    def _send_each(self, project: str, op: str, ops: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send queued operations one request each; one the server refuses is kept aside."""
+        for op_id, body in ops:
+            try:
+                self.request("POST", f"/projects/{project}/{op}", json=body)
+            except SourceUnavailable:
+                raise
+            except CrowdnbError as exc:  # refused for good: keep it aside, say so
+                self._refused(op_id, f"{op} {body.get('task_id')}: {exc}")
+                continue
+            self.outbox.done([op_id])
+
+    def _send_labels(self, project: str, ops: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Send queued labels of one project in one request; each is stored or refused alone.
+        False when the request was refused as a whole (e.g. one label outside the request's
+        limits, or a server without `submit-many`): then they go one by one."""
         try:
             outcomes = self.request("POST", f"/projects/{project}/submit-many", json={"labels": [body for _, body in ops]})
         except SourceUnavailable:
             raise
-        except CrowdnbError as exc:  # the whole request refused (e.g. membership withdrawn)
-            for op_id, body in ops:
-                self._refused(op_id, f"submit {body.get('task_id')}: {exc}")
-            return
+        except CrowdnbError:
+            return False
         task_of = {op_id: body.get("task_id") for op_id, body in ops}
         self.outbox.done([outcome["annotation_id"] for outcome in outcomes if outcome["stored"]])
         for outcome in outcomes:
             if not outcome["stored"]:
                 self._refused(outcome["annotation_id"], f"submit {task_of[outcome['annotation_id']]}: {outcome['detail']}")
+        return True
 
     def _refused(self, op_id: str, message: str) -> None:
         self.outbox.fail(op_id, message)

@@ -140,6 +140,23 @@ def test_labels_the_server_refuses_later_are_reported_to_the_worker(crowd: Crowd
         ana.close()
 
 
+def test_one_label_outside_the_request_limits_does_not_take_its_batch_down(crowd: Crowd, tmp_path) -> None:
+    import crowdnb
+
+    make_project(crowd)
+    ana = crowdnb.connect(crowd.server.url, crowd.tokens["ana"], outbox=tmp_path / "ana.sqlite")
+    try:
+        widget = ana.project("street").annotate(prefetch=2)
+        first, second = widget._source.fetch(2, [])
+        widget._source.submit(first.task_id, "car", "batch-good-01", 1_000)
+        widget._source.submit(second.task_id, "car", "batch-slow-01", 90_000_000)  # open for 25 hours
+        assert ana.flush() == 0
+        assert [m["task"] for m in ana.project("street").my_labels().to_dict("records")] == [first.external_id]
+        assert [row[0] for row in ana.outbox.failures()] == ["batch-slow-01"]
+    finally:
+        ana.close()
+
+
 def test_submit_many_stores_or_refuses_each_label_alone(crowd: Crowd) -> None:
     make_project(crowd)
     with crowd.client("ana") as ana:
