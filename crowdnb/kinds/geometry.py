@@ -72,6 +72,8 @@ def _box(value: Any, where: str, size: tuple[float, float] | None) -> dict[str, 
 def _same_shapes(label: list[dict[str, Any]], known: list[dict[str, Any]], threshold: float, key: str) -> bool:
     """Whether the shapes pair up one to one, each pair with IoU >= `threshold` and equal `key`
     (the class, or the normalized text of an OCR region)."""
+    if len(label) != len(known):  # before any drawing: shapes pair up one to one or not at all
+        return False
     same = np.array([[_value(a, key) == _value(b, key) for b in known] for a in label], dtype=float)
     return all_matched(shape_iou(label, known) * same.reshape(len(label), len(known)), threshold)
 

@@ -62,6 +62,7 @@ class QA(Kind):
     Written dialogs have no one right form, so QA tasks take no known answer."""
 
     aggregator: ClassVar[str] = "best-candidate"
+    label_uses_payload: ClassVar[bool] = False
     checkable: ClassVar[bool] = False
 
     name: ClassVar[str] = "qa"
@@ -104,6 +105,7 @@ class FreeText(Kind):
     form, so these tasks take no known answer (labels are reviewed by inspectors instead)."""
 
     aggregator: ClassVar[str] = "best-candidate"
+    label_uses_payload: ClassVar[bool] = False
     checkable: ClassVar[bool] = False
 
     name: ClassVar[str] = "free-text"

@@ -24,7 +24,7 @@ from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.project import Project
 from crowdnb.server import models
 from crowdnb.server.media import OutsideMediaRoot, media_relative, resolve_media
-from crowdnb.store import STORE_ENV, ProjectInfo, Store, Submission
+from crowdnb.store import STORE_ENV, ProjectInfo, Store
 from crowdnb.store.accounts import Account
 
 MEDIA_ENV = "CROWDNB_MEDIA"
@@ -202,16 +202,14 @@ def _routes() -> list[tuple[str, str, Any]]:
 
     def submit(request: Request, access: ProjectCaller, project: str, body: models.SubmitIn) -> models.ReceiptOut:
         info = _project(access, project, "worker", "manager")
-        receipt = _store(request).submit(
-            info.id, access.account.id, Submission(body.annotation_id, body.task_id, body.label, body.duration_ms)
-        )
+        receipt = _store(request).submit(info.id, access.account.id, body.submission())
         return models.ReceiptOut(
             annotation_id=receipt.annotation_id, submitted_at=receipt.submitted_at, duplicate=receipt.duplicate
         )
 
     def submit_many(request: Request, access: ProjectCaller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
         info = _project(access, project, "worker", "manager")
-        submissions = [Submission(x.annotation_id, x.task_id, x.label, x.duration_ms) for x in body.labels]
+        submissions = [x.submission() for x in body.labels]
         outcomes = _store(request).submit_many(info.id, access.account.id, submissions)
         return [
             models.Outcome(annotation_id=s.annotation_id, stored=False, detail=str(o))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from crowdnb.store import ProjectInfo
+from crowdnb.store import ProjectInfo, Submission
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or an unknown one"},
@@ -89,6 +89,9 @@ class SubmitIn(BaseModel):
     task_id: TaskId
     label: Any
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+    def submission(self) -> Submission:
+        return Submission(self.annotation_id, self.task_id, self.label, self.duration_ms)
 
 
 class SubmitMany(BaseModel):
