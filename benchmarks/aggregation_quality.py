@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crowdnb import Project, Store
+from crowdnb import Project, SqlStore
 from crowdnb.aggregation import DawidSkene, MajorityVote
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store import Submission
@@ -105,7 +105,7 @@ def fixed_overlap(crowd: Crowd, truth: np.ndarray, k: int, rng: np.random.Genera
 def dynamic(crowd: Crowd, truth: np.ndarray, policy: QualityPolicy, n_controls: int, rng: np.random.Generator, folder: Path) -> dict[str, Any]:
     """Run the crowd through a real store with the policy; accuracy of `Project.results()`."""
     classes = [f"c{i}" for i in range(crowd.n_classes)]
-    store = Store(str(folder / "quality.sqlite"))
+    store = SqlStore(str(folder / "quality.sqlite"))
     project = Project.create("sim", "text-class", store=store, classes=classes, overlap=OVERLAP, quality=policy)
     control_truth = rng.integers(0, crowd.n_classes, n_controls)
     frame = pd.DataFrame(

@@ -6,8 +6,8 @@ until nothing is left. PostgreSQL is one throwaway server (``tests/support/pgclu
 ``Cluster(durable=True)``: fsync and synchronous_commit on, the defaults), a fresh database per
 variant. Variants, all in one run:
 
-1. ``crowdnb store, PostgreSQL``: crowdnb's ``Store`` shared by ``--workers`` threads, each its
-   own worker id; ``Store.claim(n=10)``, then ``Store.submit`` of each task (each call returns
+1. ``crowdnb store, PostgreSQL``: crowdnb's ``SqlStore`` shared by ``--workers`` threads, each its
+   own worker id; ``SqlStore.claim(n=10)``, then ``SqlStore.submit`` of each task (each call returns
    once it is durable; calls that threads make at the same moment share a transaction on
    PostgreSQL). A worker labels its whole batch before claiming again, so it holds
    nothing to pass as ``exclude``; the store itself never hands a worker a task twice.
@@ -75,7 +75,7 @@ from pgcluster import Cluster
 from servers import Server
 
 import crowdnb
-from crowdnb.store import NewTask, Store, Submission
+from crowdnb.store import NewTask, SqlStore, Submission
 
 CLASSES = ["a", "b"]
 BATCH = 10  # tasks per claim (the widget prefetches anyway)
@@ -220,13 +220,13 @@ def quantiles_ms(seconds: list[float]) -> tuple[float, ...]:
 # -- crowdnb --------------------------------------------------------------------------------
 
 
-def crowdnb_project(store: Store, n_tasks: int, overlap: int) -> int:
+def crowdnb_project(store: SqlStore, n_tasks: int, overlap: int) -> int:
     info = store.create_project("crowd", "text-class", {"classes": CLASSES}, overlap=overlap)
-    store.add_tasks(info.id, [NewTask(f"t{i:06d}", {"text": f"task {i}"}) for i in range(n_tasks)])
+    store.insert_tasks(info.id, [NewTask(f"t{i:06d}", {"text": f"task {i}"}) for i in range(n_tasks)])
     return info.id
 
 
-def crowdnb_outcome(store: Store, project_id: int, n_tasks: int, overlap: int, acked: Iterable[str]) -> Outcome:
+def crowdnb_outcome(store: SqlStore, project_id: int, n_tasks: int, overlap: int, acked: Iterable[str]) -> Outcome:
     with store.engine.connect() as conn:
         per_task = conn.execute(sa.text(
             "SELECT count(a.id), count(DISTINCT a.worker_id) FROM tasks t"
@@ -241,8 +241,8 @@ def crowdnb_outcome(store: Store, project_id: int, n_tasks: int, overlap: int, a
 
 
 def run_store(name: str, url: str, n_tasks: int, n_workers: int, overlap: int) -> Result:
-    """crowdnb's Store used directly, one thread per worker."""
-    with Store(url) as store:
+    """crowdnb's SqlStore used directly, one thread per worker."""
+    with SqlStore(url) as store:
         project_id = crowdnb_project(store, n_tasks, overlap)
         worker_ids = [store.worker_id(f"w{i:03d}") for i in range(n_workers)]
 
@@ -265,7 +265,7 @@ def run_store(name: str, url: str, n_tasks: int, n_workers: int, overlap: int) -
 
 def run_http(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: Path) -> Result:
     """Two `crowdnb serve` processes on one database; clients through `crowdnb.connect`."""
-    with Store(url) as store:
+    with SqlStore(url) as store:
         project_id = crowdnb_project(store, n_tasks, overlap)
         tokens = []
         for i in range(n_workers):

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"
 
 from harness import CHROMIUM_ARGS, CHROMIUM_PATH, LabServer, start_lab
 
-from crowdnb import Project, Store
+from crowdnb import Project, SqlStore
 
 SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
            "retina")
@@ -177,7 +177,7 @@ def close_widget(page: Page, lab: LabServer) -> None:
 def wait_labels(store_url: str, project: str, n: int, timeout: float = 30) -> None:
     """Check that the kernel stored `n` labels for `project` (submits travel in the background)."""
     deadline = time.monotonic() + timeout
-    with Store(store_url) as store:
+    with SqlStore(store_url) as store:
         while (got := len(Project.open(project, store=store).labels())) < n:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{project}: {got} labels stored, expected {n}")

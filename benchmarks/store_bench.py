@@ -1,11 +1,11 @@
-"""Store benchmark: bulk task intake, durable single submits and task hand-out, per back end.
+"""SqlStore benchmark: bulk task intake, durable single submits and task hand-out, per back end.
 
 For each back end, in a fresh process (so peak RSS is per back end) and a fresh store:
 
 1. ``Project.add_tasks`` of N text-class rows (validation included; tqdm bar on stderr).
-2. M single ``Store.submit`` calls, one worker, unique annotation ids; tasks are claimed in
+2. M single ``SqlStore.submit`` calls, one worker, unique annotation ids; tasks are claimed in
    batches outside the timed region. Every submit is its own committed, durable transaction.
-3. ``Store.claim(..., 1, exclude=held)`` timed while labeling, as the widget does it: the worker
+3. ``SqlStore.claim(..., 1, exclude=held)`` timed while labeling, as the widget does it: the worker
    holds a prefetch window of 5 leased tasks, submits the oldest, claims one more, repeat.
 4. ``Project.labels()`` on the resulting labels, and peak RSS at the end.
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from pgcluster import Cluster
 
 from crowdnb import Project
-from crowdnb.store import Store, Submission
+from crowdnb.store import SqlStore, Submission
 
 CLASSES = ["positive", "negative", "neutral"]
 CLAIM_BATCH = 500
@@ -77,7 +77,7 @@ def texts(n: int) -> list[str]:
     return [" ".join(WORDS[w] for w in picks[end - k : end]) for end, k in zip(ends, lengths)]
 
 
-def durability(store: Store) -> str:
+def durability(store: SqlStore) -> str:
     """The commit durability settings as the store's own connections see them."""
     with store.engine.connect() as conn:
         if store.dialect == "sqlite":
@@ -95,7 +95,7 @@ def ms(seconds: list[float], *quantiles: float) -> tuple[float, ...]:
 
 def run(backend: str, url: str, n_tasks: int, n_submits: int, n_claims: int) -> Result:
     """All measurements on one empty store; runs in its own process."""
-    with Store(url) as store:
+    with SqlStore(url) as store:
         project = Project.create("bench", "text-class", store=store, classes=CLASSES)
         pid, worker = project.info.id, store.worker_id("bench-worker")
         ids = [f"doc-{i:07d}" for i in range(n_tasks)]

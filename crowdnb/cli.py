@@ -8,8 +8,8 @@ import sys
 
 from crowdnb.errors import NotFound
 from crowdnb.project import Project
-from crowdnb.store import STORE_ENV, Store
-from crowdnb.store.accounts import ROLES
+from crowdnb.store import STORE_ENV, SqlStore as Store
+from crowdnb.store.sql.accounts import ROLES
 
 
 def _parser() -> argparse.ArgumentParser:

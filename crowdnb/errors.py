@@ -44,5 +44,29 @@ class ValidationError(CrowdnbError, ValueError):
         super().__init__(f"{len(problems)} problem(s), nothing was stored:\n  " + "\n  ".join(lines))
 
 
+class SourceUnavailable(CrowdnbError, ConnectionError):
+    """The store cannot be reached right now (e.g. the server is down); try again later."""
+
+
 class LabelError(CrowdnbError, ValueError):
     """A label that does not fit its project's schema."""
+
+
+class MissingExtra(CrowdnbError, ImportError):
+    """A feature whose optional dependencies are not installed; names the `pip install` to run."""
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        self.extra = extra
+        super().__init__(f'{feature} needs {missing}, which is not installed: pip install "crowdnb[{extra}]"')
+
+
+def require(module: str, *, feature: str, extra: str) -> object:
+    """Import an optional dependency, or raise `MissingExtra` naming the extra to install."""
+    from importlib import import_module
+
+    try:
+        return import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == module.split(".")[0]:
+            raise MissingExtra(feature, extra, module) from None
+        raise

@@ -1,42 +1,40 @@
-"""`Project`: the user's entry point. Tasks in, a widget to label them, labels out."""
+"""`Project`: the user's entry point. Tasks in, a widget to label them, labels out.
+
+The same class over any store: a local `SqlStore` (SQLite file, PostgreSQL URL) or a crowd
+server (`crowdnb.connect(url, token)`); what the caller may do is decided by the store (a
+server checks roles and membership).
+"""
 
 from __future__ import annotations
 
-import getpass
 import os
-from typing import Any
-
-import pandas as pd
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any
 
 from crowdnb import kinds
-from crowdnb.aggregation.methods import RESULT_COLUMNS, aggregate
 from crowdnb.errors import Conflict
-from crowdnb.intake import tasks_from_frame
-from crowdnb.quality.rules import QualityPolicy
-from crowdnb.session import StoreReviews, StoreSource, local_image
-from crowdnb.store import ProjectInfo, Store
-from crowdnb.widgets import Inspector, Labeler, PluginLabeler
+from crowdnb.store import ProjectInfo, SqlStore, Store
 
-WORKER_ENV = "CROWDNB_WORKER"
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crowdnb.quality.rules import QualityPolicy, Status
+    from crowdnb.widgets import Inspector, Labeler, PluginLabeler
+
 PROGRESS_FROM_ROWS = 5_000
 
 
-def default_worker() -> str:
-    """Who is labeling when nobody says: `$CROWDNB_WORKER`, else the local user name."""
-    return os.environ.get(WORKER_ENV) or getpass.getuser()
-
-
-def _store(store: Store | str | None) -> Store:
-    return store if isinstance(store, Store) else Store(store)
+def open_store(store: Store | str | os.PathLike[str] | None) -> Store:
+    """`store` itself, or a `SqlStore` at a URL or SQLite path (None: the default store)."""
+    return store if isinstance(store, Store) else SqlStore(store)
 
 
 class Project:
     """A labeling project in a store: its kind, label configuration, tasks and labels.
 
-    Use `Project.create(...)` or `Project.open(...)`; `store` is a `Store`, a SQLAlchemy URL
-    (``sqlite:///...`` or ``postgresql+psycopg://...``), a SQLite file path, or None for the
-    default (`$CROWDNB_STORE`, else a SQLite file in the user's data directory).
+    Use `Project.create(...)` or `Project.open(...)`; `store` is a store (a `SqlStore`, or
+    `crowdnb.connect(url, token)` for a crowd server), a SQLAlchemy URL (``sqlite:///...`` or
+    ``postgresql+psycopg://...``), a SQLite file path, or None for the default
+    (`$CROWDNB_STORE`, else a SQLite file in the user's data directory).
     """
 
     def __init__(self, store: Store, info: ProjectInfo) -> None:
@@ -49,10 +47,12 @@ class Project:
 
     @property
     def name(self) -> str:
+        """The project's name."""
         return self.info.name
 
     @property
     def config(self) -> dict[str, Any]:
+        """The label configuration (classes, keypoints, limits, ...)."""
         return self.info.config
 
     @classmethod
@@ -61,65 +61,84 @@ class Project:
         name: str,
         kind: str,
         *,
-        store: Store | str | None = None,
+        store: Store | str | os.PathLike[str] | None = None,
         overlap: int = 1,
         price: int = 0,
         quality: QualityPolicy | None = None,
+        review_rate: float = 0.0,
+        review_window_seconds: int | None = None,
         exist_ok: bool = False,
         **options: Any,
     ) -> Project:
-        """Create a project of `kind` (e.g. ``"image-class"`` with ``classes=[...]``), with an
-        optional quality policy (control tasks, rules for workers, dynamic overlap).
+        """Create a project of `kind` (e.g. ``"image-class"`` with ``classes=[...]``): each task
+        gets `overlap` labels from distinct workers, each approved label earns `price` points;
+        optional quality policy (control tasks, rules for workers, dynamic overlap) and share
+        `review_rate` of labels sent to inspectors (approved unreviewed after
+        `review_window_seconds`).
 
         With `exist_ok=True`, an existing project of the same kind and options is opened instead
         (so re-running a notebook is harmless); one that differs raises `Conflict`.
         """
-        definition = kinds.get(kind)
-        config = definition.make_config(**options)
-        target = _store(store)
+        config = kinds.get(kind).make_config(**options)
+        target = open_store(store)
         if exist_ok and name in target.project_names():
             info = target.project(name)
             if (info.kind, info.config) != (kind, config):
-                raise Conflict(
-                    f"project {name!r} exists as {info.kind} with {info.config}, not {kind} with {config}"
-                )
+                raise Conflict(f"project {name!r} exists as {info.kind} with {info.config}, not {kind} with {config}")
             return cls(target, info)
-        return cls(target, target.create_project(name, kind, config, overlap=overlap, price=price, quality=quality))
+        info = target.create_project(
+            name, kind, config, overlap=overlap, price=price, quality=quality, review_rate=review_rate,
+            review_window_seconds=review_window_seconds,
+        )
+        return cls(target, info)
 
     @classmethod
-    def open(cls, name: str, *, store: Store | str | None = None) -> Project:
+    def open(cls, name: str, *, store: Store | str | os.PathLike[str] | None = None) -> Project:
         """Open an existing project; `NotFound` lists the projects the store has."""
-        target = _store(store)
+        target = open_store(store)
         return cls(target, target.project(name))
 
-    def add_tasks(
-        self, frame: pd.DataFrame, *, on_duplicate: str = "error", progress: bool | None = None
-    ) -> int:
+    def add_tasks(self, frame: pd.DataFrame, *, on_duplicate: str = "error", progress: bool | None = None) -> int:
         """Add one task per row, all or nothing; returns the number added.
 
-        The kind's media column is required (``image``: a path or http(s) URL; ``text``);
-        ``id``, ``answer`` and ``priority`` are optional; other columns become metadata.
-        Bad rows raise `ValidationError` naming each row and field. Ids already in the
-        project raise too, or are skipped with ``on_duplicate="skip"``. A progress bar shows
-        for large frames (or when `progress=True`).
+        The kind's media column is required (``image``: a path or http(s) URL, relative to the
+        server's media folder on a crowd server; ``text``); ``id``, ``answer`` and ``priority``
+        are optional; other columns become metadata. Bad rows raise `ValidationError` naming
+        each row and field. Ids already in the project raise too, or are skipped with
+        ``on_duplicate="skip"`` (with a warning when their content changed). A progress bar
+        shows for large frames (or when `progress=True`).
         """
+        from tqdm.auto import tqdm
+
         show = len(frame) >= PROGRESS_FROM_ROWS if progress is None else progress
-        with tqdm(total=len(frame), desc="checking", unit="task", disable=not show) as bar:
-            new = tasks_from_frame(frame, self.kind, self.config, tick=bar.update)
-        with tqdm(total=len(new), desc="storing", unit="task", disable=not show) as bar:
-            return self.store.add_tasks(self.info.id, new, on_duplicate=on_duplicate, progress=bar.update)
+        bars: dict[str, Any] = {}
+
+        def tick(phase: str, rows: int) -> None:
+            if phase not in bars:
+                bars[phase] = tqdm(total=len(frame), desc=phase, unit="task", disable=not show)
+            bars[phase].update(rows)
+
+        try:
+            return self.store.add_tasks(self.info.id, frame, on_duplicate=on_duplicate, progress=tick)
+        finally:
+            for bar in bars.values():
+                bar.close()
 
     def annotate(
         self, *, worker: str | None = None, prefetch: int = 5, widget: Any = None, **plugin: Any
     ) -> Labeler | PluginLabeler:
         """A widget to label this project's tasks, starting at the first one `worker` has not
-        labeled (the local user by default); ``?`` in the widget lists its keys.
+        labeled (by default the local user, or the token's worker on a server); ``?`` in the
+        widget lists its keys.
 
         `widget` plugs in any widget with ipyannotations' protocol (``display`` and
         ``on_submit``, e.g. ``ipyannotations.images.ClassLabeller``) instead of crowdnb's own;
         `plugin` options (``to_input``, ``to_label``) go to `PluginLabeler`.
         """
-        who = worker or default_worker()
+        from crowdnb.session import StoreSource
+        from crowdnb.widgets import Labeler, PluginLabeler
+
+        who = worker or self.store.current_worker()
         source = StoreSource(self.store, self.info, self.store.worker_id(who))
         title = f"{self.name} · {who}"
         if widget is not None:
@@ -127,13 +146,16 @@ class Project:
         return Labeler(source, view=self.kind.view, config=self.config, prefetch=prefetch, title=title)
 
     def inspect(self, *, inspector: str | None = None) -> Inspector:
-        """A widget to approve or reject the labels waiting for inspection (see
-        `Store.set_review`); never shows the inspector their own work."""
-        who = self.store.worker_id(inspector or default_worker(), role="inspector")
-        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=local_image)
+        """A widget to approve or reject the labels waiting for inspection; never shows the
+        inspector their own work."""
+        from crowdnb.session import StoreReviews
+        from crowdnb.widgets import Inspector
+
+        who = self.store.worker_id(inspector or self.store.current_worker(), role="inspector")
+        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=lambda p: (self.store.media(p) or (None,))[0])
 
     def tasks(self) -> pd.DataFrame:
-        """All tasks: id, payload, meta, known_answer, priority, n_labels."""
+        """All tasks: id, payload, meta, known_answer, priority, n_labels, overlap."""
         return self.store.tasks(self.info.id)
 
     def labels(self) -> pd.DataFrame:
@@ -141,17 +163,12 @@ class Project:
         annotation_id, flag, prediction_accepted."""
         return self.store.labels(self.info.id)
 
-    def set_quality(self, policy: QualityPolicy | None) -> None:
-        """Change the quality policy (None: no quality control); applies to what comes next."""
-        self.store.set_quality(self.info.id, policy)
-        self.info = self.store.project(self.name)
+    def my_labels(self, worker: str | None = None) -> pd.DataFrame:
+        """A worker's own labels (by default the current one's) with their review: task, label,
+        status, reason, submitted_at, annotation_id."""
+        return self.store.worker_labels(self.info.id, self.store.worker_id(worker or self.store.current_worker()))
 
-    def workers(self) -> pd.DataFrame:
-        """Each worker's standing: worker, status (active, suspended, banned), control answers,
-        correct ones, skill, skips in a row."""
-        return self.store.worker_standing(self.info.id)
-
-    def results(self, method: str | None = None, *, include_flagged: bool = False, **params: Any) -> pd.DataFrame:
+    def results(self, method: Any = None, *, include_flagged: bool = False, **params: Any) -> pd.DataFrame:
         """One answer per task: task, label, confidence, n_labels (in task order; a task without
         labels has label None and confidence NaN).
 
@@ -162,24 +179,32 @@ class Project:
         workers by their skill (control answers, and agreement with confidently closed tasks)
         once any worker has answered a control task.
         """
-        labels = self.labels()
-        standing = self.workers().set_index("worker")
-        banned = set(standing.index[standing["status"] == "banned"])
-        keep = ~labels["worker"].isin(banned) & (labels["status"] != "rejected")
-        if not include_flagged:
-            keep &= labels["flag"].isna()
-        tasks = self.tasks()
-        known = tasks.set_index("id")["known_answer"].dropna()
-        skills = standing["skill"] if (standing["n_control"] > 0).any() else None
-        result = aggregate(
-            labels.loc[keep, ["task", "worker", "label"]], method or self.kind.aggregator, known=known, skills=skills, **params
-        )
-        result = result.set_index("task").reindex(tasks["id"]).rename_axis("task").reset_index()
-        result["label"] = result["label"].astype(object).where(result["label"].notna(), None)
-        result["n_labels"] = result["n_labels"].fillna(0).astype(int)
-        return result[RESULT_COLUMNS]
+        return self.store.results(self.info.id, method, include_flagged=include_flagged, **params)
+
+    def workers(self) -> pd.DataFrame:
+        """Each worker's standing: worker, status (active, suspended, banned), control answers,
+        correct ones, skill, agreement with confidently closed tasks, skips in a row."""
+        return self.store.worker_standing(self.info.id)
+
+    def set_quality(self, policy: QualityPolicy | None) -> None:
+        """Change the quality policy (None: no quality control); applies to what comes next."""
+        self.store.set_quality(self.info.id, policy)
+        self.info = self.store.project(self.name)
+
+    def set_review(self, rate: float, window_seconds: int | None = None) -> None:
+        """Send a share `rate` of new labels to inspectors; approve unreviewed ones after
+        `window_seconds` (None: wait for an inspector)."""
+        self.store.set_review(self.info.id, rate, window_seconds)
+        self.info = self.store.project(self.name)
+
+    def set_worker_status(self, worker: str, status: Status) -> None:
+        """Suspend, ban or reinstate a worker by hand (a manager's decision)."""
+        self.store.set_worker_status(self.info.id, self.store.worker_id(worker), status)
+
+    def add_member(self, worker: str) -> None:
+        """Let `worker` work on (or inspect) this project."""
+        self.store.add_member(self.info.id, worker)
 
     def progress(self, worker: str | None = None) -> tuple[int, int]:
         """(tasks labeled by `worker`, all tasks)."""
-        return self.store.progress(self.info.id, self.store.worker_id(worker or default_worker()))
-
+        return self.store.progress(self.info.id, self.store.worker_id(worker or self.store.current_worker()))

@@ -1,13 +1,13 @@
-"""A `TaskSource` backed by a store: the glue between one worker's widget and the store."""
+"""The glue between one person's widget and a store (local or over HTTP): a `TaskSource` for a
+worker, a `ReviewSource` for an inspector."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from crowdnb.media import read_image
 from crowdnb.store import ProjectInfo, Store, Submission, Task
-from crowdnb.widgets import Item
+from crowdnb.widgets.source import Item
 
 
 class StoreSource:
@@ -19,7 +19,7 @@ class StoreSource:
         self.worker_id = worker_id
 
     def fetch(self, n: int, exclude: Sequence[int]) -> list[Item]:
-        tasks = self.store.claim(self.project.id, self.worker_id, n, exclude=exclude)
+        tasks = self.store.claim(self.project.id, self.worker_id, n, exclude=list(exclude)[-1000:])
         return [self._item(task) for task in tasks]
 
     def submit(self, task_id: int, label: Any, annotation_id: str, duration_ms: int | None) -> None:
@@ -32,20 +32,18 @@ class StoreSource:
         return self.store.progress(self.project.id, self.worker_id)
 
     def notices(self) -> list[str]:
-        return []  # a local store refuses a label at once, when it is submitted
+        return self.store.notices()
 
     def _item(self, task: Task) -> Item:
         payload = task.payload
-        common = {"prediction": payload.get("prediction"), "meta": task.meta, "text": payload.get("text")}
-        if "image" in payload:
-            data, mime = read_image(payload)
-            return Item(
-                task.id, task.external_id, image=data, image_mime=mime,
-                width=payload.get("width"), height=payload.get("height"), **common,
-            )
-        return Item(task.id, task.external_id, image_url=payload.get("image_url"), **common)
-
-
+        image = self.store.media(payload)
+        return Item(
+            task.id, task.external_id, text=payload.get("text"),
+            image=image[0] if image else None, image_mime=image[1] if image else None,
+            image_url=None if image else payload.get("image_url"),
+            width=payload.get("width"), height=payload.get("height"),
+            prediction=payload.get("prediction"), notice=task.rework, meta=task.meta,
+        )
 
 
 class StoreReviews:
@@ -61,8 +59,3 @@ class StoreReviews:
 
     def decide(self, annotation_id: str, decision: str, reason: str = "") -> None:
         self.store.decide(self.project.id, self.inspector_id, annotation_id, decision, reason)
-
-
-def local_image(payload: dict[str, Any]) -> bytes | None:
-    """A task image's bytes from the local disk, if the task has one."""
-    return read_image(payload)[0] if "image" in payload else None

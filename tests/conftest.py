@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).with_name("support")))
 
 from pgcluster import Cluster  # noqa: E402
 
-from crowdnb.store import Store  # noqa: E402
+from crowdnb.store import SqlStore  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +34,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
+def store(store_url: str) -> Iterator[SqlStore]:
     """An open, migrated store on each back end."""
-    with Store(store_url) as opened:
+    with SqlStore(store_url) as opened:
         yield opened

@@ -15,14 +15,14 @@ def test_worker_add_prints_a_token_once_that_authenticates(tmp_path: Path, capsy
     store_path = str(tmp_path / "s.sqlite")
     assert main(["--store", store_path, "worker", "add", "ines", "--role", "inspector"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    with crowdnb.Store(store_path) as store:
+    with crowdnb.SqlStore(store_path) as store:
         account = store.authenticate(token)
         assert (account.name, account.role) == ("ines", "inspector")
 
 
 def test_member_projects_and_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store_path = str(tmp_path / "s.sqlite")
-    with crowdnb.Store(store_path) as store:
+    with crowdnb.SqlStore(store_path) as store:
         project = crowdnb.Project.create("p", kind="text-class", classes=["a"], store=store)
         project.add_tasks(pd.DataFrame({"text": ["x", "y"], "id": ["1", "2"]}))
         widget = project.annotate(worker="ana")
@@ -38,5 +38,5 @@ def test_member_projects_and_labels(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "labels.csv"
     assert main(["--store", store_path, "labels", "p", "--out", str(out)]) == 0
     assert pd.read_csv(out)[["task", "worker", "label"]].values.tolist() == [[1, "ana", "a"]]
-    with crowdnb.Store(store_path) as store:
+    with crowdnb.SqlStore(store_path) as store:
         assert store.member_projects(store.account("ana").id) == ["p"]

@@ -143,7 +143,7 @@ CASES = {
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_results_through_a_store_for_every_kind(kind: str, tmp_path: Path) -> None:
     options, labels, expected = CASES[kind]
-    store = crowdnb.Store(str(tmp_path / "store.sqlite"))
+    store = crowdnb.SqlStore(str(tmp_path / "store.sqlite"))
     project = crowdnb.Project.create("p", kind, store=store, overlap=3, **options)
     media = crowdnb.kinds.get(kind).media
     content = write_images(tmp_path / "img", 2, size=(200, 100)) if media == "image" else [TEXT, TEXT]

@@ -1,5 +1,5 @@
-"""Client for a crowdnb server: `connect(url, token)` and the offline outbox."""
+"""The HTTP implementation of the store interface: `connect(url, token)` and its offline outbox."""
 
-from crowdnb.client.remote import HttpSource, Remote, RemoteProject, connect
+from crowdnb.client.http import HttpStore, connect
 
-__all__ = ["HttpSource", "Remote", "RemoteProject", "connect"]
+__all__ = ["HttpStore", "connect"]

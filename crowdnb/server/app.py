@@ -24,8 +24,7 @@ from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.project import Project
 from crowdnb.server import models
 from crowdnb.server.media import OutsideMediaRoot, media_relative, resolve_media
-from crowdnb.store import STORE_ENV, ProjectInfo, Store
-from crowdnb.store.accounts import Account
+from crowdnb.store import STORE_ENV, Account, ProjectInfo, SqlStore as Store
 
 MEDIA_ENV = "CROWDNB_MEDIA"
 bearer = HTTPBearer(auto_error=False, description="a worker's token (crowdnb worker add NAME)")
@@ -161,7 +160,7 @@ def _routes() -> list[tuple[str, str, Any]]:
     def add_member(request: Request, access: ProjectCaller, project: str, body: models.Member) -> models.Me:
         info = _project(access, project, "manager")
         account = _store(request).account(body.worker)
-        _store(request).add_member(info.id, account.id)
+        _store(request).add_member(info.id, account.name)
         return models.Me(name=account.name, role=account.role)
 
     def add_tasks(request: Request, access: ProjectCaller, project: str, body: models.NewTasks) -> models.Added:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crowdnb.errors import SourceUnavailable
+
 
 @dataclass(frozen=True)
 class Item:
@@ -27,10 +29,6 @@ class Item:
     prediction: Any = None
     notice: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-class SourceUnavailable(ConnectionError):
-    """The source cannot be reached right now (e.g. the server is down); try again later."""
 
 
 class TaskSource(Protocol):

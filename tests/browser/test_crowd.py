@@ -12,7 +12,7 @@ import pytest
 from servers import Server
 
 import crowdnb
-from crowdnb import Store
+from crowdnb import SqlStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "crowd_worker.ipynb"
@@ -20,7 +20,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "crowd_worker.ipy
 
 def test_worker_app_in_voila_labels_through_the_server(voila, page, console, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'crowd.sqlite'}"
-    with Store(url) as store:
+    with SqlStore(url) as store:
         project = crowdnb.Project.create("street", kind="text-class", classes=["car", "bus"], store=store, overlap=2)
         project.add_tasks(pd.DataFrame({"id": ["a", "b", "c"], "text": ["a red car", "the 42 bus", "a taxi"]}))
         token = store.issue_token("ana")
@@ -40,7 +40,7 @@ def test_worker_app_in_voila_labels_through_the_server(voila, page, console, tmp
         for key in ("1", "Enter", "2", "Enter"):
             page.keyboard.press(key)
         page.wait_for_function("() => document.querySelector('.cnb-root').dataset.taskId === 'c'", timeout=30_000)
-        with Store(url) as store:
+        with SqlStore(url) as store:
             deadline = time.monotonic() + 15
             while len(labels := crowdnb.Project.open("street", store=store).labels()) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)

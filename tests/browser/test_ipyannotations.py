@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from harness import wait_for_widget, write_notebook
 
-from crowdnb import Project, Store
+from crowdnb import Project, SqlStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -37,7 +37,7 @@ def test_ipyannotations_labeller_renders_and_stores(where: str, request, page, c
     assert page.get_by_text("The courier was early").count() == 1
     button.click()
     page.get_by_text("My order arrived with a cracked screen.").wait_for(timeout=15_000)
-    with Store(store_url) as store:
+    with SqlStore(store_url) as store:
         deadline = time.monotonic() + 10
         while (labels := Project.open("plug", store=store).labels()).empty and time.monotonic() < deadline:
             time.sleep(0.1)

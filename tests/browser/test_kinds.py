@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from harness import env_cell_source
 
-from crowdnb import Project, Store
+from crowdnb import Project, SqlStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -81,7 +81,7 @@ def next_task(root, expected: str, timeout: float = 30) -> None:
 def stored(store_url: str, project: str, n: int = 1, timeout: float = 10) -> dict[str, object]:
     """task -> label, once `n` labels are stored."""
     deadline = time.monotonic() + timeout
-    with Store(store_url) as store:
+    with SqlStore(store_url) as store:
         while True:
             labels = Project.open(project, store=store).labels()
             if len(labels) >= n or time.monotonic() > deadline:

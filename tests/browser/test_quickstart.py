@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from harness import env_cell_source, wait_for_widget
 
-from crowdnb import Project, Store
+from crowdnb import Project, SqlStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -72,7 +72,7 @@ def expect_task(root, task_id: str, timeout: float = 15) -> None:
 
 def stored_labels(store_url: str, project: str, expected: int, timeout: float = 15) -> dict[str, tuple[str, str]]:
     """task -> (worker, label) once `expected` labels are stored."""
-    with Store(store_url) as store:
+    with SqlStore(store_url) as store:
         deadline = time.monotonic() + timeout
         while True:
             labels = Project.open(project, store=store).labels()
@@ -88,7 +88,7 @@ def assert_flow(page, store_url: str, worker: str) -> None:
     label_with_keys(page, messages, "m00", MESSAGE_STEPS)
     assert stored_labels(store_url, "photos", 5) == {k: (worker, v) for k, v in PHOTO_LABELS.items()}
     assert stored_labels(store_url, "messages", 5) == {k: (worker, v) for k, v in MESSAGE_LABELS.items()}
-    with Store(store_url) as store:
+    with SqlStore(store_url) as store:
         photo_project = Project.open("photos", store=store)
         assert photo_project.progress(worker) == (5, 13)
         tasks = photo_project.tasks().set_index("id")

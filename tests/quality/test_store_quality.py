@@ -9,27 +9,27 @@ import pytest
 
 from crowdnb.errors import Conflict
 from crowdnb.quality.rules import QualityPolicy
-from crowdnb.store import NewTask, Store, Submission
+from crowdnb.store import NewTask, SqlStore, Submission
 
 
-def _project(store: Store, policy: QualityPolicy, *, n: int = 20, controls: int = 3, overlap: int = 1) -> int:
+def _project(store: SqlStore, policy: QualityPolicy, *, n: int = 20, controls: int = 3, overlap: int = 1) -> int:
     info = store.create_project("q", "text-class", {"classes": ["a", "b", "c"]}, overlap=overlap, quality=policy)
-    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(n)])
-    store.add_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer="a") for i in range(controls)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(n)])
+    store.insert_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer="a") for i in range(controls)])
     return info.id
 
 
-def _label(store: Store, pid: int, worker: int, task_id: int, label: str, duration_ms: int | None = 2000) -> None:
+def _label(store: SqlStore, pid: int, worker: int, task_id: int, label: str, duration_ms: int | None = 2000) -> None:
     store.submit(pid, worker, Submission(uuid.uuid4().hex, task_id, label, duration_ms))
 
 
-def _open(store: Store, pid: int) -> dict[str, tuple[int, int]]:
+def _open(store: SqlStore, pid: int) -> dict[str, tuple[int, int]]:
     """external id -> (overlap, n_labels)"""
     frame = store.tasks(pid)
     return {row.id: (row.overlap, row.n_labels) for row in frame.itertuples()}
 
 
-def test_control_tasks_are_mixed_in_at_the_rate_once_per_worker(store: Store) -> None:
+def test_control_tasks_are_mixed_in_at_the_rate_once_per_worker(store: SqlStore) -> None:
     pid = _project(store, QualityPolicy(control_rate=0.25, min_control=0), controls=2)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     first = [t.external_id for t in store.claim(pid, ana, 10)]
@@ -41,12 +41,12 @@ def test_control_tasks_are_mixed_in_at_the_rate_once_per_worker(store: Store) ->
     assert not {t for t in second if t.startswith("t")} & {t for t in first if t.startswith("t")}
 
 
-def test_without_a_rate_control_tasks_are_ordinary_tasks(store: Store) -> None:
+def test_without_a_rate_control_tasks_are_ordinary_tasks(store: SqlStore) -> None:
     pid = _project(store, QualityPolicy(), n=2, controls=1)
     assert [t.external_id for t in store.claim(pid, store.worker_id("ana"), 5)] == ["t0", "t1", "c0"]
 
 
-def test_bad_control_answers_ban_and_banned_labels_free_their_slots(store: Store) -> None:
+def test_bad_control_answers_ban_and_banned_labels_free_their_slots(store: SqlStore) -> None:
     policy = QualityPolicy(control_rate=0.5, min_control=2, ban_below=0.5, skill_prior=0.7, prior_weight=1)
     pid = _project(store, policy, n=6, controls=2)
     spam = store.worker_id("spam")
@@ -68,21 +68,21 @@ def test_bad_control_answers_ban_and_banned_labels_free_their_slots(store: Store
     assert store.worker_standing(pid).set_index("worker").loc["spam", "status"] == "active"
 
 
-def test_control_boxes_are_checked_by_iou_and_class(store: Store) -> None:
+def test_control_boxes_are_checked_by_iou_and_class(store: SqlStore) -> None:
     policy = QualityPolicy(control_rate=0.5, min_control=3)
     config = {"classes": ["car", "bus"], "shape": "box", "transcribe": False}
     info = store.create_project("boxes", "bbox", config, quality=policy)
     car = {"label": "car", "x": 10.0, "y": 10.0, "w": 40.0, "h": 30.0}
     image = {"image": "/x.jpg", "width": 100, "height": 100}
     pid, ana = info.id, store.worker_id("ana")
-    store.add_tasks(pid, [NewTask(f"c{i}", image, known_answer=[car]) for i in range(3)])
+    store.insert_tasks(pid, [NewTask(f"c{i}", image, known_answer=[car]) for i in range(3)])
     answers = [[{**car, "x": 12.0, "y": 8.0}], [{**car, "label": "bus"}], [{**car, "x": 30.0}]]  # 2 px off, class, half off
     for task, label in zip(store.claim(pid, ana, 3), answers, strict=True):
         _label(store, pid, ana, task.id, label)
     assert store.worker_standing(pid).set_index("worker").loc["ana", ["n_control", "n_correct"]].tolist() == [3, 1]
 
 
-def test_suspension_stops_hand_out_but_keeps_labels(store: Store) -> None:
+def test_suspension_stops_hand_out_but_keeps_labels(store: SqlStore) -> None:
     pid = _project(store, QualityPolicy(control_rate=0.5, min_control=1, suspend_below=0.6, prior_weight=1), n=4, controls=1)
     ben = store.worker_id("ben")
     control = store.claim(pid, ben, 1)[0]
@@ -95,7 +95,7 @@ def test_suspension_stops_hand_out_but_keeps_labels(store: Store) -> None:
     assert len(store.labels(pid)) == 1
 
 
-def test_too_fast_answers_are_flagged(store: Store) -> None:
+def test_too_fast_answers_are_flagged(store: SqlStore) -> None:
     pid = _project(store, QualityPolicy(min_duration_ms=800), n=2, controls=0)
     ana = store.worker_id("ana")
     first, second = store.claim(pid, ana, 2)
@@ -104,7 +104,7 @@ def test_too_fast_answers_are_flagged(store: Store) -> None:
     assert store.labels(pid)["flag"].tolist() == ["too_fast", None]
 
 
-def test_skips_in_a_row_are_limited(store: Store) -> None:
+def test_skips_in_a_row_are_limited(store: SqlStore) -> None:
     pid = _project(store, QualityPolicy(max_skips_in_row=2), n=5, controls=0)
     ana = store.worker_id("ana")
     tasks = store.claim(pid, ana, 5)
@@ -116,7 +116,7 @@ def test_skips_in_a_row_are_limited(store: Store) -> None:
     store.skip(pid, ana, tasks[3].id)
 
 
-def test_dynamic_overlap_asks_for_more_labels_until_confident(store: Store) -> None:
+def test_dynamic_overlap_asks_for_more_labels_until_confident(store: SqlStore) -> None:
     policy = QualityPolicy(target_confidence=0.95, max_overlap=4, skill_prior=0.8, prior_weight=4)
     pid = _project(store, policy, n=2, controls=0, overlap=1)
     workers = [store.worker_id(f"w{i}") for i in range(5)]
@@ -132,7 +132,7 @@ def test_dynamic_overlap_asks_for_more_labels_until_confident(store: Store) -> N
     assert standing.loc[["w0", "w1"], ["n_consensus", "n_agreed"]].values.tolist() == [[1, 1], [1, 1]]
 
 
-def test_disagreeing_with_confident_answers_suspends(store: Store) -> None:
+def test_disagreeing_with_confident_answers_suspends(store: SqlStore) -> None:
     policy = QualityPolicy(
         target_confidence=0.9, max_overlap=3, skill_prior=0.9, prior_weight=1, min_control=0, suspend_below=0.6
     )
@@ -148,7 +148,7 @@ def test_disagreeing_with_confident_answers_suspends(store: Store) -> None:
     assert store.claim(pid, store.worker_id("w0"), 1) == []
 
 
-def test_dynamic_overlap_stops_at_the_maximum(store: Store) -> None:
+def test_dynamic_overlap_stops_at_the_maximum(store: SqlStore) -> None:
     pid = _project(store, QualityPolicy(target_confidence=0.99, max_overlap=3), n=1, controls=0)
     for i, label in enumerate(["a", "b", "c", "a"]):
         worker = store.worker_id(f"w{i}")
@@ -160,7 +160,7 @@ def test_dynamic_overlap_stops_at_the_maximum(store: Store) -> None:
     assert _open(store, pid)["t0"] == (3, 3)
 
 
-def test_dynamic_overlap_needs_single_choice_classes(store: Store) -> None:
+def test_dynamic_overlap_needs_single_choice_classes(store: SqlStore) -> None:
     info = store.create_project("boxes", "bbox", {"classes": ["car"], "shape": "box", "transcribe": False})
     with pytest.raises(ValueError, match="single-choice"):
         store.set_quality(info.id, QualityPolicy(target_confidence=0.9, max_overlap=3))
@@ -168,7 +168,7 @@ def test_dynamic_overlap_needs_single_choice_classes(store: Store) -> None:
     assert store.quality(info.id).control_rate == 0.1
 
 
-def test_a_ban_that_reopens_a_task_does_not_count_its_agreement_twice(store: Store) -> None:
+def test_a_ban_that_reopens_a_task_does_not_count_its_agreement_twice(store: SqlStore) -> None:
     policy = QualityPolicy(skill_prior=0.7, prior_weight=1, min_control=0, ban_below=0.6, target_confidence=0.75, max_overlap=5)
     pid = _project(store, policy, n=1, controls=0, overlap=3)
     workers = [store.worker_id(f"w{i}") for i in range(4)]

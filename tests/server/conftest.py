@@ -12,7 +12,7 @@ import pytest
 from samples import write_images
 from servers import Server
 
-from crowdnb import Store
+from crowdnb import SqlStore
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Crowd:
     """A running server and tokens for its people."""
 
     server: Server
-    store: Store
+    store: SqlStore
     media: Path
     tokens: dict[str, str]
 
@@ -37,7 +37,7 @@ def running_crowd(store_url: str, folder: Path) -> Iterator[Crowd]:
     """A server on a fresh store with PEOPLE and their tokens."""
     media = folder / "media"
     write_images(media / "street", 6)
-    store = Store(store_url)
+    store = SqlStore(store_url)
     tokens = {name: store.issue_token(name, role) for name, role in PEOPLE.items()}
     server = Server(store_url, media, folder / "server.log").start()
     try:

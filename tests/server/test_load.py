@@ -15,14 +15,14 @@ import pytest
 from servers import Server
 
 import crowdnb
-from crowdnb import Store
+from crowdnb import SqlStore
 from crowdnb.widgets import SourceUnavailable
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def _crowd(store_url: str, n_workers: int, n_tasks: int, overlap: int, lease_seconds: int) -> tuple[Store, list[str]]:
-    store = Store(store_url)
+def _crowd(store_url: str, n_workers: int, n_tasks: int, overlap: int, lease_seconds: int) -> tuple[SqlStore, list[str]]:
+    store = SqlStore(store_url)
     info = store.create_project("load", "text-class", {"classes": ["a", "b"]}, overlap=overlap, lease_seconds=lease_seconds)
     crowdnb.Project(store, info).add_tasks(pd.DataFrame({"text": [f"task {i}" for i in range(n_tasks)], "id": [f"t{i}" for i in range(n_tasks)]}))
     tokens = []
@@ -69,7 +69,7 @@ class Worker(threading.Thread):
             self.remote.flush(timeout=60)
 
 
-def _check(store: Store, workers: list[Worker], n_tasks: int, overlap: int) -> None:
+def _check(store: SqlStore, workers: list[Worker], n_tasks: int, overlap: int) -> None:
     for worker in workers:
         assert worker.error is None, repr(worker.error)
         assert worker.remote.flush(timeout=60) == 0

@@ -1,4 +1,4 @@
-"""The Store API on SQLite and PostgreSQL: projects, tasks, hand-out, leases, submits."""
+"""The SqlStore API on SQLite and PostgreSQL: projects, tasks, hand-out, leases, submits."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from datetime import timezone
 import pytest
 
 from crowdnb.errors import Conflict, LabelError, NotFound, ValidationError
-from crowdnb.store import NewTask, Store, Submission
+from crowdnb.store import NewTask, SqlStore, Submission
 
 
-def _project(store: Store, n: int = 10, *, overlap: int = 1, lease_seconds: int = 600) -> int:
+def _project(store: SqlStore, n: int = 10, *, overlap: int = 1, lease_seconds: int = 600) -> int:
     info = store.create_project("p", "text-class", {"classes": ["a", "b"]}, overlap=overlap, lease_seconds=lease_seconds)
-    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(n)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(n)])
     return info.id
 
 
-def test_create_and_open_project(store: Store) -> None:
+def test_create_and_open_project(store: SqlStore) -> None:
     info = store.create_project("animals", "image-class", {"classes": ["cat", "dog"]}, overlap=3, price=5)
     assert store.project("animals") == info
     assert (info.overlap, info.price, info.config) == (3, 5, {"classes": ["cat", "dog"]})
@@ -31,30 +31,30 @@ def test_create_and_open_project(store: Store) -> None:
         store.create_project("x", "no-such-kind", {})
 
 
-def test_worker_ids_are_stable(store: Store) -> None:
+def test_worker_ids_are_stable(store: SqlStore) -> None:
     first = store.worker_id("ana")
     assert store.worker_id("ana") == first
     assert store.worker_id("ben") != first
 
 
-def test_add_tasks_rejects_existing_ids_and_keeps_store(store: Store) -> None:
+def test_add_tasks_rejects_existing_ids_and_keeps_store(store: SqlStore) -> None:
     pid = _project(store, 3)
     with pytest.raises(ValidationError, match="'t1'"):
-        store.add_tasks(pid, [NewTask("new", {"text": "n"}), NewTask("t1", {"text": "again"})])
+        store.insert_tasks(pid, [NewTask("new", {"text": "n"}), NewTask("t1", {"text": "again"})])
     assert store.count_tasks(pid) == 3
-    assert store.add_tasks(pid, [NewTask("new", {"text": "n"}), NewTask("t1", {"text": "x"})], on_duplicate="skip") == 1
+    assert store.insert_tasks(pid, [NewTask("new", {"text": "n"}), NewTask("t1", {"text": "x"})], on_duplicate="skip") == 1
     assert store.tasks(pid)["id"].tolist() == ["t0", "t1", "t2", "new"]
     assert store.tasks(pid).loc[1, "payload"] == {"text": "text 1"}
 
 
-def test_claim_follows_priority_then_insertion_order(store: Store) -> None:
+def test_claim_follows_priority_then_insertion_order(store: SqlStore) -> None:
     info = store.create_project("p", "text-class", {"classes": ["a"]})
-    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": "x"}, priority=float(i == 3)) for i in range(5)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": "x"}, priority=float(i == 3)) for i in range(5)])
     worker = store.worker_id("w")
     assert [t.external_id for t in store.claim(info.id, worker, 5)] == ["t3", "t0", "t1", "t2", "t4"]
 
 
-def test_a_slot_is_leased_to_one_worker_only(store: Store) -> None:
+def test_a_slot_is_leased_to_one_worker_only(store: SqlStore) -> None:
     pid = _project(store, 5)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     first = store.claim(pid, ana, 3)
@@ -64,14 +64,14 @@ def test_a_slot_is_leased_to_one_worker_only(store: Store) -> None:
     assert store.claim(pid, ben, 3, exclude=[t.id for t in second]) == []
 
 
-def test_overlap_gives_each_task_to_distinct_workers(store: Store) -> None:
+def test_overlap_gives_each_task_to_distinct_workers(store: SqlStore) -> None:
     pid = _project(store, 2, overlap=2)
     workers = [store.worker_id(n) for n in ("ana", "ben", "cid")]
     got = {w: [t.external_id for t in store.claim(pid, w, 5)] for w in workers}
     assert got == {workers[0]: ["t0", "t1"], workers[1]: ["t0", "t1"], workers[2]: []}
 
 
-def test_own_leases_come_back_first_after_a_restart(store: Store) -> None:
+def test_own_leases_come_back_first_after_a_restart(store: SqlStore) -> None:
     pid = _project(store, 6)
     worker = store.worker_id("w")
     held = store.claim(pid, worker, 3)
@@ -80,7 +80,7 @@ def test_own_leases_come_back_first_after_a_restart(store: Store) -> None:
     assert [t.external_id for t in again] == ["t1", "t2", "t3"]
 
 
-def test_expired_leases_return_to_the_pool(store: Store) -> None:
+def test_expired_leases_return_to_the_pool(store: SqlStore) -> None:
     pid = _project(store, 1, lease_seconds=1)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     assert len(store.claim(pid, ana, 1)) == 1
@@ -89,7 +89,7 @@ def test_expired_leases_return_to_the_pool(store: Store) -> None:
     assert [t.external_id for t in store.claim(pid, ben, 1)] == ["t0"]
 
 
-def test_submit_is_durable_idempotent_and_timestamped_by_the_store(store: Store) -> None:
+def test_submit_is_durable_idempotent_and_timestamped_by_the_store(store: SqlStore) -> None:
     pid = _project(store, 2)
     worker = store.worker_id("w")
     task = store.claim(pid, worker, 1)[0]
@@ -103,7 +103,7 @@ def test_submit_is_durable_idempotent_and_timestamped_by_the_store(store: Store)
     assert str(labels["submitted_at"].dt.tz) == "UTC"
 
 
-def test_annotation_id_reused_for_another_task_is_refused(store: Store) -> None:
+def test_annotation_id_reused_for_another_task_is_refused(store: SqlStore) -> None:
     pid = _project(store, 2)
     worker = store.worker_id("w")
     t0, t1 = store.claim(pid, worker, 2)
@@ -113,7 +113,7 @@ def test_annotation_id_reused_for_another_task_is_refused(store: Store) -> None:
     assert len(store.labels(pid)) == 1
 
 
-def test_relabel_supersedes_the_previous_label(store: Store) -> None:
+def test_relabel_supersedes_the_previous_label(store: SqlStore) -> None:
     pid = _project(store, 2)
     worker = store.worker_id("w")
     task = store.claim(pid, worker, 1)[0]
@@ -124,10 +124,10 @@ def test_relabel_supersedes_the_previous_label(store: Store) -> None:
     assert store.progress(pid, worker) == (1, 2)
 
 
-def test_invalid_labels_and_foreign_tasks_store_nothing(store: Store) -> None:
+def test_invalid_labels_and_foreign_tasks_store_nothing(store: SqlStore) -> None:
     pid = _project(store, 1)
     other = store.create_project("q", "text-class", {"classes": ["a"]})
-    store.add_tasks(other.id, [NewTask("x", {"text": "x"})])
+    store.insert_tasks(other.id, [NewTask("x", {"text": "x"})])
     worker = store.worker_id("w")
     task = store.claim(pid, worker, 1)[0]
     with pytest.raises(LabelError, match="'c'"):
@@ -137,7 +137,7 @@ def test_invalid_labels_and_foreign_tasks_store_nothing(store: Store) -> None:
     assert store.labels(pid).empty and store.labels(other.id).empty
 
 
-def test_skip_hands_the_task_to_others_not_back(store: Store) -> None:
+def test_skip_hands_the_task_to_others_not_back(store: SqlStore) -> None:
     pid = _project(store, 2)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     t0, t1 = store.claim(pid, ana, 2)
@@ -146,7 +146,7 @@ def test_skip_hands_the_task_to_others_not_back(store: Store) -> None:
     assert [t.external_id for t in store.claim(pid, ben, 5)] == ["t0"]
 
 
-def test_concurrent_workers_never_share_a_slot(store: Store) -> None:
+def test_concurrent_workers_never_share_a_slot(store: SqlStore) -> None:
     pid = _project(store, 60, overlap=2)
     handed: dict[str, list[str]] = {}
 
@@ -171,7 +171,7 @@ def test_concurrent_workers_never_share_a_slot(store: Store) -> None:
     assert all(len(set(v)) == len(v) for v in handed.values())
 
 
-def test_a_late_label_after_the_lease_ran_out_never_exceeds_the_overlap(store: Store) -> None:
+def test_a_late_label_after_the_lease_ran_out_never_exceeds_the_overlap(store: SqlStore) -> None:
     pid = _project(store, 1, lease_seconds=1)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     (task,) = store.claim(pid, ana, 1)
@@ -183,7 +183,7 @@ def test_a_late_label_after_the_lease_ran_out_never_exceeds_the_overlap(store: S
     assert store.labels(pid)["worker"].tolist() == ["ben"]
 
 
-def test_renew_extends_only_the_callers_live_leases(store: Store) -> None:
+def test_renew_extends_only_the_callers_live_leases(store: SqlStore) -> None:
     pid = _project(store, 2, lease_seconds=1)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     held = store.claim(pid, ana, 2)
@@ -194,9 +194,9 @@ def test_renew_extends_only_the_callers_live_leases(store: Store) -> None:
     assert store.claim(pid, ben, 2) == []  # still held by ana thanks to the renewal
 
 
-def test_banned_workers_are_not_paid(store: Store) -> None:
+def test_banned_workers_are_not_paid(store: SqlStore) -> None:
     info = store.create_project("paid", "text-class", {"classes": ["a"]}, price=5)
-    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": "x"}) for i in range(3)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": "x"}) for i in range(3)])
     store.set_review(info.id, 1.0)
     ana, ines = store.worker_id("ana"), store.worker_id("ines", role="inspector")
     for task in store.claim(info.id, ana, 2):
@@ -208,7 +208,7 @@ def test_banned_workers_are_not_paid(store: Store) -> None:
     assert store.balance(ana) == 5
 
 
-def test_claiming_more_renews_the_leases_already_held(store: Store) -> None:
+def test_claiming_more_renews_the_leases_already_held(store: SqlStore) -> None:
     pid = _project(store, 3, lease_seconds=1)
     ana, ben = store.worker_id("ana"), store.worker_id("ben")
     held = store.claim(pid, ana, 2)

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from crowdnb.store import STORE_ENV, Store, default_url
+from crowdnb.store import STORE_ENV, SqlStore, default_url
 from crowdnb.store.engine import MIGRATIONS
 from crowdnb.store.schema import metadata
 
@@ -24,7 +24,7 @@ def test_default_url_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert default_url().endswith("crowdnb.sqlite")
 
 
-def test_migrated_schema_matches_the_declared_one(store: Store) -> None:
+def test_migrated_schema_matches_the_declared_one(store: SqlStore) -> None:
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
@@ -32,14 +32,14 @@ def test_migrated_schema_matches_the_declared_one(store: Store) -> None:
 
 
 def test_reopening_keeps_data(store_url: str) -> None:
-    with Store(store_url) as first:
+    with SqlStore(store_url) as first:
         first.create_project("kept", "text-class", {"classes": ["a"]})
-    with Store(store_url) as second:
+    with SqlStore(store_url) as second:
         assert second.project_names() == ["kept"]
 
 
 def test_sqlite_is_tuned_for_concurrent_durable_writes(tmp_path: Path) -> None:
-    with Store(str(tmp_path / "s.sqlite")) as store, store.engine.connect() as conn:
+    with SqlStore(str(tmp_path / "s.sqlite")) as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
@@ -47,7 +47,7 @@ def test_sqlite_is_tuned_for_concurrent_durable_writes(tmp_path: Path) -> None:
 
 
 def test_hand_out_walks_the_queue_index_without_sorting(tmp_path: Path) -> None:
-    with Store(str(tmp_path / "q.sqlite")) as store, store.engine.connect() as conn:
+    with SqlStore(str(tmp_path / "q.sqlite")) as store, store.engine.connect() as conn:
         sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'ix_tasks_queue'").scalar()
         assert "priority DESC" in sql
         plan = conn.exec_driver_sql(  # the hand-out query as the store compiles it for SQLite

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from crowdnb.store.postgres import GroupCommit, _Ticket
+from crowdnb.store.sql.postgres import GroupCommit, _Ticket
 
 
 class Recorder:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from crowdnb.store import Store
+from crowdnb.store import SqlStore
 from crowdnb.store import engine as engines
 from crowdnb.store.schema import annotations, assignments, reviews, tasks
 
@@ -33,7 +33,7 @@ def test_upgrade_from_0001_marks_control_tasks(store_url: str) -> None:
         "INSERT INTO tasks (project_id, external_id, position, payload, meta, known_answer) VALUES "
         "(1, 'plain', 0, '{}', '{}', 'null'), (1, 'gold', 1, '{}', '{}', '\"a\"'), (1, 'bare', 2, '{}', '{}', NULL)",
     )
-    with Store(store_url) as store, store.engine.connect() as conn:
+    with SqlStore(store_url) as store, store.engine.connect() as conn:
         rows = dict(conn.execute(sa.select(tasks.c.external_id, tasks.c.is_control)).all())
         assert rows == {"plain": False, "gold": True, "bare": False}
         assert store.project("old").quality is None
@@ -54,7 +54,7 @@ def test_upgrade_to_0006_keeps_labels_and_reviews_and_gives_lost_slots_back(stor
         " ('z', 1, 3, 2, '\"a\"', 'approved')",  # its slot was expired away
         "INSERT INTO reviews (annotation_id, project_id, decision, reason) VALUES ('x', 1, 'rejected', 'blurry')",
     )
-    with Store(store_url) as store:
+    with SqlStore(store_url) as store:
         with store.engine.connect() as conn:
             assert sorted(conn.execute(sa.select(annotations.c.id)).scalars()) == ["x", "y", "z"]
             assert conn.execute(sa.select(reviews.c.annotation_id, reviews.c.reason)).all() == [("x", "blurry")]
@@ -69,7 +69,7 @@ def test_upgrade_to_0006_keeps_labels_and_reviews_and_gives_lost_slots_back(stor
             assert conn.scalar(sa.select(sa.func.count()).select_from(annotations)) == 2
 
 
-def test_0006_indexes_only_leases_for_expiry_and_leaves_room_on_task_pages(store: Store) -> None:
+def test_0006_indexes_only_leases_for_expiry_and_leaves_room_on_task_pages(store: SqlStore) -> None:
     inspector = sa.inspect(store.engine)
     expiry = next(ix for ix in inspector.get_indexes("assignments") if ix["name"] == "ix_assignments_expiry")
     assert expiry["column_names"] == ["project_id", "expires_at"]

@@ -13,27 +13,27 @@ import sqlalchemy as sa
 
 from crowdnb.errors import Conflict, LabelError, ValidationError
 from crowdnb.quality.rules import QualityPolicy
-from crowdnb.store import NewTask, Store, Submission
-from crowdnb.store.postgres import PlainLabel, PlainPath
+from crowdnb.store import NewTask, SqlStore, Submission
+from crowdnb.store.sql.postgres import PlainLabel, PlainPath
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg(pg_cluster: Any) -> Iterator[Store]:
-    with Store(pg_cluster.new_database()) as store:
+def pg(pg_cluster: Any) -> Iterator[SqlStore]:
+    with SqlStore(pg_cluster.new_database()) as store:
         yield store
 
 
-def _project(store: Store, *, overlap: int = 2, price: int = 0, review_rate: float = 0.0) -> int:
+def _project(store: SqlStore, *, overlap: int = 2, price: int = 0, review_rate: float = 0.0) -> int:
     info = store.create_project("p", "text-class", {"classes": ["a", "b"]}, overlap=overlap, price=price)
-    store.add_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(6)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(6)])
     if review_rate:
         store.set_review(info.id, review_rate)
     return info.id
 
 
-def _plain(store: Store) -> PlainPath:
+def _plain(store: SqlStore) -> PlainPath:
     assert store._plain is not None
     return store._plain
 
@@ -42,7 +42,7 @@ def _label(task_id: int, annotation_id: str, label: Any = "a") -> PlainLabel:
     return PlainLabel(task_id, annotation_id, label, 900, 0.5)
 
 
-def test_plain_claim_serves_a_plain_worker_and_renews_held_leases(pg: Store) -> None:
+def test_plain_claim_serves_a_plain_worker_and_renews_held_leases(pg: SqlStore) -> None:
     pid, ana = _project(pg), pg.worker_id("ana")
     first = _plain(pg).claim(pid, ana, 2, [])
     assert first is not None and [row[1] for row in first] == ["t0", "t1"]
@@ -51,7 +51,7 @@ def test_plain_claim_serves_a_plain_worker_and_renews_held_leases(pg: Store) -> 
     assert again is not None and [row[1] for row in again] == ["t2", "t3"]
 
 
-def test_plain_claim_steps_aside_for_every_other_case(pg: Store) -> None:
+def test_plain_claim_steps_aside_for_every_other_case(pg: SqlStore) -> None:
     pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
     pg.claim(pid, ana, 1)
     assert _plain(pg).claim(pid, ana, 1, []) is None  # a lease of hers she did not say she holds
@@ -67,7 +67,7 @@ def test_plain_claim_steps_aside_for_every_other_case(pg: Store) -> None:
     assert [t.external_id for t in pg.claim(pid, ben, 1)] == ["t0"]
 
 
-def test_plain_submit_needs_a_live_lease_and_a_new_annotation_id(pg: Store) -> None:
+def test_plain_submit_needs_a_live_lease_and_a_new_annotation_id(pg: SqlStore) -> None:
     pid, ana = _project(pg), pg.worker_id("ana")
     task = pg.claim(pid, ana, 1)[0]
     assert _plain(pg).submit(pid, ana, [_label(task.id, "x1")])[0] is not None
@@ -78,7 +78,7 @@ def test_plain_submit_needs_a_live_lease_and_a_new_annotation_id(pg: Store) -> N
     assert _plain(pg).submit(pid, ana, [_label(other.id, "x2")]) == [None]  # no lease any more
 
 
-def test_plain_submit_steps_aside_for_a_worker_who_is_not_active(pg: Store) -> None:
+def test_plain_submit_steps_aside_for_a_worker_who_is_not_active(pg: SqlStore) -> None:
     pid, ana = _project(pg, price=5), pg.worker_id("ana")
     task = pg.claim(pid, ana, 1)[0]
     with pg.engine.begin() as conn:  # banned while her lease stands (a ban racing her claim)
@@ -90,7 +90,7 @@ def test_plain_submit_steps_aside_for_a_worker_who_is_not_active(pg: Store) -> N
     assert pg.balance(ana) == 0
 
 
-def test_a_batch_is_all_or_nothing_on_the_plain_path(pg: Store) -> None:
+def test_a_batch_is_all_or_nothing_on_the_plain_path(pg: SqlStore) -> None:
     pid, ana = _project(pg), pg.worker_id("ana")
     first, second, third = pg.claim(pid, ana, 3)
     pg.submit(pid, ana, Submission("used", first.id, "a"))
@@ -99,9 +99,9 @@ def test_a_batch_is_all_or_nothing_on_the_plain_path(pg: Store) -> None:
     assert pg.labels(pid)["annotation_id"].tolist() == ["used"]
 
 
-def test_concurrent_submits_share_transactions_and_all_are_stored(pg: Store) -> None:
+def test_concurrent_submits_share_transactions_and_all_are_stored(pg: SqlStore) -> None:
     pid = _project(pg, overlap=3, price=2)
-    pg.add_tasks(pid, [NewTask(f"u{i}", {"text": "more"}) for i in range(10)])
+    pg.insert_tasks(pid, [NewTask(f"u{i}", {"text": "more"}) for i in range(10)])
     workers = [pg.worker_id(f"w{i}") for i in range(12)]
     held = {worker: pg.claim(pid, worker, 4) for worker in workers}
     gate = threading.Barrier(len(workers))
@@ -123,7 +123,7 @@ def test_concurrent_submits_share_transactions_and_all_are_stored(pg: Store) -> 
     assert all(pg.balance(worker) == 8 for worker in workers)  # paid once per label
 
 
-def test_a_group_leaves_repeats_to_the_general_path(pg: Store) -> None:
+def test_a_group_leaves_repeats_to_the_general_path(pg: SqlStore) -> None:
     pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
     (a1,), (b1,) = pg.claim(pid, ana, 1), pg.claim(pid, ben, 1)
     items = [(pid, ana, _label(a1.id, "k1")), (pid, ben, _label(b1.id, "k1")), (pid, ana, _label(a1.id, "k2"))]
@@ -133,7 +133,7 @@ def test_a_group_leaves_repeats_to_the_general_path(pg: Store) -> None:
     assert isinstance(pg.submit_many(pid, ben, [Submission("k1", b1.id, "a")])[0], Conflict)
 
 
-def test_a_label_the_group_statement_cannot_take_is_stored_by_the_general_path(pg: Store) -> None:
+def test_a_label_the_group_statement_cannot_take_is_stored_by_the_general_path(pg: SqlStore) -> None:
     pid, ana = _project(pg), pg.worker_id("ana")
     first, second = pg.claim(pid, ana, 2)
     odd = Submission("odd", first.id, "a", 900.4)  # type: ignore[arg-type]  # not an int
@@ -146,7 +146,7 @@ def test_a_label_the_group_statement_cannot_take_is_stored_by_the_general_path(p
     assert pg.labels(pid).set_index("annotation_id").loc["odd", "duration_ms"] == 900
 
 
-def test_submit_many_answers_each_label_and_loses_none(pg: Store) -> None:
+def test_submit_many_answers_each_label_and_loses_none(pg: SqlStore) -> None:
     pid, ana = _project(pg, overlap=1), pg.worker_id("ana")
     tasks = pg.claim(pid, ana, 4)
     pg.submit(pid, ana, Submission("early", tasks[0].id, "a"))
@@ -164,7 +164,7 @@ def test_submit_many_answers_each_label_and_loses_none(pg: Store) -> None:
     assert sorted(pg.labels(pid)["annotation_id"]) == ["early", "n1", "n3"]
 
 
-def _session(store: Store) -> dict[str, Any]:
+def _session(store: SqlStore) -> dict[str, Any]:
     """A fixed sequence of claims, submits, a retry, a skip and a batch; returns the store's
     state afterwards, without ids or times."""
     pid = _project(store, overlap=2, price=3, review_rate=0.5)
@@ -194,7 +194,7 @@ def _session(store: Store) -> dict[str, Any]:
 
 
 def test_the_plain_path_ends_where_the_general_path_ends(pg_cluster: Any) -> None:
-    with Store(pg_cluster.new_database()) as plain, Store(pg_cluster.new_database()) as general:
+    with SqlStore(pg_cluster.new_database()) as plain, SqlStore(pg_cluster.new_database()) as general:
         general._plain = None
         served = _count_plain_answers(_plain(plain))
         assert _session(plain) == _session(general)
@@ -220,9 +220,9 @@ def _count_plain_answers(path: PlainPath) -> dict[str, int]:
     return served
 
 
-def test_concurrent_claims_share_transactions_and_never_hand_a_slot_twice(pg: Store) -> None:
+def test_concurrent_claims_share_transactions_and_never_hand_a_slot_twice(pg: SqlStore) -> None:
     pid = _project(pg, overlap=2)
-    pg.add_tasks(pid, [NewTask(f"u{i}", {"text": "more"}) for i in range(34)])  # 40 tasks, 80 slots
+    pg.insert_tasks(pid, [NewTask(f"u{i}", {"text": "more"}) for i in range(34)])  # 40 tasks, 80 slots
     workers = [pg.worker_id(f"w{i}") for i in range(12)]
     gate = threading.Barrier(len(workers))
     got: dict[int, list[int]] = {}
@@ -243,7 +243,7 @@ def test_concurrent_claims_share_transactions_and_never_hand_a_slot_twice(pg: St
     assert _plain(pg)._claims.groups < 24  # several claims per transaction
 
 
-def test_a_claim_group_answers_each_claim_by_its_own_case(pg: Store) -> None:
+def test_a_claim_group_answers_each_claim_by_its_own_case(pg: SqlStore) -> None:
     pid, ana, ben = _project(pg), pg.worker_id("ana"), pg.worker_id("ben")
     pg.set_worker_status(pid, ben, "suspended")
     params = [{"project": pid, "worker": worker, "n": 2, "held": "{}"} for worker in (ana, ben, ana)]
@@ -254,7 +254,7 @@ def test_a_claim_group_answers_each_claim_by_its_own_case(pg: Store) -> None:
     assert [t.external_id for t in pg.claim(pid, ana, 2)] == ["t0", "t1"]  # the general path: her own first
 
 
-def test_a_claim_does_not_wait_for_a_held_lease_another_transaction_is_writing(pg: Store) -> None:
+def test_a_claim_does_not_wait_for_a_held_lease_another_transaction_is_writing(pg: SqlStore) -> None:
     pid, ana = _project(pg), pg.worker_id("ana")
     held = pg.claim(pid, ana, 2)
     with pg.engine.connect() as other:  # e.g. a group writing the label of held[0]

@@ -1,0 +1,113 @@
+"""Workers' accounts: roles, access tokens (kept only as hashes) and project membership."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+
+from crowdnb.errors import NotFound
+from crowdnb.store.schema import project_workers, projects, workers
+from crowdnb.store.types import Account
+
+ROLES = ("worker", "inspector", "manager")
+TOKEN_PREFIX = "cnb_"
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token. Tokens are 256-bit random strings, so one SHA-256 is enough
+    (slow password hashes exist for guessable secrets)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_role(role: str | None) -> None:
+    """Refuse a role that does not exist."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {list(ROLES)}")
+
+
+def worker_id(conn: sa.Connection, name: str, role: str = "worker") -> int:
+    """The id of worker `name`, registering them with `role` on first use."""
+    found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
+    if found is None:
+        check_role(role)
+        found = conn.execute(workers.insert().values(name=name, role=role)).inserted_primary_key[0]
+    return int(found)
+
+
+def issue_token(conn: sa.Connection, name: str, role: str | None = None) -> str:
+    """Create worker `name` (or update their role) and give them a new token, returned once;
+    an earlier token stops working."""
+    check_role(role)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    values = {"token_hash": token_hash(token), **({"role": role} if role else {})}
+    found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
+    if found is None:
+        conn.execute(workers.insert().values(name=name, role=role or "worker", token_hash=values["token_hash"]))
+    else:
+        conn.execute(workers.update().where(workers.c.id == found).values(**values))
+    return token
+
+
+def authenticate(conn: sa.Connection, token: str) -> Account | None:
+    """The account a token belongs to, or None."""
+    row = conn.execute(
+        sa.select(workers.c.id, workers.c.name, workers.c.role).where(workers.c.token_hash == token_hash(token))
+    ).first()
+    return Account(row.id, row.name, row.role) if row else None
+
+
+def access(conn: sa.Connection, token: str, project: str) -> tuple[Account, dict[str, object] | None, bool] | None:
+    """The token's account, the project called `project` (None if there is none) and whether
+    the account belongs to it, in one query (the server asks this on every project request);
+    None for an unknown token."""
+    member = (
+        sa.select(sa.func.count())
+        .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == workers.c.id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            workers.c.id.label("account_id"), workers.c.name.label("account_name"), workers.c.role.label("account_role"),
+            projects, member.label("is_member"),
+        )
+        .select_from(workers.outerjoin(projects, projects.c.name == project))
+        .where(workers.c.token_hash == token_hash(token))
+    )
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    values = dict(row)
+    account = Account(values.pop("account_id"), values.pop("account_name"), values.pop("account_role"))
+    is_member = bool(values.pop("is_member"))
+    return account, (values if values["id"] is not None else None), is_member
+
+
+def account(conn: sa.Connection, name: str) -> Account:
+    """The account called `name`."""
+    row = conn.execute(sa.select(workers.c.id, workers.c.name, workers.c.role).where(workers.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no worker {name!r}")
+    return Account(row.id, row.name, row.role)
+
+
+def add_member(conn: sa.Connection, project_id: int, worker_id: int) -> None:
+    """Let a worker work on (or inspect) a project; adding twice is harmless."""
+    exists = conn.scalar(
+        sa.select(sa.func.count()).where(project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
+    )
+    if not exists:
+        conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
+
+
+def member_projects(conn: sa.Connection, worker_id: int) -> list[str]:
+    """Names of the projects a worker belongs to."""
+    return list(
+        conn.scalars(
+            sa.select(projects.c.name)
+            .join(project_workers, project_workers.c.project_id == projects.c.id)
+            .where(project_workers.c.worker_id == worker_id)
+            .order_by(projects.c.id)
+        )
+    )

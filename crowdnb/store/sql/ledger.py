@@ -1,0 +1,42 @@
+"""The points ledger: append-only entries; balances and payouts are sums over it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from crowdnb.store.schema import ledger, workers
+
+
+def credit(
+    conn: sa.Connection, worker_id: int, amount: int, reason: str, key: str,
+    project_id: int | None = None, annotation_id: str | None = None,
+) -> bool:
+    """Append a credit unless one with `key` exists; True if it was added."""
+    if conn.scalar(sa.select(sa.func.count()).where(ledger.c.key == key)):
+        return False
+    conn.execute(
+        ledger.insert().values(
+            worker_id=worker_id, amount=amount, reason=reason, key=key, project_id=project_id, annotation_id=annotation_id,
+        )
+    )
+    return True
+
+
+def balance(conn: sa.Connection, worker_id: int) -> int:
+    """A worker's points: the sum of their ledger entries."""
+    return int(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.worker_id == worker_id)))
+
+
+def payouts(conn: sa.Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Points earned per worker in [start, end): worker, points, entries."""
+    rows = conn.execute(
+        sa.select(workers.c.name.label("worker"), sa.func.sum(ledger.c.amount).label("points"), sa.func.count().label("entries"))
+        .join(workers, workers.c.id == ledger.c.worker_id)
+        .where(ledger.c.created_at >= start, ledger.c.created_at < end)
+        .group_by(workers.c.name)
+        .order_by(workers.c.name)
+    ).all()
+    return pd.DataFrame(rows, columns=["worker", "points", "entries"])

@@ -1,0 +1,199 @@
+"""Quality control in the store: workers' standing per project (control answers, agreement,
+status), control tasks in the hand-out, the rules after each label, and dynamic overlap."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crowdnb import kinds
+from crowdnb.aggregation.methods import SINGLE_CHOICE
+from crowdnb.quality.overlap import task_posterior
+from crowdnb.quality.rules import QualityPolicy, Status, Track
+from crowdnb.store.schema import annotations, assignments, project_workers, projects, tasks, utcnow, workers
+from crowdnb.store.sql.reads import frame
+from crowdnb.store.sql.slots import shift_active
+
+
+def check_policy(kind: str, policy: QualityPolicy | None) -> None:
+    """Refuse a policy the kind cannot follow (dynamic overlap needs single-choice classes)."""
+    if policy is not None and policy.dynamic_overlap and kinds.get(kind).aggregator not in SINGLE_CHOICE:
+        raise ValueError(f"dynamic overlap needs a single-choice classification kind, not {kind!r}")
+
+
+def policy_of(conn: sa.Connection, project_id: int) -> QualityPolicy:
+    """The project's quality policy (all rules off when none was set)."""
+    return QualityPolicy.from_dict(conn.scalar(sa.select(projects.c.quality).where(projects.c.id == project_id)))
+
+
+def status(conn: sa.Connection, project_id: int, worker_id: int) -> Status:
+    """The worker's status in the project (active when they have no standing yet)."""
+    found = conn.scalar(
+        sa.select(project_workers.c.status).where(
+            project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
+        )
+    )
+    return found or "active"
+
+
+def standing(conn: sa.Connection, project_id: int, worker_id: int) -> sa.Row[Any]:
+    """The worker's standing row, created (active, nothing answered) on first use; two
+    transactions creating it at once both succeed."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(project_workers).values(project_id=project_id, worker_id=worker_id).on_conflict_do_nothing())
+    return conn.execute(
+        sa.select(project_workers).where(
+            project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id
+        )
+    ).one()
+
+
+def update_standing(conn: sa.Connection, project_id: int, worker_id: int, **values: Any) -> None:
+    """Change columns of a worker's standing row (which must exist)."""
+    conn.execute(
+        project_workers.update()
+        .where(project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
+        .values(**values, updated_at=utcnow())
+    )
+
+
+def change_status(conn: sa.Connection, project_id: int, worker_id: int, new: Status, overlap: int) -> None:
+    """Set a worker's status. Leaving `active` gives their leased slots back; entering or
+    leaving `banned` also gives back (or takes again) the slots of the tasks they labeled,
+    since a banned worker's labels do not count."""
+    before = standing(conn, project_id, worker_id).status
+    if before == new:
+        return
+    update_standing(conn, project_id, worker_id, status=new)
+    mine = (assignments.c.project_id == project_id, assignments.c.worker_id == worker_id)
+    if before == "active":
+        leased = list(
+            conn.scalars(sa.delete(assignments).where(*mine, assignments.c.status == "leased").returning(assignments.c.task_id))
+        )
+        shift_active(conn, leased, -1, overlap)
+    if "banned" in (before, new):
+        done = list(conn.scalars(sa.select(assignments.c.task_id).where(*mine, assignments.c.status == "done")))
+        shift_active(conn, done, -1 if new == "banned" else +1, overlap)
+
+
+def control_slots(conn: sa.Connection, project_id: int, worker_id: int, n: int, policy: QualityPolicy) -> list[int]:
+    """Which of the worker's next `n` tasks (by position) should be control tasks."""
+    counts = conn.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(tasks.c.is_control))
+        .select_from(assignments.join(tasks, tasks.c.id == assignments.c.task_id))
+        .where(assignments.c.project_id == project_id, assignments.c.worker_id == worker_id)
+    ).one()
+    handed, controls = int(counts[0]), int(counts[1])
+    slots = []
+    for i in range(n):
+        if policy.wants_control(controls, handed + i):
+            slots.append(i)
+            controls += 1
+    return slots
+
+
+def after_label(
+    conn: sa.Connection, project_id: int, worker_id: int, task_id: int, is_control: bool,
+    project: sa.Row[Any], policy: QualityPolicy,
+) -> None:
+    """Apply the quality policy after a stored label: skip streak, control answers and the
+    worker's status, dynamic overlap."""
+    mine = standing(conn, project_id, worker_id)
+    if is_control:
+        answers = conn.execute(
+            sa.select(annotations.c.label, tasks.c.known_answer)
+            .join(tasks, tasks.c.id == annotations.c.task_id)
+            .where(
+                annotations.c.project_id == project_id,
+                annotations.c.worker_id == worker_id,
+                annotations.c.status != "superseded",
+                tasks.c.is_control,
+            )
+        ).all()
+        kind = kinds.get(project.kind)
+        correct = sum(kind.matches(a.label, a.known_answer, project.config) for a in answers)
+        update_standing(conn, project_id, worker_id, n_control=len(answers), n_correct=correct, skips_in_row=0)
+        track = Track(len(answers), correct, mine.n_consensus, mine.n_agreed)
+        change_status(conn, project_id, worker_id, policy.verdict(track, mine.status), project.overlap)
+    elif mine.skips_in_row:
+        update_standing(conn, project_id, worker_id, skips_in_row=0)
+    if policy.dynamic_overlap and not is_control:
+        adjust_overlap(conn, project_id, task_id, project, policy)
+
+
+def adjust_overlap(conn: sa.Connection, project_id: int, task_id: int, project: sa.Row[Any], policy: QualityPolicy) -> None:
+    """When a task's counted labels reach its overlap, compute the label's posterior with the
+    workers' skills: below the target, raise the overlap by one (up to the policy's maximum);
+    at the target, count for each worker whether they agreed with the answer (once per task,
+    even if a ban reopens it), and apply the rules with their updated skill."""
+    pw = project_workers.c
+    rows = conn.execute(
+        sa.select(
+            annotations.c.worker_id, annotations.c.label, annotations.c.flag, pw.status,
+            pw.n_control, pw.n_correct, pw.n_consensus, pw.n_agreed,
+        )
+        .outerjoin(project_workers, (pw.project_id == project_id) & (pw.worker_id == annotations.c.worker_id))
+        .where(annotations.c.task_id == task_id, annotations.c.status != "superseded")
+    ).all()
+    counted = [r for r in rows if r.status != "banned"]
+    current, confident_at = conn.execute(
+        sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap), tasks.c.confident_at).where(tasks.c.id == task_id)
+    ).one()
+    assert policy.max_overlap is not None and policy.target_confidence is not None
+    if len(counted) != current or confident_at is not None:  # not full, or its agreement already counted
+        return
+    usable = [r for r in counted if r.flag is None]
+    tracks = [Track(r.n_control or 0, r.n_correct or 0, r.n_consensus or 0, r.n_agreed or 0) for r in usable]
+    label, confidence = task_posterior(
+        [r.label for r in usable], [policy.worker_skill(t) for t in tracks], project.config["classes"]
+    )
+    if confidence >= policy.target_confidence:
+        conn.execute(tasks.update().where(tasks.c.id == task_id).values(confident_at=utcnow()))
+        for r, track in zip(usable, tracks, strict=True):
+            agreed = int(r.label == label)
+            standing(conn, project_id, r.worker_id)
+            update_standing(conn, project_id, r.worker_id, n_consensus=pw.n_consensus + 1, n_agreed=pw.n_agreed + agreed)
+            before = r.status or "active"
+            measured = replace(track, n_consensus=track.n_consensus + 1, n_agreed=track.n_agreed + agreed)
+            verdict = policy.verdict(measured, before)
+            if verdict != before:
+                change_status(conn, project_id, r.worker_id, verdict, project.overlap)
+    elif current < policy.max_overlap:
+        conn.execute(
+            tasks.update().where(tasks.c.id == task_id).values(overlap=current + 1, is_open=tasks.c.n_active < current + 1)
+        )
+
+
+def worker_standing(conn: sa.Connection, project_id: int) -> pd.DataFrame:
+    """Each worker with labels or a standing in the project: worker, status, n_control,
+    n_correct, skill (from control answers and labels on confidently closed tasks, with the
+    policy's prior: the one the rules and dynamic overlap use), n_consensus and n_agreed
+    (labels on confidently closed tasks, agreeing ones), skips_in_row."""
+    policy = policy_of(conn, project_id)
+    involved = sa.select(annotations.c.worker_id).where(annotations.c.project_id == project_id).union(
+        sa.select(project_workers.c.worker_id).where(project_workers.c.project_id == project_id)
+    ).subquery()
+    pw = project_workers.c
+    query = (
+        sa.select(
+            workers.c.name.label("worker"),
+            sa.func.coalesce(pw.status, "active").label("status"),
+            sa.func.coalesce(pw.n_control, 0).label("n_control"),
+            sa.func.coalesce(pw.n_correct, 0).label("n_correct"),
+            sa.func.coalesce(pw.n_consensus, 0).label("n_consensus"),
+            sa.func.coalesce(pw.n_agreed, 0).label("n_agreed"),
+            sa.func.coalesce(pw.skips_in_row, 0).label("skips_in_row"),
+        )
+        .select_from(involved)
+        .join(workers, workers.c.id == involved.c.worker_id)
+        .outerjoin(project_workers, (pw.project_id == project_id) & (pw.worker_id == workers.c.id))
+        .order_by(workers.c.name)
+    )
+    table = frame(conn, query)
+    tracks = zip(table["n_control"], table["n_correct"], table["n_consensus"], table["n_agreed"], strict=True)
+    table.insert(4, "skill", [policy.worker_skill(Track(*map(int, t))) for t in tracks])
+    return table
