@@ -121,5 +121,8 @@ class Progress(BaseModel):
 
 
 class Decision(BaseModel):
-    decision: Literal["approved", "rejected"]
+    decision: str = Field(
+        max_length=64, examples=["approve", "reject"],
+        description="approve or reject; approved and rejected, in any case, are read the same",
+    )
     reason: str = Field("", max_length=2000)

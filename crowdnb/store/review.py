@@ -19,6 +19,18 @@ def review_draw(annotation_id: str) -> float:
     return int(hashlib.sha256(annotation_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
+_DECISIONS = {"approve": "approved", "approved": "approved", "reject": "rejected", "rejected": "rejected"}
+
+
+def decision_word(decision: str) -> str:
+    """The stored word, `approved` or `rejected`, for an inspector's decision: approve(d) or
+    reject(ed) in any case, surrounding spaces ignored; anything else raises `ValueError`."""
+    word = _DECISIONS.get(decision.strip().lower()) if isinstance(decision, str) else None
+    if word is None:
+        raise ValueError(f"decision must be 'approve' or 'reject', got {decision!r}")
+    return word
+
+
 class ReviewMixin:
     """Store methods for inspection (mixed into `Store`)."""
 
@@ -121,10 +133,10 @@ class ReviewMixin:
         return [dict(r) for r in rows]
 
     def decide(self, project_id: int, inspector_id: int, annotation_id: str, decision: str, reason: str = "") -> None:
-        """Approve or reject a label (a rejection needs a reason). Repeating the same decision is
-        harmless; a different one on a decided label raises `Conflict`."""
-        if decision not in ("approved", "rejected"):
-            raise ValueError(f"decision must be 'approved' or 'rejected', got {decision!r}")
+        """Approve or reject a label (a rejection needs a reason); `decision` is read by
+        `decision_word`. Repeating the same decision is harmless; a different one on a decided
+        label raises `Conflict`."""
+        decision = decision_word(decision)
         if decision == "rejected" and not reason.strip():
             raise ValueError("a rejection needs a reason the worker can act on")
         with self._write() as conn:  # type: ignore[attr-defined]
