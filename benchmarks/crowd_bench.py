@@ -270,7 +270,7 @@ def run_http(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: Path) ->
         tokens = []
         for i in range(n_workers):
             tokens.append(store.issue_token(f"w{i:03d}"))
-            store.add_member(project_id, store.account(f"w{i:03d}").id)
+            store.add_member(project_id, f"w{i:03d}")
         media = tmp / "media"
         media.mkdir(exist_ok=True)
         servers = [Server(url, media, tmp / f"server{i}.log").start() for i in range(2)]

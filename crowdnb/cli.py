@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             token = store.issue_token(args.name, args.role)
             print(f"token for {args.name} ({args.role}), shown once; keep it secret:\n{token}")
         elif args.command == "member":
-            store.add_member(store.project(args.project).id, store.account(args.worker).id)
+            store.add_member(store.project(args.project).id, args.worker)
             print(f"{args.worker} is a member of {args.project}")
     except NotFound as exc:
         print(exc, file=sys.stderr)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from crowdnb.store import ProjectInfo, Submission
@@ -20,9 +22,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 Name = Field(min_length=1, max_length=200)
 # Task ids are 64-bit row ids: anything else (booleans, huge numbers) is refused up front.
 TaskId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # a worker id in a path (a 32-bit key)
 
 
 class Me(BaseModel):
+    id: int
     name: str
     role: str
 
@@ -40,18 +44,38 @@ class NewProject(BaseModel):
     price: int = Field(0, ge=0, le=1_000_000)
     review_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of labels sent to inspectors")
     review_window_seconds: int | None = Field(None, ge=1, description="auto-approve after this long unreviewed")
+    quality: dict[str, Any] | None = Field(None, description="a quality policy (QualityPolicy.to_dict())")
 
 
 class ProjectOut(BaseModel):
+    id: int
     name: str
     kind: str
     config: dict[str, Any]
     overlap: int
     price: int
+    lease_seconds: int
+    created_at: datetime
+    quality: dict[str, Any] | None = None
+    review_rate: float = 0.0
+    review_window_seconds: int | None = None
 
     @classmethod
     def of(cls, info: ProjectInfo) -> ProjectOut:
-        return cls(name=info.name, kind=info.kind, config=info.config, overlap=info.overlap, price=info.price)
+        return cls(**asdict(info))
+
+
+class QualityIn(BaseModel):
+    policy: dict[str, Any] | None = Field(description="a quality policy (QualityPolicy.to_dict()), or null for none")
+
+
+class ReviewIn(BaseModel):
+    rate: float = Field(ge=0.0, le=1.0, description="share of new labels sent to inspectors")
+    window_seconds: int | None = Field(None, ge=1, description="auto-approve after this long unreviewed")
+
+
+class StatusIn(BaseModel):
+    status: Literal["active", "suspended", "banned"]
 
 
 class Member(BaseModel):
@@ -121,5 +145,8 @@ class Progress(BaseModel):
 
 
 class Decision(BaseModel):
-    decision: Literal["approved", "rejected"]
+    decision: str = Field(
+        max_length=64, examples=["approve", "reject"],
+        description="approve or reject; approved and rejected, in any case, are read the same",
+    )
     reason: str = Field("", max_length=2000)

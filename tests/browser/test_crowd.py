@@ -24,7 +24,7 @@ def test_worker_app_in_voila_labels_through_the_server(voila, page, console, tmp
         project = crowdnb.Project.create("street", kind="text-class", classes=["car", "bus"], store=store, overlap=2)
         project.add_tasks(pd.DataFrame({"id": ["a", "b", "c"], "text": ["a red car", "the 42 bus", "a taxi"]}))
         token = store.issue_token("ana")
-        store.add_member(project.info.id, store.account("ana").id)
+        store.add_member(project.info.id, "ana")
     server = Server(url, tmp_path, tmp_path / "server.log").start()
     try:
         shutil.copy(NOTEBOOK, tmp_path / "crowd_worker.ipynb")

@@ -16,7 +16,7 @@ def _submit(client, project: str, task_id: int, label: str, annotation_id: str |
 def test_worker_flow_claim_media_submit_retry_progress(crowd: Crowd) -> None:
     make_project(crowd)
     with crowd.client("ana") as ana, crowd.client("boss") as boss:
-        assert ana.get("/me").json() == {"name": "ana", "role": "worker"}
+        assert ana.get("/me").json() == {"id": crowd.store.account("ana").id, "name": "ana", "role": "worker"}
         assert ana.get("/projects").json() == ["street"]
         tasks = ana.post("/projects/street/claim", json={"n": 2}).json()
         assert [t["external_id"] for t in tasks] == ["s0", "s1"]
@@ -101,22 +101,22 @@ def test_the_python_client_end_to_end(crowd: Crowd, tmp_path) -> None:
     try:
         import pandas as pd
 
-        street = boss.create_project("cars", "image-class", classes=["car", "bus"], price=2, review_rate=1.0)
+        street = crowdnb.Project.create("cars", "image-class", store=boss, classes=["car", "bus"], price=2, review_rate=1.0)
         assert street.add_tasks(pd.DataFrame({"id": ["x", "y"], "image": ["street/img000.jpeg", "street/img001.jpeg"]})) == 2
         street.add_member("ana")
         street.add_member("ines")
-        widget = ana.project("cars").annotate(prefetch=1)
+        widget = crowdnb.Project.open("cars", store=ana).annotate(prefetch=1)
         assert isinstance(widget, Labeler) and widget.title == "cars · ana" and widget.total == 2
         source = widget._source
         items = source.fetch(2, [])
         assert items[0].image == (crowd.media / "street/img000.jpeg").read_bytes() and items[0].width == 64
         source.submit(items[0].task_id, "bus", "client-e2e-0001", 700)
         assert ana.flush() == 0
-        inspector = ines.project("cars").inspect()
+        inspector = crowdnb.Project.open("cars", store=ines).inspect()
         assert inspector.current["annotation_id"] == "client-e2e-0001" and inspector.image.value == items[0].image
         inspector.approve.click()
         assert ana.balance() == 2
-        assert ana.project("cars").my_labels()[["task", "label", "status"]].values.tolist() == [["x", "bus", "approved"]]
+        assert crowdnb.Project.open("cars", store=ana).my_labels()[["task", "label", "status"]].values.tolist() == [["x", "bus", "approved"]]
         assert street.labels()["worker"].tolist() == ["ana"]
     finally:
         for client in (boss, ana, ines):
@@ -129,7 +129,7 @@ def test_labels_the_server_refuses_later_are_reported_to_the_worker(crowd: Crowd
     make_project(crowd)
     ana = crowdnb.connect(crowd.server.url, crowd.tokens["ana"], outbox=tmp_path / "ana.sqlite")
     try:
-        widget = ana.project("street").annotate(prefetch=1)
+        widget = crowdnb.Project.open("street", store=ana).annotate(prefetch=1)
         widget._source.submit(999_999, "car", "refused-later-01", 5)  # a task of no project of hers
         assert ana.flush() == 0
         (notice,) = widget._source.notices()
@@ -146,12 +146,12 @@ def test_one_label_outside_the_request_limits_does_not_take_its_batch_down(crowd
     make_project(crowd)
     ana = crowdnb.connect(crowd.server.url, crowd.tokens["ana"], outbox=tmp_path / "ana.sqlite")
     try:
-        widget = ana.project("street").annotate(prefetch=2)
+        widget = crowdnb.Project.open("street", store=ana).annotate(prefetch=2)
         first, second = widget._source.fetch(2, [])
         widget._source.submit(first.task_id, "car", "batch-good-01", 1_000)
         widget._source.submit(second.task_id, "car", "batch-slow-01", 90_000_000)  # open for 25 hours
         assert ana.flush() == 0
-        assert [m["task"] for m in ana.project("street").my_labels().to_dict("records")] == [first.external_id]
+        assert [m["task"] for m in crowdnb.Project.open("street", store=ana).my_labels().to_dict("records")] == [first.external_id]
         assert [row[0] for row in ana.outbox.failures()] == ["batch-slow-01"]
     finally:
         ana.close()

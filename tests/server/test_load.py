@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from servers import Server
 
 import crowdnb
 from crowdnb import SqlStore
+from crowdnb.store import Submission
 from crowdnb.widgets import SourceUnavailable
 
 pytestmark = pytest.mark.timeout(300)
@@ -28,7 +30,7 @@ def _crowd(store_url: str, n_workers: int, n_tasks: int, overlap: int, lease_sec
     tokens = []
     for i in range(n_workers):
         tokens.append(store.issue_token(f"w{i:02d}"))
-        store.add_member(info.id, store.account(f"w{i:02d}").id)
+        store.add_member(info.id, f"w{i:02d}")
     return store, tokens
 
 
@@ -45,12 +47,13 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         try:
-            project = self.remote.project("load")
+            info = self.remote.project("load")
+            me = self.remote.worker_id(self.remote.current_worker())
             held: list[int] = []
             empty_rounds = 0
             while empty_rounds < 3 and not self.quit_when():
                 try:
-                    batch = project.claim(5, exclude=held[-1000:])
+                    batch = self.remote.claim(info.id, me, 5, exclude=held[-1000:])
                 except SourceUnavailable:
                     time.sleep(0.2)
                     continue
@@ -60,8 +63,9 @@ class Worker(threading.Thread):
                 for task in batch:
                     if self.quit_when():
                         return
-                    self.acknowledged.append(project.submit(task["task_id"], random.choice("ab")))
-                    held.append(task["task_id"])
+                    label = Submission(uuid.uuid4().hex, task.id, random.choice("ab"))
+                    self.acknowledged.append(self.remote.submit(info.id, me, label).annotation_id)
+                    held.append(task.id)
                 self.remote.flush(timeout=5)  # a person takes longer per item than the upload
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.error = exc
@@ -142,8 +146,7 @@ def test_outbox_holds_labels_while_the_server_is_down(tmp_path: Path) -> None:
     server = Server(url, tmp_path, tmp_path / "server.log").start()
     remote = crowdnb.connect(server.url, token, outbox=tmp_path / "outbox.sqlite")
     try:
-        project = remote.project("load")
-        widget = project.annotate(prefetch=4)
+        widget = crowdnb.Project.open("load", store=remote).annotate(prefetch=4)
         source = widget._source
         items = source.fetch(6, [])
         server.kill()

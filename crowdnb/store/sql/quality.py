@@ -20,8 +20,10 @@ from crowdnb.store.sql.slots import shift_active
 
 
 def check_policy(kind: str, policy: QualityPolicy | None) -> None:
-    """Refuse a policy the kind cannot follow (dynamic overlap needs single-choice classes)."""
-    if policy is not None and policy.dynamic_overlap and kinds.get(kind).aggregator not in SINGLE_CHOICE:
+    """Refuse an unknown kind, and a policy the kind cannot follow (dynamic overlap needs
+    single-choice classes)."""
+    definition = kinds.get(kind)
+    if policy is not None and policy.dynamic_overlap and definition.aggregator not in SINGLE_CHOICE:
         raise ValueError(f"dynamic overlap needs a single-choice classification kind, not {kind!r}")
 
 

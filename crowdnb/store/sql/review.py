@@ -21,6 +21,18 @@ def review_draw(annotation_id: str) -> float:
     return int(hashlib.sha256(annotation_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
+_DECISIONS = {"approve": "approved", "approved": "approved", "reject": "rejected", "rejected": "rejected"}
+
+
+def decision_word(decision: str) -> str:
+    """The stored word, `approved` or `rejected`, for an inspector's decision: approve(d) or
+    reject(ed) in any case, surrounding spaces ignored; anything else raises `ValueError`."""
+    word = _DECISIONS.get(decision.strip().lower()) if isinstance(decision, str) else None
+    if word is None:
+        raise ValueError(f"decision must be 'approve' or 'reject', got {decision!r}")
+    return word
+
+
 def set_review(conn: sa.Connection, project_id: int, rate: float, window_seconds: int | None = None) -> None:
     """Send a share `rate` of new labels to inspectors; approve unreviewed ones after
     `window_seconds` (None: wait for an inspector)."""
@@ -121,10 +133,10 @@ def claim_reviews(conn: sa.Connection, project_id: int, inspector_id: int, n: in
 
 
 def decide(conn: sa.Connection, project_id: int, inspector_id: int, annotation_id: str, decision: str, reason: str = "") -> None:
-    """Approve or reject a label (a rejection needs a reason). Repeating the same decision is
-    harmless; a different one on a decided label raises `Conflict`."""
-    if decision not in ("approved", "rejected"):
-        raise ValueError(f"decision must be 'approved' or 'rejected', got {decision!r}")
+    """Approve or reject a label (a rejection needs a reason); `decision` is read by
+    `decision_word`. Repeating the same decision is harmless; a different one on a decided
+    label raises `Conflict`."""
+    decision = decision_word(decision)
     if decision == "rejected" and not reason.strip():
         raise ValueError("a rejection needs a reason the worker can act on")
     annotation = conn.execute(

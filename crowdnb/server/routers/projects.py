@@ -1,0 +1,88 @@
+"""Projects: creating them, their settings (quality policy, inspection), members, results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from crowdnb import kinds
+from crowdnb.quality.rules import QualityPolicy
+from crowdnb.server import models
+from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+@router.get("")
+def list_projects(store: StoreDep, caller: Caller) -> list[str]:
+    """The names of the projects the caller can open: all of them for a manager, else the
+    caller's own."""
+    return store.project_names() if caller.role == "manager" else store.member_projects(caller.id)
+
+
+@router.post("")
+def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> models.ProjectOut:
+    """Create a project of a task kind, with its options, price, overlap, inspection rate and
+    quality policy (managers only)."""
+    require(caller, "manager")
+    config = kinds.get(body.kind).make_config(**body.options)
+    info = store.create_project(
+        body.name, body.kind, config, overlap=body.overlap, price=body.price, quality=_policy(body.quality),
+        review_rate=body.review_rate, review_window_seconds=body.review_window_seconds,
+    )
+    return models.ProjectOut.of(info)
+
+
+@router.get("/{project}")
+def get_project(access: ProjectCaller, project: str) -> models.ProjectOut:
+    """A project's kind, configuration, overlap, price and settings, for its members."""
+    return models.ProjectOut.of(member_project(access, project, "worker", "inspector", "manager"))
+
+
+@router.put("/{project}/quality")
+def set_quality(store: StoreDep, access: ProjectCaller, project: str, body: models.QualityIn) -> models.ProjectOut:
+    """Set the project's quality policy, or none (managers only)."""
+    info = member_project(access, project, "manager")
+    store.set_quality(info.id, _policy(body.policy))
+    return models.ProjectOut.of(store.project(info.name))
+
+
+@router.put("/{project}/review")
+def set_review(store: StoreDep, access: ProjectCaller, project: str, body: models.ReviewIn) -> models.ProjectOut:
+    """Set the share of new labels sent to inspectors and the review window (managers only)."""
+    info = member_project(access, project, "manager")
+    store.set_review(info.id, body.rate, body.window_seconds)
+    return models.ProjectOut.of(store.project(info.name))
+
+
+@router.post("/{project}/members")
+def add_member(store: StoreDep, access: ProjectCaller, project: str, body: models.Member) -> models.Me:
+    """Let a worker or inspector into the project (managers only)."""
+    info = member_project(access, project, "manager")
+    store.add_member(info.id, body.worker)
+    account = store.account(body.worker)
+    return models.Me(id=account.id, name=account.name, role=account.role)
+
+
+@router.get("/{project}/results")
+def results(
+    store: StoreDep, access: ProjectCaller, project: str, method: str | None = None, include_flagged: bool = False,
+    params: str = "{}",
+) -> list[dict[str, Any]]:
+    """One answer per task with its confidence, by the kind's aggregation method or `method`;
+    `params` is a JSON object of the method's parameters (managers only)."""
+    info = member_project(access, project, "manager")
+    try:
+        options = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"params must be a JSON object: {exc}") from None
+    if not isinstance(options, dict):
+        raise HTTPException(422, "params must be a JSON object")
+    return records(store.results(info.id, method, include_flagged=include_flagged, **options))
+
+
+def _policy(body: dict[str, Any] | None) -> QualityPolicy | None:
+    """A quality policy from its JSON form, or None."""
+    return None if body is None else QualityPolicy.from_dict(body)
