@@ -226,7 +226,9 @@ export function render({ model, el }) {
 
   // The kernel refused a label (after the page had moved on): show that item again with its
   // label for editing, and say which task and why.
+  let refusal = ""; // the kernel also puts a refusal in `error`; the page says it better, once
   function refused(message) {
+    refusal = message.message;
     const entry = pending.get(message.id);
     pending.delete(message.id);
     const index = history.findIndex((i) => i.lastId === message.id);
@@ -247,7 +249,7 @@ export function render({ model, el }) {
 
   function showPending() {
     if (problem) return;
-    const error = model.get("error");
+    const error = model.get("error") === refusal ? "" : model.get("error");
     status.textContent = error || (pending.size ? `saving ${pending.size}…` : "");
     status.classList.toggle("cnb-error", Boolean(error));
   }

@@ -32,7 +32,7 @@ test("point names neither overlap nor leave the image", () => {
   const options = { width: 100, height: 100, fontSize: 6, radius: 2 };
   const spots = placeLabels(points, names, options);
   assert.equal(spots[4], null);
-  const rects = spots.filter(Boolean).map((s) => ({ left: s.x, right: s.x + s.text.length * 6 * 0.62, top: s.y + 1.2 - 6, bottom: s.y + 1.2 }));
+  const rects = spots.filter(Boolean).map((s) => ({ left: s.x, right: s.x + s.text.length * 6 * 0.62, top: s.y - 6, bottom: s.y + 0.45 * 6 }));
   for (const r of rects) assert.ok(r.left >= 0 && r.right <= 100.001 && r.top >= -0.001 && r.bottom <= 100.001, JSON.stringify(r));
   for (let i = 0; i < rects.length; i++) for (let j = i + 1; j < rects.length; j++) assert.ok(!overlap(rects[i], rects[j]), `${i} and ${j} overlap`);
   assert.ok(spots[0].x < 95, "the point at the right edge has its name on its left");

@@ -36,8 +36,8 @@ export function without(list, index) {
 }
 
 // Where to write the names of points so that no two overlap and none leaves the image: each
-// name goes right of its point, else left, above or below; a name that fits nowhere is shortened
-// to its number (1-based). `points` are {x, y} or null; sizes are in image pixels; returns per
+// name goes right of its point, else left, above or below (or diagonally); a name that fits
+// nowhere is shortened to its number (1-based), placed further out if need be. `points` are {x, y} or null; sizes are in image pixels; returns per
 // point {x, y, text} for an SVG <text> with the default start anchor (y is the baseline), or null.
 export function placeLabels(points, names, { width, height, fontSize, radius, charWidth = 0.62 }) {
   const taken = points.filter(Boolean).map((p) => ({ left: p.x - radius, top: p.y - radius, right: p.x + radius, bottom: p.y + radius }));
@@ -46,24 +46,33 @@ export function placeLabels(points, names, { width, height, fontSize, radius, ch
   const gap = radius * 1.5;
   return points.map((p, i) => {
     if (!p) return null;
-    const candidates = (text) => {
-      const w = text.length * fontSize * charWidth;
-      const hgt = fontSize;
+    // Boxes for `text` beside the point (right, left, above, below), `ring` steps further out.
+    const candidates = (text, ring = 0) => {
+      // a drawn name's box, outline included: about 1.8 font sizes high, its baseline 0.45 above the bottom
+      const w = (text.length * charWidth + 0.7) * fontSize;
+      const hgt = fontSize * 1.8;
+      const d = gap + ring * hgt;
       return [
-        { left: p.x + gap, top: p.y - hgt / 2 },
-        { left: p.x - gap - w, top: p.y - hgt / 2 },
-        { left: p.x - w / 2, top: p.y - gap - hgt },
-        { left: p.x - w / 2, top: p.y + gap },
+        { left: p.x + d, top: p.y - hgt / 2 },
+        { left: p.x - d - w, top: p.y - hgt / 2 },
+        { left: p.x - w / 2, top: p.y - d - hgt },
+        { left: p.x - w / 2, top: p.y + d },
+        { left: p.x + d, top: p.y - d - hgt },
+        { left: p.x - d - w, top: p.y - d - hgt },
+        { left: p.x + d, top: p.y + d },
+        { left: p.x - d - w, top: p.y + d },
       ].map((c) => ({ ...c, right: c.left + w, bottom: c.top + hgt, text }));
     };
-    let spot = [...candidates(names[i]), ...candidates(String(i + 1))].find((c) => inside(c) && !overlaps(c));
+    const number = String(i + 1);
+    const tries = [...candidates(names[i]), ...[0, 1, 2, 3, 4].flatMap((ring) => candidates(number, ring))];
+    let spot = tries.find((c) => inside(c) && !overlaps(c));
     if (!spot) {
       const [first] = candidates(String(i + 1));
       const left = Math.min(Math.max(first.left, 0), Math.max(width - (first.right - first.left), 0));
-      const top = Math.min(Math.max(first.top, 0), Math.max(height - fontSize, 0));
-      spot = { left, top, right: left + (first.right - first.left), bottom: top + fontSize, text: first.text };
+      const top = Math.min(Math.max(first.top, 0), Math.max(height - fontSize * 1.8, 0));
+      spot = { left, top, right: left + (first.right - first.left), bottom: top + fontSize * 1.8, text: first.text };
     }
     taken.push(spot);
-    return { x: spot.left, y: spot.bottom - fontSize * 0.2, text: spot.text };
+    return { x: spot.left + 0.35 * fontSize, y: spot.bottom - fontSize * 0.45, text: spot.text };
   });
 }
