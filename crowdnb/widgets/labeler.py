@@ -2,7 +2,9 @@
 
 The browser holds a queue of prefetched items (images as binary buffers, decoded ahead), so a
 keypress shows the next item at once; the label travels to the kernel in the background and is
-re-sent until the kernel acknowledges it as stored.
+re-sent until the kernel acknowledges it as stored; a label the kernel refuses is answered with
+a "rejected" message, and the page shows that item again. The front end is the ES modules in
+static/, bundled into the one module `_esm` needs by `crowdnb.widgets.bundle`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import traitlets
 from crowdnb.widgets.bundle import STATIC, front_end_module
 from crowdnb.widgets.source import Item, SourceUnavailable, TaskSource
 
-__all__ = ["Labeler", "front_end_module"]
+__all__ = ["Labeler", "front_end_module"]  # front_end_module: the bundled `_esm` (cached)
 
 SubmitCallback = Callable[[dict[str, Any]], None]
 

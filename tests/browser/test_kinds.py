@@ -470,6 +470,8 @@ def test_image_views_keep_their_layout_and_ask_before_storing_nothing(lab, page,
             apart = (a["x"] + a["width"] <= b["x"] + 0.5 or b["x"] + b["width"] <= a["x"] + 0.5
                      or a["y"] + a["height"] <= b["y"] + 0.5 or b["y"] + b["height"] <= a["y"] + 0.5)
             assert apart, (a, b)
+    page.set_viewport_size({"width": 1280, "height": 1400})  # the whole widget, legend included
+    face.scroll_into_view_if_needed()
     shoot(page, face, tmp_path, "keypoints")
     focus(face)
     page.keyboard.press("Enter")
