@@ -2,29 +2,23 @@
 
 The browser holds a queue of prefetched items (images as binary buffers, decoded ahead), so a
 keypress shows the next item at once; the label travels to the kernel in the background and is
-re-sent until the kernel acknowledges it as stored.
+re-sent until the kernel acknowledges it as stored; a label the kernel refuses is answered with
+a "rejected" message, and the page shows that item again. The front end is the ES modules in
+static/, bundled into the one module `_esm` needs by `crowdnb.widgets.bundle`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
+from crowdnb.widgets.bundle import STATIC, front_end_module
 from crowdnb.widgets.source import Item, SourceUnavailable, TaskSource
 
-STATIC = Path(__file__).with_name("static")
-# The front end is one ES module joined from these files: helpers, the image stage, one file per
-# view (each registers itself in VIEWS), then the shell that exports `render`.
-MODULE_PARTS = ("core.js", "imagestage.js", *sorted(f"views/{p.name}" for p in (STATIC / "views").glob("*.js")), "shell.js")
-
-
-def front_end_module() -> str:
-    """The widget's ES module source."""
-    return "\n".join((STATIC / part).read_text(encoding="utf-8") for part in MODULE_PARTS)
+__all__ = ["Labeler", "front_end_module"]  # front_end_module: the bundled `_esm` (cached)
 
 SubmitCallback = Callable[[dict[str, Any]], None]
 

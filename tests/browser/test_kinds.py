@@ -275,3 +275,205 @@ def test_two_turn_dialog(open_family, console) -> None:
         ]
     }
     console.assert_no_errors()
+
+
+def open_cells(lab, page, tmp_path: Path, name: str, cells: list[str]) -> str:
+    """Run `cells` as a notebook in JupyterLab with a fresh store; returns the store URL."""
+    store_url = f"sqlite:///{tmp_path / (name + '.sqlite')}"
+    file_name = f"{name}_{tmp_path.name}.ipynb"
+    lab.write_notebook(file_name, cells, env={"CROWDNB_STORE": store_url, "CROWDNB_WORKER": "tester"})
+    lab.open_notebook(page, file_name)
+    lab.run_all(page)
+    return store_url
+
+
+def status_of(root) -> str:
+    return root.locator(".cnb-status").inner_text()
+
+
+def shoot(page, root, tmp_path: Path, name: str) -> None:
+    """A screenshot of one widget, kept next to the test's files for a person to look at."""
+    root.screenshot(path=str(tmp_path / f"{name}.png"))
+
+
+EMOJI = "😀"
+REFUSE_ONCE = '''
+class RefuseOnce:
+    """Refuses the first label, as a server can after the page has moved on."""
+
+    def __init__(self, inner):
+        self.inner, self.refused = inner, False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def submit(self, task_id, label, annotation_id, duration_ms):
+        if not self.refused:
+            self.refused = True
+            raise ValueError("label: refused by the test source")
+        self.inner.submit(task_id, label, annotation_id, duration_ms)
+
+
+retry = crowdnb.Project.create("retry", kind="free-text", exist_ok=True)
+retry.add_tasks(pd.DataFrame({"id": ["r0", "r1"], "text": ["First text.", "Second text."]}), on_duplicate="skip")
+retry_widget = retry.annotate()
+retry_widget._source = RefuseOnce(retry_widget._source)
+retry_widget
+'''
+
+
+def test_text_limits_count_code_points_and_a_refused_label_comes_back(lab, page, console, tmp_path: Path) -> None:
+    store_url = open_cells(lab, page, tmp_path, "limits", [
+        "import crowdnb\nimport pandas as pd",
+        'notes = crowdnb.Project.create("notes", kind="free-text", min_chars=4, max_chars=10, exist_ok=True)\n'
+        'notes.add_tasks(pd.DataFrame({"id": ["n0", "n1"], "text": ["Describe a cat.", "Describe a dog."]}), on_duplicate="skip")\n'
+        "notes.annotate()",
+        REFUSE_ONCE,
+    ])
+    notes = widget(page, "notes")
+    next_task(notes, "n0")
+    area = notes.locator("textarea")
+    area.click()
+    page.keyboard.press("Control+Enter")
+    assert "Write at least 4 characters (0 so far)" in status_of(notes)
+    page.keyboard.type("ab")  # the message follows the typing ...
+    assert "(2 so far)" in status_of(notes)
+    page.keyboard.type("cd")  # ... and goes once the text is long enough
+    assert "Write at least" not in status_of(notes)
+    area.fill("")
+    page.keyboard.type(EMOJI * 3)  # three code points, six UTF-16 units: the store says too short
+    page.keyboard.press("Control+Enter")
+    assert "Write at least 4 characters (3 so far)" in status_of(notes)
+    assert notes.get_attribute("data-task-id") == "n0"
+    page.keyboard.type(EMOJI * 8)  # eleven typed, ten kept: the limit counts code points
+    assert area.evaluate("(el) => Array.from(el.value).length") == 10
+    counter = notes.locator(".cnb-counter")
+    assert counter.inner_text().startswith("10 / 10 · limit reached") and "cnb-limit" in counter.get_attribute("class")
+    shoot(page, notes, tmp_path, "freetext-limit")
+    page.keyboard.press("Control+Enter")
+    next_task(notes, "n1")
+    assert stored(store_url, "notes")["n0"] == EMOJI * 10
+
+    retry = widget(page, "retry")
+    next_task(retry, "r0")
+    retry.locator("textarea").fill("My first answer")
+    page.keyboard.press("Control+Enter")
+    # the page moves on at once; the kernel refuses; the item comes back with its text
+    deadline = time.monotonic() + 10
+    while "refused by the test source" not in status_of(retry) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert retry.get_attribute("data-task-id") == "r0"
+    assert "task r0" in status_of(retry) and "shown again" in status_of(retry)
+    assert retry.locator("textarea").input_value() == "My first answer"
+    shoot(page, retry, tmp_path, "refused")
+    retry.locator("textarea").fill("My first answer, again")
+    page.keyboard.press("Control+Enter")
+    next_task(retry, "r1")
+    assert stored(store_url, "retry")["r0"] == "My first answer, again"
+    assert "refused" not in status_of(retry)
+    console.assert_no_errors()
+
+
+IMAGE_CELLS = [
+    "import crowdnb\nfrom crowdnb.samples import sample_photos\n"
+    'photos = sample_photos("sample-photos").set_index("id")\n'
+    "def pick(*names):\n    return photos.loc[list(names)].reset_index().drop(columns='answer')",
+    'kinds = crowdnb.Project.create("photos", kind="image-class", classes=["person", "animal", "object"], exist_ok=True)\n'
+    'kinds.add_tasks(pick("astronaut", "rocket", "coffee", "chelsea"), on_duplicate="skip")\nkinds.annotate()',
+    'empty = crowdnb.Project.create("empty", kind="bbox", classes=["person", "vehicle", "object"], exist_ok=True)\n'
+    'empty.add_tasks(pick("coffee", "rocket"), on_duplicate="skip")\nempty.annotate()',
+    'texts = crowdnb.Project.create("texts", kind="ocr", exist_ok=True)\n'
+    'texts.add_tasks(pick("rocket"), on_duplicate="skip")\ntexts.annotate()',
+    'face = crowdnb.Project.create("face", kind="keypoints", preset="face", exist_ok=True)\n'
+    'face.add_tasks(pick("astronaut"), on_duplicate="skip")\nface.annotate()',
+]
+
+
+def chosen(root) -> list[str]:
+    return [t.split("\n")[-1] for t in root.locator(".cnb-tools > .cnb-classes .cnb-class.cnb-chosen").all_inner_texts()]
+
+
+def test_image_views_keep_their_layout_and_ask_before_storing_nothing(lab, page, console, tmp_path: Path) -> None:
+    store_url = open_cells(lab, page, tmp_path, "images", IMAGE_CELLS)
+
+    # image-class: one stage height for every image, so the buttons stay where they are
+    photos = widget(page, "photos")
+    next_task(photos, "astronaut")
+    focus(photos)
+    page.keyboard.press("?")
+    help_text = photos.locator(".cnb-help").inner_text()
+    assert "zoom" in help_text and "+ − 0" in help_text and "Space+drag" in help_text
+    page.keyboard.press("Escape")
+    tops = []
+    for task, following in [("astronaut", "rocket"), ("rocket", "coffee"), ("coffee", "chelsea")]:
+        next_task(photos, task)
+        tops.append((photos.locator(".cnb-class").first.bounding_box()["y"], photos.locator(".cnb-canvas").bounding_box()["height"]))
+        if task == "rocket":
+            shoot(page, photos, tmp_path, "image-class-portrait")
+        page.keyboard.press("3")
+        page.keyboard.press("Enter")
+        next_task(photos, following)
+    assert max(t for t, _ in tops) - min(t for t, _ in tops) < 1, tops
+    assert len({round(hgt) for _, hgt in tops}) == 1, tops
+
+    # boxes: the class bar marks the class of the next box; Enter on no boxes asks once
+    empty = widget(page, "empty")
+    next_task(empty, "coffee")
+    focus(empty)
+    assert chosen(empty) == ["person"]
+    page.keyboard.press("2")
+    assert chosen(empty) == ["vehicle"]
+    page.keyboard.press("Enter")
+    assert "No boxes drawn — press Enter again to submit" in status_of(empty)
+    assert empty.get_attribute("data-task-id") == "coffee"
+    shoot(page, empty, tmp_path, "boxes-empty")
+    page.keyboard.press("?")
+    assert "asks once" in empty.locator(".cnb-help").inner_text()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    next_task(empty, "rocket")
+    assert stored(store_url, "empty")["coffee"] == []
+    drag(page, on_image(empty, 0.2, 0.2), on_image(empty, 0.6, 0.5))
+    assert chosen(empty) == ["vehicle"]
+    page.keyboard.press("3")
+    assert chosen(empty) == ["object"]
+    page.keyboard.press("Enter")
+    assert [b["label"] for b in stored(store_url, "empty", 2)["rocket"]] == ["object"]
+
+    # OCR: "Type the text of region 1." goes as soon as region 1 has text
+    texts = widget(page, "texts")
+    next_task(texts, "rocket")
+    drag(page, on_image(texts, 0.1, 0.1), on_image(texts, 0.5, 0.3))
+    texts.locator(".cnb-regions input").wait_for()
+    page.keyboard.press("Control+Enter")
+    assert "Type the text of region 1." in status_of(texts)
+    page.keyboard.type("SATURN V")
+    assert "Type the text" not in status_of(texts)
+    page.keyboard.press("Control+Enter")
+    assert stored(store_url, "texts")["rocket"][0]["text"] == "SATURN V"
+
+    # keypoints: names neither overlap nor leave the image; the face preset explains left/right
+    face = widget(page, "face")
+    next_task(face, "astronaut")
+    assert face.locator(".cnb-diagram").is_visible()
+    assert "their left eye is on the right of the image" in face.inner_text()
+    for i in range(9):  # a tight cluster near the right edge
+        page.mouse.click(*on_image(face, 0.86 + 0.015 * (i % 3), 0.45 + 0.02 * (i // 3)))
+    assert face.locator(".cnb-next").get_attribute("data-next") == ""
+    canvas = face.locator(".cnb-canvas").bounding_box()
+    tags = [face.locator("text.cnb-tag").nth(i).bounding_box() for i in range(face.locator("text.cnb-tag").count())]
+    assert len(tags) == 9
+    for t in tags:
+        assert canvas["x"] - 0.5 <= t["x"] and t["x"] + t["width"] <= canvas["x"] + canvas["width"] + 0.5, (t, canvas)
+    for i, a in enumerate(tags):
+        for b in tags[i + 1:]:
+            apart = (a["x"] + a["width"] <= b["x"] + 0.5 or b["x"] + b["width"] <= a["x"] + 0.5
+                     or a["y"] + a["height"] <= b["y"] + 0.5 or b["y"] + b["height"] <= a["y"] + 0.5)
+            assert apart, (a, b)
+    page.set_viewport_size({"width": 1280, "height": 1400})  # the whole widget, legend included
+    face.scroll_into_view_if_needed()
+    shoot(page, face, tmp_path, "keypoints")
+    focus(face)
+    page.keyboard.press("Enter")
+    assert len(stored(store_url, "face")["astronaut"]) == 9
+    console.assert_no_errors()

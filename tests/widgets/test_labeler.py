@@ -106,9 +106,9 @@ def test_on_submit_callbacks_run_after_storage(image_project: crowdnb.Project) -
 
 def test_front_end_module_ships_with_the_package() -> None:
     from crowdnb import kinds
-    from crowdnb.widgets.labeler import front_end_module
+    from crowdnb.widgets.labeler import Labeler
 
-    source = front_end_module()
+    source = Labeler._esm
     assert source.count("export default") == 1 and "innerHTML" not in source
     for kind in kinds.names():
-        assert f"VIEWS.{kinds.get(kind).view} = " in source
+        assert f"// ---- views/{kinds.get(kind).view}.js" in source

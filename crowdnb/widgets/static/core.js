@@ -1,47 +1,44 @@
-// crowdnb front end, part 1 of the module: shared helpers. The Python side joins core.js,
-// imagestage.js, views/*.js and shell.js (in that order) into the one ES module that anywidget
-// loads, so views register themselves in VIEWS and the shell finds them by name.
+// Shared helpers of the crowdnb front end (DOM building, undo, item images, class buttons).
 //
 // Everything user-provided (task text, class names, metadata, typed text) is inserted with
 // textContent or as attribute values, never as HTML.
 
-const VIEWS = {};
-const SVG_NS = "http://www.w3.org/2000/svg";
-const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#9a6324", "#808000", "#000075"];
+export const SVG_NS = "http://www.w3.org/2000/svg";
+export const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#9a6324", "#808000", "#000075"];
 
-function h(tag, className, text) {
+export function h(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined && text !== null) node.textContent = text;
   return node;
 }
 
-function svg(tag, attrs) {
+export function svg(tag, attrs) {
   const node = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
   return node;
 }
 
-function uuid() {
+export function uuid() {
   if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
   return "id-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
 }
 
-function colorOf(classes, label) {
+export function colorOf(classes, label) {
   const i = classes.indexOf(label);
   return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
 }
 
-function clone(value) {
+export function clone(value) {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
-function same(a, b) {
+export function same(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 // Undo inside one item: snapshots of a view's state, taken before each change.
-function undoable(get, set) {
+export function undoable(get, set) {
   let stack = [];
   return {
     remember: () => stack.push(JSON.stringify(get())),
@@ -55,17 +52,12 @@ function undoable(get, set) {
   };
 }
 
-function isTyping(target) {
+export function isTyping(target) {
   return Boolean(target?.closest?.("input, textarea, [contenteditable='true']"));
 }
 
-// Python string indices count code points; JS strings count UTF-16 units.
-function utf16ToCodePoint(text, index) {
-  return Array.from(text.slice(0, index)).length;
-}
-
 // Decode an item's image ahead of time; resolves when it can be painted without waiting.
-function prepare(item, buffer) {
+export function prepare(item, buffer) {
   if (item.has_image) {
     const blob = new Blob([buffer], { type: item.image_mime || "application/octet-stream" });
     item.objectUrl = URL.createObjectURL(blob);
@@ -85,21 +77,14 @@ function prepare(item, buffer) {
   return item;
 }
 
-function release(item) {
+export function release(item) {
   if (item.objectUrl) URL.revokeObjectURL(item.objectUrl);
   item.objectUrl = null;
   item.img = null;
 }
 
-// The task's own media (image or text) as the view's stage content.
-function showMedia(stage, item) {
-  stage.replaceChildren();
-  if (item.img) stage.append(item.img);
-  if (item.text != null) stage.append(h("div", "cnb-text", item.text));
-}
-
 // A row of class buttons with 1..9 shortcuts; `onPick(name)` on click.
-function classButtons(classes, onPick) {
+export function classButtons(classes, onPick) {
   const bar = h("div", "cnb-classes");
   const buttons = classes.map((name, i) => {
     const button = h("button", "cnb-class");
@@ -121,7 +106,16 @@ function classButtons(classes, onPick) {
 }
 
 // The class a digit key names, or null.
-function digitClass(event, classes) {
+export function digitClass(event, classes) {
   if (!/^[1-9]$/.test(event.key)) return null;
   return classes[Number(event.key) - 1] ?? null;
+}
+
+// Delete or x removes the selected thing (a box, polygon, point or span) so that z brings it
+// back: `remove(index)` edits the view's state and redraws. True if the key was handled.
+export function deleteKey(event, history, selected, remove) {
+  if ((event.key !== "Delete" && event.key !== "x") || selected < 0) return false;
+  history.remember();
+  remove(selected);
+  return true;
 }

@@ -1,8 +1,18 @@
 // An image with an SVG overlay in image-pixel coordinates, with zoom (wheel, + - 0) and pan
 // (drag with the middle button, or with Space held). Geometry views draw into `layer`.
+import { h, svg } from "./core.js";
 
-class ImageStage {
-  constructor(stage) {
+// The help rows of every zoomable image.
+export const ZOOM_KEYS = [
+  ["wheel, + − 0", "zoom in, out, fit"],
+  ["Space+drag", "pan (or drag with the middle button)"],
+];
+
+export class ImageStage {
+  // With `fixedHeight`, the stage keeps one height for every image and fits each inside it
+  // (like object-fit: contain), so the controls below do not move from item to item.
+  constructor(stage, { fixedHeight = false } = {}) {
+    this.fixedHeight = fixedHeight;
     this.stage = stage;
     this.box = h("div", "cnb-canvas");
     this.world = h("div", "cnb-world");
@@ -46,10 +56,12 @@ class ImageStage {
   fit() {
     const available = Math.max(this.stage.clientWidth || 800, 200);
     const maxHeight = Math.max(window.innerHeight * 0.65, 240);
-    this.scale = Math.min(available / this.width, maxHeight / this.height);
-    this.box.style.height = Math.round(this.height * this.scale) + "px";
+    const boxHeight = this.fixedHeight ? Math.round(Math.min(Math.max(window.innerHeight * 0.5, 240), 420)) : null;
+    this.scale = Math.min(available / this.width, (boxHeight ?? maxHeight) / this.height);
+    this.box.style.height = (boxHeight ?? Math.round(this.height * this.scale)) + "px";
+    this.box.classList.toggle("cnb-fixed", this.fixedHeight);
     this.tx = Math.max(0, (available - this.width * this.scale) / 2);
-    this.ty = 0;
+    this.ty = boxHeight ? Math.max(0, (boxHeight - this.height * this.scale) / 2) : 0;
     this.apply();
   }
 
@@ -131,7 +143,7 @@ class ImageStage {
 
 // Pointer drags inside a stage: `onDown(point, event)` returns a handler object with optional
 // move(point) and up(point), or null to ignore the press.
-function drag(stageView, target, onDown) {
+export function drag(stageView, target, onDown) {
   target.addEventListener("pointerdown", (event) => {
     if (event.button !== 0 || stageView.spaceHeld) return;
     const handler = onDown(stageView.point(event), event);

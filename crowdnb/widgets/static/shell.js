@@ -1,7 +1,10 @@
-// crowdnb front end, last part of the module: the shell around a view. It keeps a queue of
-// prefetched items (images decoded ahead), so a keypress shows the next item at once; labels go
-// to the kernel in the background and are re-sent until acknowledged (the annotation id makes a
-// retry harmless). Backspace walks back through the items already shown.
+// The crowdnb front end's entry module: the shell around a view. It keeps a queue of prefetched
+// items (images decoded ahead), so a keypress shows the next item at once; labels go to the
+// kernel in the background and are re-sent until acknowledged (the annotation id makes a retry
+// harmless). A label the kernel refuses brings its item back with the reason. Backspace walks
+// back through the items already shown.
+import { clone, h, isTyping, prepare, release, same, uuid } from "./core.js";
+import { VIEWS } from "./views/index.js";
 
 const RESEND_MS = 4000;
 const OFFLINE_RETRY_MS = 3000;
@@ -14,21 +17,25 @@ const SHELL_KEYS = [
   ["?", "show or hide this help"],
 ];
 
-function helpPanel(viewKeys) {
+// The `?` panel; `fill(viewKeys)` writes the rows (a view's keys may depend on the item shown).
+function helpPanel() {
   const panel = h("div", "cnb-help");
   panel.hidden = true;
-  panel.append(h("div", "cnb-help-title", "Keyboard"));
   const table = h("table");
-  for (const [key, what] of [...viewKeys, ...SHELL_KEYS]) {
-    const row = h("tr");
-    row.append(h("td", "cnb-help-key", key), h("td", "", what));
-    table.append(row);
-  }
-  panel.append(table, h("div", "cnb-hint", "Esc or ? closes"));
-  return panel;
+  panel.append(h("div", "cnb-help-title", "Keyboard"), table, h("div", "cnb-hint", "Esc or ? closes"));
+  const fill = (viewKeys) => {
+    table.replaceChildren(
+      ...[...viewKeys, ...SHELL_KEYS].map(([key, what]) => {
+        const row = h("tr");
+        row.append(h("td", "cnb-help-key", key), h("td", "", what));
+        return row;
+      }),
+    );
+  };
+  return { panel, fill };
 }
 
-function render({ model, el }) {
+export function render({ model, el }) {
   const root = h("div", "cnb-root");
   root.tabIndex = 0;
   root.setAttribute("data-lm-suppress-shortcuts", "true"); // keep JupyterLab's cell shortcuts out
@@ -55,15 +62,17 @@ function render({ model, el }) {
   let exhausted = false;
   let shownAt = performance.now();
   let keyTime = null;
-  let problem = "";
+  let problem = ""; // the error on screen, if any
+  let problemKind = ""; // "check": the view's check, redone as the user edits; "confirm"; "other"
 
   const ctx = {
     config: model.get("config"),
     stage,
     submit: () => submit(),
     focus: () => root.focus({ preventScroll: true }),
-    status: (text, isError) => {
+    status: (text, isError, kind = "other") => {
       problem = isError ? text : "";
+      problemKind = isError ? kind : "";
       status.textContent = text;
       status.classList.toggle("cnb-error", Boolean(isError));
     },
@@ -76,9 +85,11 @@ function render({ model, el }) {
     },
   };
   const view = VIEWS[model.get("view")](ctx);
-  const help = helpPanel(view.keys);
+  const help = helpPanel();
+  const viewKeys = () => (typeof view.keys === "function" ? view.keys() : view.keys);
+  help.fill(viewKeys());
   const hint = h("div", "cnb-hint", "Click the widget, then use the keyboard · ? shows all keys");
-  root.append(header, help, stage, badge, view.element, status, hint);
+  root.append(header, help.panel, stage, badge, view.element, status, hint);
   el.append(root);
 
   const current = () => (pos >= 0 && pos < history.length ? history[pos] : null);
@@ -86,6 +97,7 @@ function render({ model, el }) {
   function paint() {
     const item = current();
     problem = "";
+    problemKind = "";
     if (!item) {
       view.element.hidden = true;
       badge.hidden = true;
@@ -153,7 +165,13 @@ function render({ model, el }) {
     const value = view.value();
     const why = view.check(value);
     if (why) {
-      ctx.status(why, true);
+      ctx.status(why, true, "check");
+      return;
+    }
+    const question = view.confirm?.(value); // e.g. "No boxes drawn — press Enter again ..."
+    if (question) {
+      asked = clone(value);
+      ctx.status(question, true, "confirm");
       return;
     }
     if (item.stored && same(item.label, value)) {
@@ -187,15 +205,58 @@ function render({ model, el }) {
     if (!view.undo()) ctx.status("Nothing to undo on this item.");
   }
 
+  // After an edit: a check message on screen is redone (updated, or cleared once it holds), and a
+  // "press Enter again" question no longer stands once the label changed.
+  let asked = null;
+  function recheck() {
+    const item = current();
+    if (!item || !problem) return;
+    if (problemKind === "check") {
+      const why = view.check(view.value());
+      if (why) ctx.status(why, true, "check");
+      else {
+        ctx.status("", false);
+        showPending();
+      }
+    } else if (problemKind === "confirm" && !same(asked, view.value())) {
+      ctx.status("", false);
+      showPending();
+    }
+  }
+
+  // The kernel refused a label (after the page had moved on): show that item again with its
+  // label for editing, and say which task and why.
+  let refusal = ""; // the kernel also puts a refusal in `error`; the page says it better, once
+  function refused(message) {
+    refusal = message.message;
+    const entry = pending.get(message.id);
+    pending.delete(message.id);
+    const index = history.findIndex((i) => i.lastId === message.id);
+    const task = entry?.message.external_id ?? history[index]?.external_id;
+    const named = `Not saved: task ${task ?? "?"}: ${message.message}`;
+    if (index < 0) {
+      ctx.status(`${named} (that item is no longer in this page).`, true);
+      return;
+    }
+    const item = history[index];
+    item.stored = false;
+    if (index !== pos) {
+      pos = index;
+      paint();
+    }
+    ctx.status(`${named} · It is shown again: fix it and submit.`, true);
+  }
+
   function showPending() {
     if (problem) return;
-    const error = model.get("error");
+    const error = model.get("error") === refusal ? "" : model.get("error");
     status.textContent = error || (pending.size ? `saving ${pending.size}…` : "");
     status.classList.toggle("cnb-error", Boolean(error));
   }
 
-  function toggleHelp(open = help.hidden) {
-    help.hidden = !open;
+  function toggleHelp(open = help.panel.hidden) {
+    if (open) help.fill(viewKeys());
+    help.panel.hidden = !open;
   }
 
   function onKey(event) {
@@ -204,7 +265,7 @@ function render({ model, el }) {
     keyTime = event.timeStamp;
     let handled = true;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) submit();
-    else if (!help.hidden && (event.key === "Escape" || event.key === "?")) toggleHelp(false);
+    else if (!help.panel.hidden && (event.key === "Escape" || event.key === "?")) toggleHelp(false);
     else if (typing) {
       if (event.key === "Escape") root.focus({ preventScroll: true });
       else handled = Boolean(view.typingKey?.(event));
@@ -222,6 +283,7 @@ function render({ model, el }) {
     if (handled) {
       event.preventDefault();
       event.stopPropagation();
+      recheck();
     } else keyTime = null;
   }
 
@@ -243,12 +305,7 @@ function render({ model, el }) {
     } else if (message.type === "ack") {
       pending.delete(message.id);
       showPending();
-    } else if (message.type === "rejected") {
-      pending.delete(message.id);
-      const item = history.find((i) => i.lastId === message.id);
-      if (item) item.stored = false;
-      ctx.status(message.message, true);
-    }
+    } else if (message.type === "rejected") refused(message);
   }
 
   const resend = setInterval(() => {
@@ -267,6 +324,10 @@ function render({ model, el }) {
   root.addEventListener("pointerdown", (event) => {
     if (!isTyping(event.target)) root.focus({ preventScroll: true });
   });
+  root.addEventListener("input", recheck);
+  root.addEventListener("click", () => setTimeout(recheck));
+  const onPointerUp = () => setTimeout(recheck); // after the view's own pointerup (a drawn box)
+  window.addEventListener("pointerup", onPointerUp);
   helpButton.addEventListener("click", () => toggleHelp());
   model.on("msg:custom", onMessage);
   model.on("change:done", updateProgress);
@@ -279,6 +340,7 @@ function render({ model, el }) {
 
   return () => {
     clearInterval(resend);
+    window.removeEventListener("pointerup", onPointerUp);
     model.off("msg:custom", onMessage);
     model.off("change:done", updateProgress);
     model.off("change:total", updateProgress);

@@ -1,7 +1,13 @@
 // Boxes on an image (bbox), or text regions with transcriptions (ocr, as boxes or 4-point quads).
 // Drag on the image to draw; drag a box to move it, its corners to resize; 1..9 set the class of
-// the selected box; Delete removes it; Tab cycles; arrows nudge (Shift: 10 px).
-VIEWS.boxes = (ctx) => {
+// the selected box; Delete removes it; Tab cycles; arrows nudge (Shift: 10 px). Enter on an image
+// without boxes asks once before it stores "nothing here".
+import { classButtons, clone, colorOf, deleteKey, digitClass, h, PALETTE, same, svg, undoable } from "../core.js";
+import { drag, ImageStage, ZOOM_KEYS } from "../imagestage.js";
+import { boundsOf, cornersOf, moved, spanned, without } from "../state/geometry.js";
+import { limitField } from "../textfield.js";
+
+export function boxes(ctx) {
   const classes = ctx.config.classes || [];
   const transcribe = Boolean(ctx.config.transcribe);
   const quads = ctx.config.shape === "quad";
@@ -10,6 +16,7 @@ VIEWS.boxes = (ctx) => {
   let selected = -1;
   let current = classes[0] ?? null;
   let pendingQuad = [];
+  let emptyAsked = false; // Enter on no boxes asked once on this item; the next Enter stores []
 
   const picker = h("div", "cnb-picker");
   picker.hidden = true;
@@ -22,13 +29,7 @@ VIEWS.boxes = (ctx) => {
     render();
   });
   const remember = history.remember;
-  const cornersOf = (r) => [[r.x, r.y], [r.x + r.w, r.y], [r.x + r.w, r.y + r.h], [r.x, r.y + r.h]];
-  const boundsOf = (r) => {
-    if (!r.quad) return r;
-    const xs = r.quad.map((p) => p[0]);
-    const ys = r.quad.map((p) => p[1]);
-    return { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
-  };
+  const nextClass = classButtons(classes, (name) => setClass(name)); // the bar below the image
 
   function setClass(name) {
     current = name;
@@ -60,6 +61,7 @@ VIEWS.boxes = (ctx) => {
       layer.append(svg("polyline", { points: pendingQuad.map((p) => p.join(",")).join(" "), class: "cnb-pending" }));
     }
     renderPanel();
+    nextClass.mark(selected >= 0 ? regions[selected].label : current);
   }
 
   // Move region i's shapes to its current geometry (all a drag needs to redraw).
@@ -102,9 +104,10 @@ VIEWS.boxes = (ctx) => {
       const input = h("input", "cnb-input");
       input.type = "text";
       input.value = r.text || "";
-      input.maxLength = ctx.config.max_chars || 500;
       input.setAttribute("aria-label", `text of region ${i + 1}`);
       input.dataset.index = i;
+      const counter = h("span", "cnb-counter");
+      limitField(input, ctx.config.max_chars || 500, { counter, onlyAtLimit: true }).update();
       input.addEventListener("input", () => (r.text = input.value));
       input.addEventListener("focus", () => {
         if (selected !== i) {
@@ -120,7 +123,7 @@ VIEWS.boxes = (ctx) => {
           ctx.focus();
         }
       });
-      row.append(input);
+      row.append(input, counter);
       return row;
     });
     panel.replaceChildren(...rows);
@@ -129,6 +132,7 @@ VIEWS.boxes = (ctx) => {
 
   function add(region, upTime) {
     remember();
+    emptyAsked = false;
     regions.push(region);
     selected = regions.length - 1;
     render();
@@ -145,7 +149,7 @@ VIEWS.boxes = (ctx) => {
       const fixed = cornersOf(r)[(Number(corner) + 2) % 4];
       return {
         move(q) {
-          Object.assign(r, { x: Math.min(fixed[0], q.x), y: Math.min(fixed[1], q.y), w: Math.abs(q.x - fixed[0]), h: Math.abs(q.y - fixed[1]) });
+          Object.assign(r, spanned(fixed, q));
           place(selected);
         },
       };
@@ -159,13 +163,7 @@ VIEWS.boxes = (ctx) => {
       if (transcribe) panel.querySelector(`input[data-index="${selected}"]`)?.focus();
       return {
         move(q) {
-          const dx = q.x - p.x;
-          const dy = q.y - p.y;
-          if (r.quad) r.quad = start.quad.map(([x, y]) => [x + dx, y + dy]);
-          else {
-            r.x = Math.min(Math.max(start.x + dx, 0), stage.width - r.w);
-            r.y = Math.min(Math.max(start.y + dy, 0), stage.height - r.h);
-          }
+          Object.assign(r, moved(start, q.x - p.x, q.y - p.y, stage.width, stage.height));
           place(selected);
         },
         up() {
@@ -187,7 +185,7 @@ VIEWS.boxes = (ctx) => {
     stage.layer.append(rect);
     return {
       move(q) {
-        Object.assign(draft, { x: Math.min(p.x, q.x), y: Math.min(p.y, q.y), w: Math.abs(q.x - p.x), h: Math.abs(q.y - p.y) });
+        Object.assign(draft, spanned(p, q));
         rect.setAttribute("x", draft.x);
         rect.setAttribute("y", draft.y);
         rect.setAttribute("width", draft.w);
@@ -207,19 +205,15 @@ VIEWS.boxes = (ctx) => {
   stage.onZoom = () => regions.forEach((_, i) => place(i)); // keep tags and knobs the same size on screen
 
   function nudge(dx, dy) {
-    const r = regions[selected];
     remember();
-    if (r.quad) r.quad = r.quad.map(([x, y]) => [x + dx, y + dy]);
-    else {
-      r.x = Math.min(Math.max(r.x + dx, 0), stage.width - r.w);
-      r.y = Math.min(Math.max(r.y + dy, 0), stage.height - r.h);
-    }
+    regions[selected] = moved(regions[selected], dx, dy, stage.width, stage.height);
     render();
   }
 
   const element = h("div", "cnb-tools");
   if (transcribe) element.append(panel);
-  else element.append(h("div", "cnb-hint", "Class of the next box:"), classButtons(classes, (name) => setClass(name)).element);
+  else element.append(h("div", "cnb-hint", "Class of the next box (or of the selected one):"), nextClass.element);
+  const nothing = transcribe ? "no text regions" : "no boxes";
 
   return {
     element,
@@ -231,14 +225,15 @@ VIEWS.boxes = (ctx) => {
       ["← ↑ → ↓", "nudge (Shift: 10 px)"],
       ["Delete / x", "remove the selected box"],
       ["Esc", "deselect"],
-      ["wheel, + − 0", "zoom, fit"],
-      ["Space+drag", "pan"],
+      ["Enter (no boxes)", `asks once; Enter again submits "${nothing} here"`],
+      ...ZOOM_KEYS,
     ],
     show(item, label) {
       stage.show(item);
       regions = (label || []).map((r) => (r.box ? { ...r.box, text: r.text } : clone(r)));
       selected = -1;
       pendingQuad = [];
+      emptyAsked = false;
       history.reset();
       render();
     },
@@ -253,6 +248,14 @@ VIEWS.boxes = (ctx) => {
       }
       const unlabeled = value.findIndex((r) => !transcribe && !r.label);
       return unlabeled >= 0 ? `Pick a class for box ${unlabeled + 1}.` : null;
+    },
+    // Asked after `check` passes, before storing: an empty image is worth one more keypress.
+    confirm(value) {
+      if (value.length || emptyAsked) return null;
+      emptyAsked = true;
+      return transcribe
+        ? `No text regions drawn — press Enter again to submit "no text here".`
+        : `No boxes drawn — press Enter again to submit "nothing here".`;
     },
     key(event) {
       if (stage.key(event)) return true;
@@ -273,13 +276,12 @@ VIEWS.boxes = (ctx) => {
         return true;
       }
       if (selected < 0) return false;
-      if (event.key === "Delete" || event.key === "x") {
-        remember();
-        regions.splice(selected, 1);
+      const removed = deleteKey(event, history, selected, (i) => {
+        regions = without(regions, i);
         selected = -1;
         render();
-        return true;
-      }
+      });
+      if (removed) return true;
       const step = event.shiftKey ? 10 : 1;
       const arrows = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
       if (arrows[event.key]) {
@@ -291,4 +293,4 @@ VIEWS.boxes = (ctx) => {
     keyup: (event) => stage.keyup(event),
     undo: () => history.undo(),
   };
-};
+}

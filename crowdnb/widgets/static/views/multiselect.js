@@ -1,6 +1,10 @@
 // Multiple choice: 1..9 (or a click) toggle a class, Enter submits the chosen set.
-VIEWS.multiselect = (ctx) => {
+import { classButtons, digitClass } from "../core.js";
+import { mediaStage } from "../media.js";
+
+export function multiselect(ctx) {
   const classes = ctx.config.classes || [];
+  const media = mediaStage(ctx);
   let chosen = new Set();
   let history = [];
   const toggle = (name) => {
@@ -12,9 +16,9 @@ VIEWS.multiselect = (ctx) => {
   const buttons = classButtons(classes, toggle);
   return {
     element: buttons.element,
-    keys: [["1–9", "toggle a class"]],
+    keys: () => [["1–9", "toggle a class"], ...media.keys()],
     show(item, label) {
-      showMedia(ctx.stage, item);
+      media.show(item);
       chosen = new Set(label || []);
       history = [];
       buttons.mark([...chosen]);
@@ -22,11 +26,13 @@ VIEWS.multiselect = (ctx) => {
     value: () => classes.filter((c) => chosen.has(c)),
     check: (value) => (value.length === 0 && !ctx.config.allow_empty ? "Choose at least one class." : null),
     key(event) {
+      if (media.key(event)) return true;
       const name = digitClass(event, classes);
       if (name === null) return false;
       toggle(name);
       return true;
     },
+    keyup: (event) => media.keyup(event),
     undo() {
       if (!history.length) return false;
       chosen = history.pop();
@@ -34,4 +40,4 @@ VIEWS.multiselect = (ctx) => {
       return true;
     },
   };
-};
+}

@@ -1,7 +1,11 @@
 // Polygons on an image: click to add vertices, click the first vertex (or press c) to close;
 // drag a vertex to move it; click inside a polygon to select it; 1..9 set its class;
 // Delete removes it; Esc drops the polygon being drawn.
-VIEWS.polygon = (ctx) => {
+import { classButtons, clone, colorOf, deleteKey, digitClass, h, svg, undoable } from "../core.js";
+import { drag, ImageStage, ZOOM_KEYS } from "../imagestage.js";
+import { without } from "../state/geometry.js";
+
+export function polygon(ctx) {
   const classes = ctx.config.classes || [];
   const stage = new ImageStage(ctx.stage);
   let polygons = [];
@@ -116,7 +120,7 @@ VIEWS.polygon = (ctx) => {
     keys: [
       ["click", "add a vertex"], ["click first vertex / c", "close the polygon"], ["drag vertex", "move it"],
       ["1–9", "class"], ["Delete / x", "remove the selected polygon"], ["Esc", "drop the unfinished polygon"],
-      ["wheel, + − 0", "zoom, fit"], ["Space+drag", "pan"],
+      ...ZOOM_KEYS,
     ],
     show(item, label) {
       stage.show(item);
@@ -143,16 +147,13 @@ VIEWS.polygon = (ctx) => {
         render();
         return true;
       }
-      if ((event.key === "Delete" || event.key === "x") && selected >= 0) {
-        remember();
-        polygons.splice(selected, 1);
+      return deleteKey(event, history, selected, (i) => {
+        polygons = without(polygons, i);
         selected = -1;
         render();
-        return true;
-      }
-      return false;
+      });
     },
     keyup: (event) => stage.keyup(event),
     undo: () => history.undo(),
   };
-};
+}

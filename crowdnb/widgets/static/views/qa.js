@@ -1,7 +1,13 @@
 // Chatbot dialog writing: read the instruction/context, write a question and its expected answer
-// per turn. Alt+N adds a turn, Alt+R removes the last one, Ctrl+Enter submits.
-VIEWS.qa = (ctx) => {
+// per turn. Alt+N adds a turn, Alt+R removes the last one, Ctrl+Enter submits. Lengths are code
+// points, as the store counts them.
+import { clone, h } from "../core.js";
+import { mediaStage } from "../media.js";
+import { limitField } from "../textfield.js";
+
+export function qa(ctx) {
   const c = ctx.config;
+  const media = mediaStage(ctx);
   const minTurns = c.min_turns ?? 1;
   const maxTurns = c.max_turns ?? 10;
   const element = h("div", "cnb-form cnb-qa");
@@ -17,16 +23,11 @@ VIEWS.qa = (ctx) => {
     wrap.append(h("span", "cnb-field-name", label));
     const area = h("textarea", "cnb-input");
     area.rows = rows;
-    area.maxLength = max;
     area.value = turn[key];
     area.dataset.field = key;
     const counter = h("span", "cnb-counter");
-    const count = () => (counter.textContent = `${area.value.length} / ${max}`);
-    area.addEventListener("input", () => {
-      turn[key] = area.value;
-      count();
-    });
-    count();
+    limitField(area, max, { counter }).update();
+    area.addEventListener("input", () => (turn[key] = area.value));
     wrap.append(area, counter);
     return wrap;
   }
@@ -72,9 +73,9 @@ VIEWS.qa = (ctx) => {
 
   return {
     element,
-    keys: [["type", "question and expected answer"], ["Alt+N", "add a turn"], ["Alt+R", "remove the last turn"], ["Ctrl+Enter", "submit"], ["Esc", "leave the text field"]],
+    keys: () => [["type", "question and expected answer"], ["Alt+N", "add a turn"], ["Alt+R", "remove the last turn"], ["Ctrl+Enter", "submit"], ["Esc", "leave the text field"], ...media.keys()],
     show(item, label) {
-      showMedia(ctx.stage, item);
+      media.show(item);
       turns = clone(label?.turns) || [];
       while (turns.length < minTurns) turns.push({ question: "", answer: "" });
       render(true);
@@ -88,8 +89,9 @@ VIEWS.qa = (ctx) => {
       if (value.turns.length < minTurns) return `Write at least ${minTurns} turn(s).`;
       return null;
     },
-    key: typingKey,
+    key: (event) => media.key(event) || typingKey(event),
+    keyup: (event) => media.keyup(event),
     typingKey,
     undo: () => false,
   };
-};
+}

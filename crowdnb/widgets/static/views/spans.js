@@ -1,7 +1,12 @@
 // Entity spans in a text: select with the mouse (or move the caret with ← → and extend with
 // Shift+← →), then 1..9 (or a class button) labels the selection. Click a span to select it;
 // Delete removes it. Offsets are code points of the original string, as Python counts them.
-VIEWS.spans = (ctx) => {
+import { classButtons, clone, colorOf, deleteKey, digitClass, h, undoable } from "../core.js";
+import { without } from "../state/geometry.js";
+import { clashOf, cutPoints, withSpan } from "../state/spans.js";
+import { utf16ToCodePoint } from "../state/text.js";
+
+export function spans(ctx) {
   const classes = ctx.config.classes || [];
   const allowOverlap = Boolean(ctx.config.allow_overlap);
   const box = h("div", "cnb-spantext");
@@ -21,15 +26,13 @@ VIEWS.spans = (ctx) => {
   function label(name) {
     if (pending) {
       const span = { start: pending.start, end: pending.end, label: name };
-      const clash = spans.find((s) => s.start < span.end && span.start < s.end);
+      const clash = clashOf(spans, span);
       if (clash && !allowOverlap) {
         ctx.status(`Overlaps “${chars.slice(clash.start, clash.end).join("")}”; this project does not allow overlapping spans.`, true);
         return;
       }
       remember();
-      spans.push(span);
-      spans.sort((a, b) => a.start - b.start || a.end - b.end);
-      selected = spans.indexOf(span);
+      ({ spans, index: selected } = withSpan(spans, span));
       pending = null;
     } else if (selected >= 0) {
       remember();
@@ -39,10 +42,7 @@ VIEWS.spans = (ctx) => {
   }
 
   function render() {
-    const cuts = new Set([0, chars.length, caret]);
-    for (const s of spans) cuts.add(s.start).add(s.end);
-    if (pending) cuts.add(pending.start).add(pending.end);
-    const points = [...cuts].filter((c) => c >= 0 && c <= chars.length).sort((a, b) => a - b);
+    const points = cutPoints(chars.length, spans, pending, caret);
     const parts = [];
     for (let i = 0; i < points.length - 1; i++) {
       const [a, b] = [points[i], points[i + 1]];
@@ -148,15 +148,12 @@ VIEWS.spans = (ctx) => {
         render();
         return true;
       }
-      if ((event.key === "Delete" || event.key === "x") && selected >= 0) {
-        remember();
-        spans.splice(selected, 1);
+      return deleteKey(event, history, selected, (i) => {
+        spans = without(spans, i);
         selected = -1;
         render();
-        return true;
-      }
-      return false;
+      });
     },
     undo: () => history.undo(),
   };
-};
+}
