@@ -11,7 +11,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +29,6 @@ SERVER_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "http
 # Columns of a labels export written as JSON in CSV cells, whatever their values.
 JSON_COLUMNS = ("label", "meta")
 FORMATS = ("csv", "jsonl")
-
-Command = Callable[["Store", argparse.Namespace], int]
 
 
 def _parser() -> argparse.ArgumentParser:
