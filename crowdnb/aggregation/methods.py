@@ -56,7 +56,7 @@ def aggregate(
     method's own for structured ones.
     """
     cls = estimator_class(method)
-    if cls is BinaryRelevance:
+    if issubclass(cls, BinaryRelevance):
         base = estimator_class(params.pop("base", DawidSkene))
         if not issubclass(base, ClassificationAggregator) or base is BinaryRelevance:
             raise ValueError(f"binary-relevance needs a categorical base method, one of {sorted(CATEGORICAL)}; got {method_name(base)!r}")
@@ -66,8 +66,8 @@ def aggregate(
     if labels.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     n_labels = labels.groupby("task", sort=True).size()
-    if cls is BinaryRelevance:
-        relevance = BinaryRelevance(base(**params)).fit(labels)
+    if issubclass(cls, BinaryRelevance):
+        relevance = cls(base(**params)).fit(labels)
         certainty = relevance.probas_.where(relevance.probas_ >= 0.5, 1 - relevance.probas_)
         result, confidence = relevance.labels_, certainty.mean(axis=1).fillna(1.0)
     elif issubclass(cls, ClassificationAggregator):
