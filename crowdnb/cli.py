@@ -1,25 +1,52 @@
-"""The `crowdnb` command: serve a store over HTTP, manage workers, look into a store."""
+"""The `crowdnb` command: serve a store over HTTP, manage workers, look into a store.
+
+Only the base dependencies are needed: the store is opened inside the commands, and `serve`
+loads the server extra (FastAPI, uvicorn) when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-from crowdnb.errors import NotFound
-from crowdnb.project import Project
-from crowdnb.store import STORE_ENV, SqlStore as Store
-from crowdnb.store.sql.accounts import ROLES
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crowdnb.store import SqlStore
+
+SERVER_EXTRA = 'crowdnb serve needs the server extra: pip install "crowdnb[server]"'
+POSTGRES_EXTRA = 'this store is on PostgreSQL, which needs the postgres extra: pip install "crowdnb[postgres]"'
+# Top-level modules of the server extra: a missing one means the extra is not installed.
+SERVER_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "httptools", "uvloop"})
+# Columns of a labels export written as JSON in CSV cells, whatever their values.
+JSON_COLUMNS = ("label", "meta")
+FORMATS = ("csv", "jsonl")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crowdnb", description=__doc__)
+    from crowdnb.store.sql.accounts import ROLES
+
+    parser = argparse.ArgumentParser(prog="crowdnb", description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", help="store URL or SQLite path (default: $CROWDNB_STORE or a per-user file)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("projects", help="list projects with their kind and task counts")
-    labels = commands.add_parser("labels", help="write a project's labels as CSV")
+    projects = commands.add_parser("projects", help="list projects with their kind and task counts")
+    projects.set_defaults(run=_projects, existing_store=True)
+    labels = commands.add_parser("labels", help="write a project's labels with their tasks' media (CSV or JSON lines)")
     labels.add_argument("project")
     labels.add_argument("--out", default="-", help="output file (default: standard output)")
+    labels.add_argument(
+        "--format", choices=FORMATS, help="csv (labels and metadata as JSON in their cells) or jsonl "
+        "(one JSON object per label); default: jsonl for a .jsonl file, else csv",
+    )
+    labels.set_defaults(run=_labels, existing_store=True)
     serve = commands.add_parser("serve", help="serve the store over HTTP to workers' notebooks")
     serve.add_argument("--media", required=True, help="folder that task image paths are relative to")
     serve.add_argument("--host", default="127.0.0.1")
@@ -28,11 +55,20 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="manage workers").add_subparsers(dest="action", required=True)
     add = worker.add_parser("add", help="create a worker (or give them a new token); prints the token once")
     add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, default="worker")
+    add.add_argument("--role", choices=ROLES, help="worker, inspector or manager (default: worker, or the existing role)")
+    add.add_argument("--force", action="store_true", help="replace an existing worker's token or change their role")
+    add.set_defaults(run=_worker_add, existing_store=False)
+    listing = worker.add_parser("list", help="list workers: role, whether a token is set, projects")
+    listing.set_defaults(run=_worker_list, existing_store=True)
+    remove = worker.add_parser("remove", help="revoke a worker's token and end their memberships (labels stay)")
+    remove.add_argument("name")
+    remove.add_argument("--force", action="store_true", help="also remove a worker who has labels (the labels stay)")
+    remove.set_defaults(run=_worker_remove, existing_store=True)
     member = commands.add_parser("member", help="project membership").add_subparsers(dest="action", required=True)
     join = member.add_parser("add", help="let a worker work on (or inspect) a project")
     join.add_argument("project")
     join.add_argument("worker")
+    join.set_defaults(run=_member_add, existing_store=True)
     return parser
 
 
@@ -41,41 +77,239 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    store = Store(args.store)
+    url = _store_url(args.store)
+    if args.existing_store and (missing := missing_sqlite_file(url)) is not None:
+        # Opening a store creates it: a mistyped path would show (or change) a new, empty store.
+        print(f"no store at {missing} (give --store or set CROWDNB_STORE)", file=sys.stderr)
+        return 1
+    from crowdnb.errors import Conflict, NotFound
+
     try:
-        if args.command == "projects":
-            for name in store.project_names():
-                info = store.project(name)
-                print(f"{name}\t{info.kind}\t{store.count_tasks(info.id)} tasks")
-        elif args.command == "labels":
-            labels = Project.open(args.project, store=store).labels()
-            labels.to_csv(sys.stdout if args.out == "-" else args.out, index=False)
-        elif args.command == "worker":
-            token = store.issue_token(args.name, args.role)
-            print(f"token for {args.name} ({args.role}), shown once; keep it secret:\n{token}")
-        elif args.command == "member":
-            store.add_member(store.project(args.project).id, args.worker)
-            print(f"{args.worker} is a member of {args.project}")
-    except NotFound as exc:
+        with _open(url) as store:
+            return int(args.run(store, args))
+    except (NotFound, Conflict) as exc:
         print(exc, file=sys.stderr)
         return 1
+    except _MissingPostgres:
+        print(POSTGRES_EXTRA, file=sys.stderr)
+        return 2
+
+
+class _MissingPostgres(Exception):
+    """The store URL is PostgreSQL and psycopg is not installed."""
+
+
+@contextmanager
+def _open(url: str) -> Iterator[SqlStore]:
+    from crowdnb.store import SqlStore
+
+    try:
+        store = SqlStore(url)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] == "psycopg":
+            raise _MissingPostgres from exc
+        raise
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _store_url(store: str | None) -> str:
+    from crowdnb.store.engine import as_url, default_url
+
+    return as_url(store) if store else default_url()
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The absolute path of a SQLite store file that does not exist, else None (other back ends,
+    in-memory databases and existing files)."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).expanduser().resolve()
+    return None if path.exists() else path
+
+
+def _projects(store: SqlStore, args: argparse.Namespace) -> int:
+    for name in store.project_names():
+        info = store.project(name)
+        print(f"{name}\t{info.kind}\t{store.count_tasks(info.id)} tasks")
+    return 0
+
+
+def _labels(store: SqlStore, args: argparse.Namespace) -> int:
+    from crowdnb import kinds
+
+    info = store.project(args.project)
+    media = kinds.get(info.kind).media
+    records = label_records(store.labels(info.id), store.tasks(info.id), media)
+    fmt = args.format or ("jsonl" if args.out.lower().endswith(".jsonl") else "csv")
+    write = write_jsonl if fmt == "jsonl" else write_csv
+    if args.out == "-":
+        write(records, sys.stdout)
+    else:
+        with open(args.out, "w", encoding="utf-8", newline="") as out:
+            write(records, out)
+    return 0
+
+
+def _worker_add(store: SqlStore, args: argparse.Namespace) -> int:
+
+    existing = store.find_worker(args.name)
+    if existing is not None and not args.force:
+        changes = []
+        if existing.has_token:
+            changes.append("a new token would stop the current one working")
+        if args.role is not None and args.role != existing.role:
+            changes.append(f"the role would change from {existing.role} to {args.role}")
+        if changes:
+            print(
+                f"worker {args.name!r} already exists ({existing.role}); {' and '.join(changes)}: "
+                "give --force to do that",
+                file=sys.stderr,
+            )
+            return 1
+    role = args.role or (existing.role if existing is not None else "worker")
+    token = store.issue_token(args.name, role)
+    print(f"token for {args.name} ({role}), shown once; keep it secret:\n{token}")
+    return 0
+
+
+def _worker_list(store: SqlStore, args: argparse.Namespace) -> int:
+
+    for worker in store.list_workers():
+        token = "token set" if worker.has_token else "no token"
+        print(f"{worker.name}\t{worker.role}\t{token}\t{', '.join(worker.projects) or '-'}")
+    return 0
+
+
+def _worker_remove(store: SqlStore, args: argparse.Namespace) -> int:
+
+    removal = store.remove_worker(args.name, force=args.force)
+    print(f"{args.name}: {'token revoked' if removal.revoked else 'had no token'}")
+    if removal.left:
+        print(f"{args.name} is no longer a member of {', '.join(removal.left)}")
+    for project, n in removal.kept.items():
+        print(
+            f"{args.name} keeps their standing in {project}: their {n} label(s) there stay and count with it "
+            "(a new token would give them the project back)"
+        )
+    return 0
+
+
+def _member_add(store: SqlStore, args: argparse.Namespace) -> int:
+    store.add_member(store.project(args.project).id, args.worker)
+    print(f"{args.worker} is a member of {args.project}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    try:
+        import uvicorn
 
-    from crowdnb.server.app import MEDIA_ENV
-    from crowdnb.store.engine import as_url, default_url
+        from crowdnb.server.app import MEDIA_ENV
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_MODULES:
+            raise
+        print(SERVER_EXTRA, file=sys.stderr)
+        return 2
+    from crowdnb.store import STORE_ENV
 
-    os.environ[STORE_ENV] = as_url(args.store) if args.store else default_url()
-    os.environ[MEDIA_ENV] = os.path.abspath(args.media)
-    Store(os.environ[STORE_ENV]).close()  # migrate once, before the processes start
+    media = os.path.abspath(args.media)
+    if not os.path.isdir(media):
+        print(f"no media folder at {media}", file=sys.stderr)
+        return 1
+    url = _store_url(args.store)
+    try:
+        with _open(url):  # migrate once, before the processes start
+            pass
+    except _MissingPostgres:
+        print(POSTGRES_EXTRA, file=sys.stderr)
+        return 2
+    os.environ[STORE_ENV] = url
+    os.environ[MEDIA_ENV] = media
+    print(serving_line(url, args.host, args.port, args.processes, media), flush=True)
     uvicorn.run(
         "crowdnb.server.app:app_from_environment", factory=True, host=args.host, port=args.port,
         workers=args.processes, log_level="warning",
     )
     return 0
+
+
+def serving_line(url: str, host: str, port: int, processes: int, media: str) -> str:
+    """What `serve` prints before it starts: the store (password hidden), the address, the
+    number of processes and the media folder."""
+    import sqlalchemy as sa
+
+    store = sa.make_url(url).render_as_string(hide_password=True)
+    address = f"[{host}]" if ":" in host else host
+    count = f"{processes} process" if processes == 1 else f"{processes} processes"
+    return f"crowdnb serving {store} on http://{address}:{port} ({count}), media from {media}"
+
+
+def label_records(labels: pd.DataFrame, tasks: pd.DataFrame, media: str) -> list[dict[str, Any]]:
+    """One JSON-ready dict per label: the task's id and media (its ``image`` path or URL, or
+    its ``text``), the label's columns, and the task's metadata as ``meta``; timestamps as
+    ISO 8601 UTC."""
+    by_id = {task_id: (payload, meta) for task_id, payload, meta in zip(tasks["id"], tasks["payload"], tasks["meta"], strict=True)}
+    columns = list(labels.columns)
+    records = []
+    for values in zip(*(labels[c] for c in columns), strict=True):
+        record = {c: _plain(v) for c, v in zip(columns, values, strict=True)}
+        payload, meta = by_id[record["task"]]
+        records.append(
+            {"task": record.pop("task"), media: payload.get(media, payload.get(f"{media}_url")), **record, "meta": meta}
+        )
+    return records
+
+
+def write_csv(records: list[dict[str, Any]], out: TextIO) -> None:
+    """Records as CSV: the label and metadata (and any list or dict) as JSON text in their cells,
+    missing values as empty cells."""
+    if not records:
+        return
+    writer = csv.writer(out)
+    writer.writerow(list(records[0]))
+    for record in records:
+        writer.writerow([_cell(column, value) for column, value in record.items()])
+
+
+def write_jsonl(records: list[dict[str, Any]], out: TextIO) -> None:
+    """Records as JSON lines: one object per label, labels as JSON values."""
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _cell(column: str, value: Any) -> str:
+    if column in JSON_COLUMNS or isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A frame cell as a JSON-ready Python value: NA as None, numpy scalars as Python ones,
+    timestamps as ISO 8601 UTC text."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, (dict, list)) or value is None:
+        return value
+    if isinstance(value, (datetime, pd.Timestamp)):
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize(timezone.utc) if stamp.tzinfo is None else stamp.tz_convert(timezone.utc)
+        return stamp.isoformat().replace("+00:00", "Z")
+    if value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 if __name__ == "__main__":

@@ -70,11 +70,14 @@ def _payloads(
     checked: dict[Any, dict[str, Any] | str] = {}
     for n, (row, value) in enumerate(zip(rows, values, strict=True)):
         if media == "text":
-            if isinstance(value, str):
-                payloads.append({"text": value})
-            else:
+            if not isinstance(value, str):
                 problems.append(Problem(row, "text", f"expected a string, got {value!r}"))
                 payloads.append({})
+            elif not value.strip():
+                problems.append(Problem(row, "text", f"empty text {value!r}; a text task needs something to label"))
+                payloads.append({})
+            else:
+                payloads.append({"text": value})
         else:
             key = value if isinstance(value, Hashable) else repr(value)
             if key not in checked:
@@ -98,21 +101,29 @@ def _payloads(
 def _ids(
     rows: list[Hashable], frame: pd.DataFrame, payloads: list[dict[str, Any]], problems: list[Problem]
 ) -> list[str]:
-    """Task ids: the ``id`` column as strings, else a stable hash of the content."""
+    """Task ids: the ``id`` column as strings, else a stable hash of the content. Only valid ids
+    (or, for content ids, rows whose media is valid) are checked for duplicates: two rows that
+    are both wrong are not the same task."""
+    valid = [True] * len(rows)
     if "id" in frame.columns:
         ids: list[str] = []
-        for row, value in zip(rows, frame["id"].tolist(), strict=True):
+        for n, (row, value) in enumerate(zip(rows, frame["id"].tolist(), strict=True)):
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
                 problems.append(Problem(row, "id", f"expected a string or integer id, got {value!r}"))
+                valid[n] = False
             elif not str(value).strip() or len(str(value)) > MAX_ID_LENGTH:
                 problems.append(Problem(row, "id", f"ids must be 1..{MAX_ID_LENGTH} characters, got {value!r}"))
+                valid[n] = False
             ids.append(str(value))
         origin = "id"
     else:
         ids = [hashlib.sha1(json.dumps(p, sort_keys=True).encode()).hexdigest()[:16] for p in payloads]
+        valid = [bool(p) for p in payloads]
         origin = "content"
     first: dict[str, Hashable] = {}
-    for row, task_id in zip(rows, ids, strict=True):
+    for row, task_id, ok in zip(rows, ids, valid, strict=True):
+        if not ok:
+            continue
         if task_id in first:
             what = f"duplicate id {task_id!r}" if origin == "id" else "same content as another row"
             problems.append(Problem(row, origin, f"{what} (first at row {first[task_id]!r})"))

@@ -110,3 +110,36 @@ def test_free_text_tasks_take_no_known_answer(store: crowdnb.Store) -> None:
 def test_not_a_frame_is_a_type_error(project: crowdnb.Project) -> None:
     with pytest.raises(TypeError, match="DataFrame"):
         project.add_tasks([{"image": "x"}])  # type: ignore[arg-type]
+
+
+def test_invalid_rows_are_not_called_duplicates(project: crowdnb.Project, images: list[Path], tmp_path: Path) -> None:
+    frame = pd.DataFrame({"image": [str(tmp_path / "gone-1.png"), str(tmp_path / "gone-2.png"), str(images[0])]})
+    with pytest.raises(ValidationError) as caught:
+        project.add_tasks(frame)
+    assert "row 0, field 'image'" in str(caught.value) and "row 1, field 'image'" in str(caught.value)
+    assert "same content" not in str(caught.value)
+    assert len(caught.value.problems) == 2
+
+
+def test_invalid_text_is_not_called_a_duplicate_but_real_duplicates_are(store: crowdnb.Store) -> None:
+    project = crowdnb.Project.create("texts", kind="text-class", classes=["pos", "neg"], store=store)
+    frame = pd.DataFrame({"text": [np.nan, None, "a", "a"]}, dtype=object)
+    with pytest.raises(ValidationError) as caught:
+        project.add_tasks(frame)
+    rows = sorted((p.row, p.field) for p in caught.value.problems)
+    assert rows == [(0, "text"), (1, "text"), (3, "content")]
+    assert project.store.count_tasks(project.info.id) == 0
+
+
+def test_invalid_ids_are_not_called_duplicates(project: crowdnb.Project, images: list[Path]) -> None:
+    frame = pd.DataFrame({"image": [str(p) for p in images[:2]], "id": [1.5, 1.5]})
+    with pytest.raises(ValidationError) as caught:
+        project.add_tasks(frame)
+    assert "duplicate" not in str(caught.value)
+    assert sorted(p.row for p in caught.value.problems) == [0, 1]
+
+
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t"])
+def test_empty_text_is_refused_naming_row_and_field(store: crowdnb.Store, empty: str) -> None:
+    project = crowdnb.Project.create("texts", kind="spans", classes=["PER"], store=store)
+    _rejects(project, pd.DataFrame({"text": ["fine", empty]}, index=["r1", "r2"]), "row 'r2', field 'text'", "empty text")

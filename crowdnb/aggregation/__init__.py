@@ -1,36 +1,16 @@
 """Aggregation: many noisy labels per task in, one answer with a confidence out.
 
 ``classification`` holds crowd-kit-compatible categorical estimators, ``geometry`` boxes,
-polygons and keypoints, ``text`` transcriptions, spans and free text.
+polygons and keypoints, ``text`` transcriptions, spans and free text. Each family's
+``__all__`` lists its estimators; `crowdnb.aggregation.methods` builds its table of methods
+(by each class's ``name``) from those lists, so an estimator is listed once.
 """
 
-from crowdnb.aggregation.classification import (
-    GLAD,
-    MACE,
-    BinaryRelevance,
-    DawidSkene,
-    MajorityVote,
-    OneCoinDawidSkene,
-    Wawa,
-    ZeroBasedSkill,
-)
-from crowdnb.aggregation.geometry import BoxAggregator, KeypointAggregator, PolygonAggregator
-from crowdnb.aggregation.text import ROVER, BestCandidate, OCRAggregator, SpanAggregator
+from crowdnb.aggregation import classification, geometry, text
+from crowdnb.aggregation.classification import *  # noqa: F403  (the family's __all__)
+from crowdnb.aggregation.geometry import *  # noqa: F403
+from crowdnb.aggregation.text import *  # noqa: F403
 
-__all__ = [
-    "GLAD",
-    "MACE",
-    "ROVER",
-    "BestCandidate",
-    "BinaryRelevance",
-    "BoxAggregator",
-    "DawidSkene",
-    "KeypointAggregator",
-    "MajorityVote",
-    "OCRAggregator",
-    "OneCoinDawidSkene",
-    "PolygonAggregator",
-    "SpanAggregator",
-    "Wawa",
-    "ZeroBasedSkill",
-]
+FAMILIES = (classification, geometry, text)
+
+__all__ = sorted([*classification.__all__, *geometry.__all__, *text.__all__])

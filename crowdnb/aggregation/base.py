@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -121,6 +121,8 @@ class ClassificationAggregator(ABC):
     `fit_predict_proba`; after fitting, `labels_` (Series by task) and, where the method has
     them, `probas_` (DataFrame task x label)."""
 
+    # The method's name in `crowdnb.aggregation.methods.METHODS` (e.g. "dawid-skene").
+    name: ClassVar[str]
     labels_: pd.Series
     probas_: pd.DataFrame
 
@@ -185,6 +187,8 @@ class StructuredAggregator(ABC):
     and ``confidence_`` (by task, in [0, 1]; its meaning is the method's).
     """
 
+    # The method's name in `crowdnb.aggregation.methods.METHODS` (e.g. "boxes").
+    name: ClassVar[str]
     labels_: pd.Series
     confidence_: pd.Series
 

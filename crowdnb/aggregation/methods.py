@@ -1,56 +1,45 @@
 """Aggregation methods by name, and `aggregate`: a project's labels to one answer per task.
 
-A task kind names its default method (`Kind.aggregator`); `Project.results(method=...)` picks
-another by name.
+Every estimator class carries its method name (``DawidSkene.name == "dawid-skene"``); the table
+of methods is built from the estimator families once. A task kind names its default method as
+a class (`Kind.aggregator`); `Project.results(method=...)` picks another by name or class.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pandas as pd
 
+from crowdnb.aggregation import FAMILIES
 from crowdnb.aggregation.base import ClassificationAggregator, StructuredAggregator
-from crowdnb.aggregation.classification import (
-    GLAD,
-    MACE,
-    BinaryRelevance,
-    DawidSkene,
-    MajorityVote,
-    OneCoinDawidSkene,
-    Wawa,
-    ZeroBasedSkill,
-)
-from crowdnb.aggregation.geometry import BoxAggregator, KeypointAggregator, PolygonAggregator
-from crowdnb.aggregation.text import ROVER, BestCandidate, OCRAggregator, SpanAggregator
+from crowdnb.aggregation.classification import BinaryRelevance, DawidSkene
 
+Estimator = type[ClassificationAggregator] | type[StructuredAggregator]
+
+ESTIMATORS: dict[str, Estimator] = {
+    cls.name: cls
+    for family in FAMILIES
+    for cls in (getattr(family, attribute) for attribute in family.__all__)
+    if isinstance(cls, type) and issubclass(cls, (ClassificationAggregator, StructuredAggregator))
+}
 CATEGORICAL: dict[str, type[ClassificationAggregator]] = {
-    "majority-vote": MajorityVote,
-    "wawa": Wawa,
-    "zero-based-skill": ZeroBasedSkill,
-    "dawid-skene": DawidSkene,
-    "one-coin-dawid-skene": OneCoinDawidSkene,
-    "glad": GLAD,
-    "mace": MACE,
+    name: cls for name, cls in ESTIMATORS.items() if issubclass(cls, ClassificationAggregator) and cls is not BinaryRelevance
 }
 STRUCTURED: dict[str, type[StructuredAggregator]] = {
-    "boxes": BoxAggregator,
-    "polygons": PolygonAggregator,
-    "keypoints": KeypointAggregator,
-    "ocr": OCRAggregator,
-    "rover": ROVER,
-    "spans": SpanAggregator,
-    "best-candidate": BestCandidate,
+    name: cls for name, cls in ESTIMATORS.items() if issubclass(cls, StructuredAggregator)
 }
-SINGLE_CHOICE = frozenset(CATEGORICAL)
-METHODS = sorted([*CATEGORICAL, "binary-relevance", *STRUCTURED])
+# Single-choice classification methods, as classes (what `Kind.aggregator` holds) and as names.
+SINGLE_CHOICE: frozenset[Estimator | str] = frozenset([*CATEGORICAL.values(), *CATEGORICAL])
+METHODS = sorted(ESTIMATORS)
 
 RESULT_COLUMNS = ["task", "label", "confidence", "n_labels"]
 
 
 def aggregate(
     labels: pd.DataFrame,
-    method: str,
+    method: str | Estimator,
     *,
     known: pd.Series | None = None,
     skills: pd.Series | None = None,
@@ -58,30 +47,38 @@ def aggregate(
 ) -> pd.DataFrame:
     """One row per task: task, label, confidence, n_labels.
 
-    `labels` has columns task, worker, label. `known` (known answers by task) are held fixed by
-    Dawid-Skene; `skills` (by worker) weigh structured methods. `params` go to the method's
-    constructor; ``binary-relevance`` takes ``base`` (a categorical method's name, default
-    ``"dawid-skene"``). Confidence: the largest posterior for categorical methods, the mean
-    per-class certainty for binary relevance, the method's own for structured ones.
+    `labels` has columns task, worker, label; `method` is a name in `METHODS` or an estimator
+    class. `known` (known answers by task) are held fixed by Dawid-Skene; `skills` (by worker)
+    weigh structured methods. `params` go to the method's constructor, and one it does not take
+    raises `TypeError`; ``binary-relevance`` takes ``base`` (a categorical method's name or
+    class, default ``"dawid-skene"``) and that method's parameters. Confidence: the largest
+    posterior for categorical methods, the mean per-class certainty for binary relevance, the
+    method's own for structured ones.
     """
-    _known(method)
+    cls = estimator_class(method)
+    if issubclass(cls, BinaryRelevance):
+        base = estimator_class(params.pop("base", DawidSkene))
+        if not issubclass(base, ClassificationAggregator) or base is BinaryRelevance:
+            raise ValueError(f"binary-relevance needs a categorical base method, one of {sorted(CATEGORICAL)}; got {method_name(base)!r}")
+        _check_params(base, params, extra=("base",), shown_as=cls.name)
+    else:
+        _check_params(cls, params)
     if labels.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     n_labels = labels.groupby("task", sort=True).size()
-    if method in CATEGORICAL:
-        estimator = CATEGORICAL[method](**params)
-        if method == "dawid-skene" and known is not None:
+    if issubclass(cls, BinaryRelevance):
+        relevance = cls(base(**params)).fit(labels)
+        certainty = relevance.probas_.where(relevance.probas_ >= 0.5, 1 - relevance.probas_)
+        result, confidence = relevance.labels_, certainty.mean(axis=1).fillna(1.0)
+    elif issubclass(cls, ClassificationAggregator):
+        estimator = cls(**params)
+        if cls is DawidSkene and known is not None:
             estimator.fit(labels, known.dropna())
         else:
             estimator.fit(labels)
         result, confidence = estimator.labels_, estimator.probas_.max(axis=1)
-    elif method == "binary-relevance":
-        base = params.pop("base", "dawid-skene")
-        estimator = BinaryRelevance(CATEGORICAL[_known(base)](**params)).fit(labels)
-        certainty = estimator.probas_.where(estimator.probas_ >= 0.5, 1 - estimator.probas_)
-        result, confidence = estimator.labels_, certainty.mean(axis=1).fillna(1.0)
     else:
-        structured = STRUCTURED[method](**params).fit(labels, skills)
+        structured = cls(**params).fit(labels, skills)
         result, confidence = structured.labels_, structured.confidence_
     return pd.DataFrame(
         {
@@ -93,7 +90,40 @@ def aggregate(
     )
 
 
-def _known(method: str) -> str:
-    if method not in METHODS:
-        raise ValueError(f"unknown aggregation method {method!r}; methods: {METHODS}")
-    return method
+def estimator_class(method: str | Estimator) -> Estimator:
+    """The estimator class of a method name, or the class itself (any categorical or structured
+    estimator); a ValueError lists the known methods otherwise."""
+    if isinstance(method, type) and issubclass(method, (ClassificationAggregator, StructuredAggregator)):
+        return method
+    if isinstance(method, str) and method in ESTIMATORS:
+        return ESTIMATORS[method]
+    raise ValueError(f"unknown aggregation method {method!r}; methods: {METHODS}")
+
+
+def method_name(cls: Estimator) -> str:
+    """A method's name: the class's ``name`` (its class name when it has none)."""
+    return getattr(cls, "name", cls.__name__)
+
+
+def parameters(cls: Estimator) -> list[str] | None:
+    """The keyword parameters a method's constructor takes (None: any, it takes ``**kwargs``)."""
+    if cls.__init__ is object.__init__:
+        return []
+    found = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in found):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in found if p.kind in kinds]
+
+
+def _check_params(cls: Estimator, params: dict[str, Any], *, extra: tuple[str, ...] = (), shown_as: str | None = None) -> None:
+    """Refuse parameters the method does not take, naming them and the ones it does."""
+    own = parameters(cls)
+    if own is None:
+        return
+    accepted = [*extra, *own]
+    unknown = [name for name in params if name not in accepted]
+    if unknown:
+        method = shown_as or method_name(cls)
+        takes = ", ".join(accepted) if accepted else "none"
+        raise TypeError(f"aggregation method {method!r} takes no parameter {', '.join(map(repr, unknown))}; its parameters: {takes}")

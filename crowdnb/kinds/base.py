@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
+from crowdnb.aggregation.classification import DawidSkene
+from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
 
 Media = Literal["image", "text"]
@@ -23,8 +25,9 @@ class Kind(ABC):
     name: ClassVar[str]
     media: ClassVar[Media]
     view: ClassVar[str]
-    # The default method of `Project.results`: a name in crowdnb.aggregation.methods.METHODS.
-    aggregator: ClassVar[str] = "dawid-skene"
+    # The default method of `Project.results`: an estimator class (one of
+    # crowdnb.aggregation.methods.ESTIMATORS, by its `name`).
+    aggregator: ClassVar[Estimator] = DawidSkene
     # Whether `validate_label` reads the task's payload (the store fetches it only then).
     label_uses_payload: ClassVar[bool] = True
     # Whether a label can be checked against a known answer by `matches` (control tasks).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from crowdnb.aggregation.classification import BinaryRelevance
+from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind, Media
 from crowdnb.kinds.checks import class_list, items, known_class, no_options
@@ -36,7 +38,7 @@ class TextClass(Classification):
 class Multilabel(Kind):
     """Pick every class that applies (keys 1..9 toggle); `allow_empty` permits choosing none."""
 
-    aggregator: ClassVar[str] = "binary-relevance"
+    aggregator: ClassVar[Estimator] = BinaryRelevance
 
     view: ClassVar[str] = "multiselect"
     label_uses_payload: ClassVar[bool] = False

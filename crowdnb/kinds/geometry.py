@@ -12,7 +12,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from crowdnb.aggregation.geometry import BoxAggregator, KeypointAggregator, PolygonAggregator
 from crowdnb.aggregation.geometry.shapes import all_matched, shape_iou
+from crowdnb.aggregation.methods import Estimator
+from crowdnb.aggregation.text import OCRAggregator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind, Media
 from crowdnb.kinds.checks import (
@@ -94,7 +97,7 @@ class BBox(Kind):
     each pair of the same class and with IoU at least `control_iou`.
     """
 
-    aggregator: ClassVar[str] = "boxes"
+    aggregator: ClassVar[Estimator] = BoxAggregator
     control_iou: ClassVar[float] = 0.7
 
     name: ClassVar[str] = "bbox"
@@ -125,7 +128,7 @@ class Polygon(Kind):
     ones, each pair of the same class and with IoU (rasterized) at least `control_iou`.
     """
 
-    aggregator: ClassVar[str] = "polygons"
+    aggregator: ClassVar[Estimator] = PolygonAggregator
     control_iou: ClassVar[float] = 0.6
 
     name: ClassVar[str] = "polygon"
@@ -163,7 +166,7 @@ class Keypoints(Kind):
     known visible points' bounding box; at least `control_min_px` pixels) of the known one.
     """
 
-    aggregator: ClassVar[str] = "keypoints"
+    aggregator: ClassVar[Estimator] = KeypointAggregator
     control_distance: ClassVar[float] = 0.1
     control_min_px: ClassVar[float] = 3.0
 
@@ -226,7 +229,7 @@ class OCR(Kind):
     each pair with IoU at least `control_iou` and the same text once normalized (`normalized`).
     """
 
-    aggregator: ClassVar[str] = "ocr"
+    aggregator: ClassVar[Estimator] = OCRAggregator
     control_iou: ClassVar[float] = 0.5
 
     name: ClassVar[str] = "ocr"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from crowdnb.aggregation.text import BestCandidate, SpanAggregator
+from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind, Media
 from crowdnb.kinds.checks import class_list, items, known_class, no_options, record, text
@@ -17,7 +19,7 @@ class Spans(Kind):
     spans are refused unless the project allows them.
     """
 
-    aggregator: ClassVar[str] = "spans"
+    aggregator: ClassVar[Estimator] = SpanAggregator
 
     name: ClassVar[str] = "spans"
     media: ClassVar[Media] = "text"
@@ -61,7 +63,7 @@ class QA(Kind):
     turns of a question and its expected answer: ``{"turns": [{"question", "answer"}, ...]}``.
     Written dialogs have no one right form, so QA tasks take no known answer."""
 
-    aggregator: ClassVar[str] = "best-candidate"
+    aggregator: ClassVar[Estimator] = BestCandidate
     label_uses_payload: ClassVar[bool] = False
     checkable: ClassVar[bool] = False
 
@@ -104,7 +106,7 @@ class FreeText(Kind):
     """A written answer about a text (e.g. a summary or a rewrite). Free text has no one right
     form, so these tasks take no known answer (labels are reviewed by inspectors instead)."""
 
-    aggregator: ClassVar[str] = "best-candidate"
+    aggregator: ClassVar[Estimator] = BestCandidate
     label_uses_payload: ClassVar[bool] = False
     checkable: ClassVar[bool] = False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,8 @@ class BinaryRelevance(ClassificationAggregator):
     ``probas_`` (task x class, the probability that the class is present, where the base
     aggregator gives probabilities), ``aggregators_`` (the fitted aggregator of each class).
     """
+
+    name: ClassVar[str] = "binary-relevance"
 
     def __init__(self, base_aggregator: ClassificationAggregator | None = None) -> None:
         self.base_aggregator = base_aggregator if base_aggregator is not None else MajorityVote()

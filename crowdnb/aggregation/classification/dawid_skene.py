@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,8 @@ class DawidSkene(ClassificationAggregator):
     (worker, observed label), columns true label), ``loss_history_`` (the evidence lower bound
     per answer after each iteration), ``n_iter_`` (iterations run).
     """
+
+    name: ClassVar[str] = "dawid-skene"
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-8) -> None:
         self.n_iter = n_iter
@@ -84,6 +86,8 @@ class OneCoinDawidSkene(DawidSkene):
 
     Fitted attributes as `DawidSkene`, plus ``skills_`` (by worker).
     """
+
+    name: ClassVar[str] = "one-coin-dawid-skene"
 
     def fit(self, data: pd.DataFrame) -> Self:  # type: ignore[override]
         super().fit(data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,8 @@ class GLAD(ClassificationAggregator):
     Fitted attributes: ``labels_``, ``probas_``, ``alphas_``, ``betas_``, ``priors_``,
     ``loss_history_``.
     """
+
+    name: ClassVar[str] = "glad"
 
     def __init__(
         self,

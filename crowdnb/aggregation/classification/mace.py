@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ class MACE(ClassificationAggregator):
     P(knows)), ``thetas_`` (per worker: spam label distribution), ``skills_`` (P(knows), by
     worker), ``log_marginal_likelihood_``.
     """
+
+    name: ClassVar[str] = "mace"
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,8 @@ class MajorityVote(ClassificationAggregator):
     Fitted attributes: ``labels_``, ``probas_`` (vote shares), ``skills_`` (each worker's share
     of answers equal to the majority label). Ties go to the first label in sorted order.
     """
+
+    name: ClassVar[str] = "majority-vote"
 
     def __init__(self, default_skill: float | None = None, on_missing_skill: MissingSkill = "error") -> None:
         self.default_skill = default_skill

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 import pandas as pd
 
@@ -16,6 +16,8 @@ class Wawa(ClassificationAggregator):
     Fitted attributes: ``labels_``, ``probas_``, ``skills_`` (share of a worker's answers
     equal to the plain majority label).
     """
+
+    name: ClassVar[str] = "wawa"
 
     def fit(self, data: pd.DataFrame) -> Self:
         answers = encode(data)

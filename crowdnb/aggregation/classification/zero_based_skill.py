@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ class ZeroBasedSkill(ClassificationAggregator):
 
     Fitted attributes: ``labels_``, ``probas_``, ``skills_``.
     """
+
+    name: ClassVar[str] = "zero-based-skill"
 
     def __init__(
         self,

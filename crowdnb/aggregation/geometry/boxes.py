@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -25,6 +25,8 @@ class BoxAggregator(StructuredAggregator):
     agreement of its boxes (1 when no box was kept and no worker drew any; 0 when boxes were
     drawn but none kept).
     """
+
+    name: ClassVar[str] = "boxes"
 
     def __init__(self, iou_threshold: float = 0.5, min_workers: int = 2) -> None:
         self.iou_threshold = iou_threshold

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,8 @@ class KeypointAggregator(StructuredAggregator):
     the weight that agrees on visibility, times the share of visible placements kept; a task's
     confidence is the mean over its points.
     """
+
+    name: ClassVar[str] = "keypoints"
 
     def __init__(self, outlier_mads: float = 3.0, outlier_px: float = 5.0) -> None:
         self.outlier_mads = outlier_mads

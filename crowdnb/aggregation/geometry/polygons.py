@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -22,6 +22,8 @@ class PolygonAggregator(StructuredAggregator):
     matches it. The class is the skill-weighted vote. ``agreement`` is the mean IoU, over all
     the task's workers, of their outline with the kept one (0 for a worker who drew none).
     """
+
+    name: ClassVar[str] = "polygons"
 
     def __init__(
         self, method: Literal["choice", "vote"] = "choice", iou_threshold: float = 0.5, min_workers: int = 2, raster: int = RASTER

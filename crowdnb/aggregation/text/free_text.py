@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,8 @@ class BestCandidate(StructuredAggregator):
     and its score stay in ``candidates_`` (task, worker, label, score) for inspection. With a
     single answer the confidence is 0: nobody confirmed it.
     """
+
+    name: ClassVar[str] = "best-candidate"
 
     def fit(self, data: pd.DataFrame, skills: pd.Series | None = None) -> BestCandidate:
         self._scores: list[dict[str, Any]] = []

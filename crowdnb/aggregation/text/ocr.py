@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class OCRAggregator(StructuredAggregator):
     ROVER confidence times the share of workers who drew the region; a task's confidence the
     mean over regions.
     """
+
+    name: ClassVar[str] = "ocr"
 
     def __init__(self, iou_threshold: float = 0.5, min_workers: int = 2, level: Literal["auto", "words", "chars"] = "auto") -> None:
         self.iou_threshold = iou_threshold

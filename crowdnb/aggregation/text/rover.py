@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -83,6 +83,8 @@ class ROVER(StructuredAggregator):
     characters for texts written without spaces (``level="auto"`` picks characters when a text
     is mostly CJK/Thai). Confidence: the mean share of the winning token over the slots.
     """
+
+    name: ClassVar[str] = "rover"
 
     def __init__(self, level: Literal["auto", "words", "chars"] = "auto") -> None:
         self.level = level

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,8 @@ class SpanAggregator(StructuredAggregator):
     With overlapping spans, the later span in a worker's list decides a character. When the
     labels carry each span's ``text`` (the kind stores it), fused spans carry theirs too.
     """
+
+    name: ClassVar[str] = "spans"
 
     def _aggregate(self, task: Any, workers: list[Any], labels: list[Any], weights: np.ndarray) -> tuple[Any, float]:
         spans = [s for label in labels for s in label]

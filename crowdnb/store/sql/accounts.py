@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from crowdnb.errors import NotFound
-from crowdnb.store.schema import project_workers, projects, workers
+from crowdnb.errors import Conflict, NotFound
+from crowdnb.store.schema import annotations, project_workers, projects, workers
 from crowdnb.store.types import Account
 
 ROLES = ("worker", "inspector", "manager")
@@ -111,3 +112,105 @@ def member_projects(conn: sa.Connection, worker_id: int) -> list[str]:
             .order_by(projects.c.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class WorkerSummary:
+    """A worker as an administrator sees them: role, whether a token is set, their projects."""
+
+    id: int
+    name: str
+    role: str
+    has_token: bool
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What `remove_worker` did: whether a token was revoked, the projects the worker left, and
+    the projects (with their label counts) where their standing was kept."""
+
+    revoked: bool
+    left: tuple[str, ...]
+    kept: dict[str, int] = field(default_factory=dict)
+
+
+def list_workers(conn: sa.Connection) -> list[WorkerSummary]:
+    """Every worker, by name, with the projects they are members of (oldest project first)."""
+    return _summaries(conn, None)
+
+
+def find_worker(conn: sa.Connection, name: str) -> WorkerSummary | None:
+    """The worker called `name`, or None."""
+    found = _summaries(conn, name)
+    return found[0] if found else None
+
+
+def remove_worker(conn: sa.Connection, name: str, *, force: bool = False) -> Removal:
+    """Revoke worker `name`'s token and end their project memberships; labels stay.
+
+    A worker with labels is refused (`Conflict`) unless `force`. Then, in projects where they
+    have labels, their membership row is kept: it also holds their standing there (a ban, their
+    control answers and skill), which decides how their labels count in results. With the token
+    revoked they cannot reach any project; a new token (``issue_token``) would give those back.
+    """
+    row = conn.execute(sa.select(workers.c.id, workers.c.token_hash).where(workers.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no worker {name!r}")
+    counts = dict(
+        conn.execute(
+            sa.select(annotations.c.project_id, sa.func.count())
+            .where(annotations.c.worker_id == row.id)
+            .group_by(annotations.c.project_id)
+        ).all()
+    )
+    names = dict(conn.execute(sa.select(projects.c.id, projects.c.name)).all())
+    if counts and not force:
+        where = ", ".join(f"{names[p]}: {n}" for p, n in sorted(counts.items()))
+        raise Conflict(
+            f"worker {name!r} has {sum(counts.values())} label(s) ({where}); labels are never deleted, "
+            "so removing only revokes the token and ends memberships: give force=True (--force) for that"
+        )
+    member_of = list(conn.scalars(sa.select(project_workers.c.project_id).where(project_workers.c.worker_id == row.id)))
+    leaving = [p for p in member_of if p not in counts]
+    if leaving:
+        conn.execute(
+            project_workers.delete().where(
+                project_workers.c.worker_id == row.id, project_workers.c.project_id.in_(leaving)
+            )
+        )
+    revoked = row.token_hash is not None
+    if revoked:
+        conn.execute(workers.update().where(workers.c.id == row.id).values(token_hash=None))
+    return Removal(
+        revoked=revoked,
+        left=tuple(names[p] for p in sorted(leaving)),
+        kept={names[p]: counts[p] for p in sorted(member_of) if p in counts},
+    )
+
+
+def _summaries(conn: sa.Connection, name: str | None) -> list[WorkerSummary]:
+    query = (
+        sa.select(
+            workers.c.id, workers.c.name, workers.c.role, workers.c.token_hash.is_not(None).label("has_token"),
+            projects.c.name.label("project"),
+        )
+        .select_from(
+            workers.outerjoin(project_workers, project_workers.c.worker_id == workers.c.id).outerjoin(
+                projects, projects.c.id == project_workers.c.project_id
+            )
+        )
+        .order_by(workers.c.name, projects.c.id)
+    )
+    if name is not None:
+        query = query.where(workers.c.name == name)
+    summaries: dict[int, WorkerSummary] = {}
+    for row in conn.execute(query):
+        known = summaries.get(row.id)
+        joined = (row.project,) if row.project is not None else ()
+        summaries[row.id] = (
+            WorkerSummary(row.id, row.name, row.role, bool(row.has_token), joined)
+            if known is None
+            else WorkerSummary(known.id, known.name, known.role, known.has_token, known.projects + joined)
+        )
+    return list(summaries.values())

@@ -218,6 +218,22 @@ class SqlStore:
         with self._read() as conn:
             return accounts.account(conn, name)
 
+    def list_workers(self) -> list[accounts.WorkerSummary]:
+        """Every worker, by name, with their role, whether a token is set, and their projects."""
+        with self._read() as conn:
+            return accounts.list_workers(conn)
+
+    def find_worker(self, name: str) -> accounts.WorkerSummary | None:
+        """The worker called `name` as `list_workers` shows them, or None."""
+        with self._read() as conn:
+            return accounts.find_worker(conn, name)
+
+    def remove_worker(self, name: str, *, force: bool = False) -> accounts.Removal:
+        """Revoke a worker's token and end their memberships; labels stay (see
+        `accounts.remove_worker`)."""
+        with self._write() as conn:
+            return accounts.remove_worker(conn, name, force=force)
+
     def worker_standing(self, project_id: int) -> pd.DataFrame:
         """Each worker's standing in the project (see `quality.worker_standing`)."""
         with self._read() as conn:
