@@ -21,7 +21,7 @@ import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError
 from crowdnb.kinds import Kind
-from crowdnb.media import image_payload
+from crowdnb.media import Media
 from crowdnb.store import NewTask
 
 RESERVED = ("id", "answer", "prediction", "priority")
@@ -35,14 +35,14 @@ def tasks_from_frame(
     offending rows and fields, so a bad frame stores nothing."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"add_tasks expects a pandas DataFrame, got {type(frame).__name__}")
-    media = kind.media
+    media = kind.media.column
     if media not in frame.columns:
         raise ValidationError(
             [Problem("(all rows)", media, f"missing column; a {kind.name} task needs it (columns: {list(frame.columns)})")]
         )
     rows = list(frame.index)
     problems: list[Problem] = []
-    payloads = _payloads(rows, frame[media].tolist(), media, problems, tick)
+    payloads = _payloads(rows, frame[media].tolist(), kind.media, problems, tick)
     ids = _ids(rows, frame, payloads, problems)
     answers = _labels(rows, frame, "answer", kind.validate_answer, config, payloads, problems)
     predictions = _labels(rows, frame, "prediction", kind.validate_label, config, payloads, problems)
@@ -62,35 +62,27 @@ def tasks_from_frame(
 def _payloads(
     rows: list[Hashable],
     values: list[Any],
-    media: str,
+    media: Media,
     problems: list[Problem],
     tick: Callable[[int], None] | None,
 ) -> list[dict[str, Any]]:
+    """Each row's payload by the kind's media (each distinct value checked once: an image file
+    is opened once however many rows name it)."""
     payloads: list[dict[str, Any]] = []
     checked: dict[Any, dict[str, Any] | str] = {}
     for n, (row, value) in enumerate(zip(rows, values, strict=True)):
-        if media == "text":
-            if not isinstance(value, str):
-                problems.append(Problem(row, "text", f"expected a string, got {value!r}"))
-                payloads.append({})
-            elif not value.strip():
-                problems.append(Problem(row, "text", f"empty text {value!r}; a text task needs something to label"))
-                payloads.append({})
-            else:
-                payloads.append({"text": value})
+        key = (type(value), value) if isinstance(value, Hashable) else repr(value)
+        if key not in checked:
+            try:
+                checked[key] = media.payload(value)
+            except ValueError as exc:
+                checked[key] = str(exc)
+        result = checked[key]
+        if isinstance(result, str):
+            problems.append(Problem(row, media.column, result))
+            payloads.append({})
         else:
-            key = value if isinstance(value, Hashable) else repr(value)
-            if key not in checked:
-                try:
-                    checked[key] = image_payload(value)
-                except ValueError as exc:
-                    checked[key] = str(exc)
-            result = checked[key]
-            if isinstance(result, str):
-                problems.append(Problem(row, "image", result))
-                payloads.append({})
-            else:
-                payloads.append(result)
+            payloads.append(dict(result))
         if tick is not None and n % 1000 == 999:
             tick(1000)
     if tick is not None:

@@ -1,5 +1,7 @@
-"""Images: checking a reference when a task is added, reading its bytes when it is shown.
+"""Task media: what a kind's tasks carry (a text, or an image) and the adapter that turns an
+input cell into a stored payload and a payload into what the widget shows.
 
+Images: a reference is checked when a task is added and its bytes read when it is shown.
 Photos the browser can decode natively (JPEG, PNG, GIF, WebP) are sent as their own file bytes,
 never re-encoded; other formats are converted to PNG once, when shown.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from PIL import Image, UnidentifiedImageError
@@ -54,3 +56,46 @@ def read_image(payload: dict[str, Any]) -> tuple[bytes, str]:
         out = io.BytesIO()
         image.save(out, format="PNG")
     return out.getvalue(), "image/png"
+
+
+class Media:
+    """A kind's media: the input column it reads, the payload it stores, the bytes it shows."""
+
+    column: ClassVar[str]
+
+    def payload(self, value: Any) -> dict[str, Any]:
+        """The stored payload of an input cell; raises ValueError saying what is wrong."""
+        raise NotImplementedError
+
+    def shown(self, payload: dict[str, Any]) -> tuple[bytes, str] | None:
+        """Bytes and MIME type for the widget (None: the payload's text is all it shows)."""
+        return None
+
+
+class TextMedia(Media):
+    """A text to label: a non-empty string."""
+
+    column: ClassVar[str] = "text"
+
+    def payload(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+        if not value.strip():
+            raise ValueError(f"empty text {value!r}; a text task needs something to label")
+        return {"text": value}
+
+
+class ImageMedia(Media):
+    """An image to label: a local file (its size recorded) or an http(s) URL."""
+
+    column: ClassVar[str] = "image"
+
+    def payload(self, value: Any) -> dict[str, Any]:
+        return image_payload(value)
+
+    def shown(self, payload: dict[str, Any]) -> tuple[bytes, str] | None:
+        return read_image(payload) if "image" in payload else None
+
+
+TEXT = TextMedia()
+IMAGE = ImageMedia()

@@ -152,7 +152,8 @@ class Project:
         from crowdnb.widgets import Inspector
 
         who = self.store.worker_id(inspector or self.store.current_worker(), role="inspector")
-        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=lambda p: (self.store.media(p) or (None,))[0])
+        shown = lambda payload: (self.store.media(self.info.id, payload) or (None,))[0]  # noqa: E731
+        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=shown)
 
     def tasks(self) -> pd.DataFrame:
         """All tasks: id, payload, meta, known_answer, priority, n_labels, overlap."""

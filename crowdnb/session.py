@@ -36,7 +36,7 @@ class StoreSource:
 
     def _item(self, task: Task) -> Item:
         payload = task.payload
-        image = self.store.media(payload)
+        image = self.store.media(self.project.id, payload)
         return Item(
             task.id, task.external_id, text=payload.get("text"),
             image=image[0] if image else None, image_mime=image[1] if image else None,

@@ -145,7 +145,7 @@ def test_results_through_a_store_for_every_kind(kind: str, tmp_path: Path) -> No
     options, labels, expected = CASES[kind]
     store = crowdnb.SqlStore(str(tmp_path / "store.sqlite"))
     project = crowdnb.Project.create("p", kind, store=store, overlap=3, **options)
-    media = crowdnb.kinds.get(kind).media
+    media = crowdnb.kinds.get(kind).media.column
     content = write_images(tmp_path / "img", 2, size=(200, 100)) if media == "image" else [TEXT, TEXT]
     project.add_tasks(pd.DataFrame({"id": ["t1", "t2"], media: content}))
     for i, label in enumerate(labels):

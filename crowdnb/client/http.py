@@ -129,11 +129,12 @@ class HttpStore:
 
     def create_project(
         self, name: str, kind: str, config: dict[str, Any], *, overlap: int = 1, price: int = 0,
-        quality: QualityPolicy | None = None, review_rate: float = 0.0, review_window_seconds: int | None = None,
+        lease_seconds: int = 600, quality: QualityPolicy | None = None, review_rate: float = 0.0,
+        review_window_seconds: int | None = None,
     ) -> ProjectInfo:
         """Create a project (managers)."""
         body = {
-            "name": name, "kind": kind, "options": config, "overlap": overlap, "price": price,
+            "name": name, "kind": kind, "options": kinds.get(kind).options_of(config), "overlap": overlap, "price": price, "lease_seconds": lease_seconds,
             "quality": quality.to_dict() if quality else None,
             "review_rate": review_rate, "review_window_seconds": review_window_seconds,
         }
@@ -175,7 +176,7 @@ class HttpStore:
         """Number of tasks in a project."""
         return self.progress(project_id, self.me()["id"])[1]
 
-    def media(self, payload: dict[str, Any]) -> tuple[bytes, str] | None:
+    def media(self, project_id: int, payload: dict[str, Any]) -> tuple[bytes, str] | None:
         """A task's image from the server's media folder, if it has one there."""
         path = payload.get("image_path")
         if not path:

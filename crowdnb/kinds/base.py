@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from crowdnb.aggregation.classification import DawidSkene
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
-
-Media = Literal["image", "text"]
+from crowdnb.media import Media
 
 
 class Kind(ABC):
     """A task kind, declared once: everything that differs between kinds lives in a subclass.
 
-    A kind turns user options into a stored label configuration (`make_config`), checks and
-    normalizes labels (`validate_label`, used by the widget's kernel side and again by the store),
-    names the front-end view that draws its tasks, the aggregation method that turns its
-    labels into one answer per task, and when a label counts as right on a control task
-    (`matches`).
+    A kind has its media adapter (`media`: the input column, the stored payload, what the
+    widget shows), turns user options into a stored label configuration (`make_config`), checks
+    and normalizes labels (`validate_label`, used by the widget's kernel side and again by the
+    store), names the front-end view that draws its tasks (a module in
+    ``crowdnb/widgets/static/views/``), has the aggregation method that turns its labels into
+    one answer per task, and decides when a label counts as right on a control task (`matches`).
     """
 
     name: ClassVar[str]
@@ -36,6 +36,11 @@ class Kind(ABC):
     @abstractmethod
     def make_config(self, **options: Any) -> dict[str, Any]:
         """The project's label configuration from user options; raises ValueError on bad ones."""
+
+    def options_of(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The options that `make_config` turns into `config` (a configuration travels as its
+        options, e.g. to a server, which makes and checks it again)."""
+        return dict(config)
 
     @abstractmethod
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> Any:

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from crowdnb.aggregation.classification import BinaryRelevance
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
-from crowdnb.kinds.base import Kind, Media
+from crowdnb.kinds.base import Kind
+from crowdnb.media import IMAGE, TEXT, Media
 from crowdnb.kinds.checks import class_list, items, known_class, no_options
 
 
@@ -27,12 +28,12 @@ class Classification(Kind):
 
 class ImageClass(Classification):
     name: ClassVar[str] = "image-class"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE
 
 
 class TextClass(Classification):
     name: ClassVar[str] = "text-class"
-    media: ClassVar[Media] = "text"
+    media: ClassVar[Media] = TEXT
 
 
 class Multilabel(Kind):
@@ -62,9 +63,9 @@ class Multilabel(Kind):
 
 class ImageMultilabel(Multilabel):
     name: ClassVar[str] = "image-multilabel"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE
 
 
 class TextMultilabel(Multilabel):
     name: ClassVar[str] = "text-multilabel"
-    media: ClassVar[Media] = "text"
+    media: ClassVar[Media] = TEXT

@@ -17,7 +17,8 @@ from crowdnb.aggregation.geometry.shapes import all_matched, shape_iou
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.aggregation.text import OCRAggregator
 from crowdnb.errors import LabelError
-from crowdnb.kinds.base import Kind, Media
+from crowdnb.kinds.base import Kind
+from crowdnb.media import IMAGE, Media
 from crowdnb.kinds.checks import (
     class_list,
     image_size,
@@ -101,12 +102,15 @@ class BBox(Kind):
     control_iou: ClassVar[float] = 0.7
 
     name: ClassVar[str] = "bbox"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE
     view: ClassVar[str] = "boxes"
 
     def make_config(self, *, classes: Any = None, **options: Any) -> dict[str, Any]:
         no_options(self.name, options)
         return {"classes": class_list(self.name, classes), "shape": "box", "transcribe": False}
+
+    def options_of(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {"classes": config["classes"]}
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
         size = image_size(payload)
@@ -132,7 +136,7 @@ class Polygon(Kind):
     control_iou: ClassVar[float] = 0.6
 
     name: ClassVar[str] = "polygon"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE
     view: ClassVar[str] = "polygon"
 
     def make_config(self, *, classes: Any = None, **options: Any) -> dict[str, Any]:
@@ -171,7 +175,7 @@ class Keypoints(Kind):
     control_min_px: ClassVar[float] = 3.0
 
     name: ClassVar[str] = "keypoints"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE
     view: ClassVar[str] = "keypoints"
 
     def make_config(
@@ -233,7 +237,7 @@ class OCR(Kind):
     control_iou: ClassVar[float] = 0.5
 
     name: ClassVar[str] = "ocr"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE
     view: ClassVar[str] = "boxes"
 
     def make_config(self, *, shape: str = "box", max_chars: int = 500, **options: Any) -> dict[str, Any]:
@@ -241,6 +245,9 @@ class OCR(Kind):
         if shape not in ("box", "quad"):
             raise ValueError(f"ocr: shape must be 'box' or 'quad', got {shape!r}")
         return {"classes": [], "shape": shape, "transcribe": True, "max_chars": int(max_chars)}
+
+    def options_of(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {"shape": config["shape"], "max_chars": config["max_chars"]}
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
         size = image_size(payload)

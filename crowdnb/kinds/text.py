@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from crowdnb.aggregation.text import BestCandidate, SpanAggregator
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
-from crowdnb.kinds.base import Kind, Media
+from crowdnb.kinds.base import Kind
+from crowdnb.media import IMAGE, TEXT, Media
 from crowdnb.kinds.checks import class_list, items, known_class, no_options, record, text
 
 
@@ -22,7 +23,7 @@ class Spans(Kind):
     aggregator: ClassVar[Estimator] = SpanAggregator
 
     name: ClassVar[str] = "spans"
-    media: ClassVar[Media] = "text"
+    media: ClassVar[Media] = TEXT
     view: ClassVar[str] = "spans"
 
     def make_config(self, *, classes: Any = None, allow_overlap: bool = False, **options: Any) -> dict[str, Any]:
@@ -68,7 +69,7 @@ class QA(Kind):
     checkable: ClassVar[bool] = False
 
     name: ClassVar[str] = "qa"
-    media: ClassVar[Media] = "text"
+    media: ClassVar[Media] = TEXT
     view: ClassVar[str] = "qa"
 
     def make_config(
@@ -111,7 +112,7 @@ class FreeText(Kind):
     checkable: ClassVar[bool] = False
 
     name: ClassVar[str] = "free-text"
-    media: ClassVar[Media] = "text"
+    media: ClassVar[Media] = TEXT
     view: ClassVar[str] = "freetext"
 
     def make_config(self, *, min_chars: int = 1, max_chars: int = 2000, prompt: str = "", **options: Any) -> dict[str, Any]:
@@ -131,4 +132,4 @@ class Caption(FreeText):
     """A written description of an image."""
 
     name: ClassVar[str] = "caption"
-    media: ClassVar[Media] = "image"
+    media: ClassVar[Media] = IMAGE

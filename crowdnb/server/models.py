@@ -42,6 +42,7 @@ class NewProject(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="the kind's options, e.g. classes")
     overlap: int = Field(1, ge=1, le=100)
     price: int = Field(0, ge=0, le=1_000_000)
+    lease_seconds: int = Field(600, ge=10, le=7 * 86_400, description="how long a claimed task stays the worker's")
     review_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of labels sent to inspectors")
     review_window_seconds: int | None = Field(None, ge=1, description="auto-approve after this long unreviewed")
     quality: dict[str, Any] | None = Field(None, description="a quality policy (QualityPolicy.to_dict())")

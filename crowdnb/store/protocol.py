@@ -35,7 +35,7 @@ class Store(Protocol):
 
     def create_project(
         self, name: str, kind: str, config: dict[str, Any], *, overlap: int = 1, price: int = 0,
-        quality: QualityPolicy | None = None, review_rate: float = 0.0, review_window_seconds: int | None = None,
+        lease_seconds: int = 600, quality: QualityPolicy | None = None, review_rate: float = 0.0, review_window_seconds: int | None = None,
     ) -> ProjectInfo:
         """Create a project with a validated label `config`; `Conflict` if the name is taken."""
         ...
@@ -63,8 +63,8 @@ class Store(Protocol):
         """Number of tasks in a project."""
         ...
 
-    def media(self, payload: dict[str, Any]) -> tuple[bytes, str] | None:
-        """A task's image bytes and MIME type, if its payload has an image here."""
+    def media(self, project_id: int, payload: dict[str, Any]) -> tuple[bytes, str] | None:
+        """What the widget shows of a task beyond its text (an image's bytes and MIME type)."""
         ...
 
     def current_worker(self) -> str:

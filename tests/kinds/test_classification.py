@@ -10,8 +10,8 @@ from crowdnb.errors import LabelError
 
 def test_registry_knows_the_spine_kinds() -> None:
     assert {"image-class", "text-class"} <= set(kinds.names())
-    assert kinds.get("image-class").media == "image"
-    assert kinds.get("text-class").media == "text"
+    assert kinds.get("image-class").media.column == "image"
+    assert kinds.get("text-class").media.column == "text"
     with pytest.raises(ValueError, match="known kinds"):
         kinds.get("nope")
 
@@ -48,7 +48,7 @@ def test_every_kind_is_registered_with_a_view_and_media() -> None:
     }
     for name in kinds.names():
         kind = kinds.get(name)
-        assert kind.media in ("image", "text") and kind.view
+        assert kind.media.column in ("image", "text") and kind.view
 
 
 def test_multilabel_keeps_class_order_and_refuses_repeats_or_empty() -> None:
@@ -71,3 +71,20 @@ def test_control_answers_match_the_same_class_or_set_of_classes() -> None:
     assert multi.matches(["dog", "cat"], ["cat", "dog"], config)
     assert not multi.matches(["cat"], ["cat", "dog"], config)
     assert multi.matches([], [], config)
+
+
+OPTIONS = {
+    "image-class": {"classes": ["cat", "dog"]}, "text-class": {"classes": ["a"]},
+    "image-multilabel": {"classes": ["a", "b"], "allow_empty": True}, "text-multilabel": {"classes": ["a"]},
+    "bbox": {"classes": ["car"]}, "polygon": {"classes": ["road"]}, "keypoints": {"preset": "face"},
+    "ocr": {"shape": "quad", "max_chars": 40}, "caption": {"min_chars": 3}, "free-text": {"max_chars": 80},
+    "spans": {"classes": ["PER"], "allow_overlap": True}, "qa": {"min_turns": 2},
+}
+
+
+def test_every_kind_makes_its_configuration_again_from_its_options() -> None:
+    assert sorted(OPTIONS) == kinds.names()
+    for name, options in OPTIONS.items():
+        kind = kinds.get(name)
+        config = kind.make_config(**options)
+        assert kind.make_config(**kind.options_of(config)) == config, name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from conftest import Crowd, make_project
+from crowd import Crowd, make_project
 
 
 def _submit(client, project: str, task_id: int, label: str, annotation_id: str | None = None):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Crowd, make_project
+from crowd import Crowd, make_project
 
 import crowdnb
 from crowdnb.store import NewTask, Submission

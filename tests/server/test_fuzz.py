@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Crowd, make_project
+from crowd import Crowd, make_project
 
 
 def test_no_input_causes_a_server_error(shared_crowd: Crowd, tmp_path: Path) -> None:

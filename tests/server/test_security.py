@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import Crowd, make_project
+from crowd import Crowd, make_project
 
 from crowdnb.store.schema import workers
 

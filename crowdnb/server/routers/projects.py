@@ -29,7 +29,8 @@ def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> 
     require(caller, "manager")
     config = kinds.get(body.kind).make_config(**body.options)
     info = store.create_project(
-        body.name, body.kind, config, overlap=body.overlap, price=body.price, quality=_policy(body.quality),
+        body.name, body.kind, config, overlap=body.overlap, price=body.price, lease_seconds=body.lease_seconds,
+        quality=_policy(body.quality),
         review_rate=body.review_rate, review_window_seconds=body.review_window_seconds,
     )
     return models.ProjectOut.of(info)
@@ -80,7 +81,10 @@ def results(
         raise HTTPException(422, f"params must be a JSON object: {exc}") from None
     if not isinstance(options, dict):
         raise HTTPException(422, "params must be a JSON object")
-    return records(store.results(info.id, method, include_flagged=include_flagged, **options))
+    try:
+        return records(store.results(info.id, method, include_flagged=include_flagged, **options))
+    except TypeError as exc:  # a parameter the method does not take
+        raise HTTPException(422, str(exc)) from None
 
 
 def _policy(body: dict[str, Any] | None) -> QualityPolicy | None:

@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from crowdnb import kinds
 from crowdnb.errors import CrowdnbError, LabelError, NotFound
 from crowdnb.intake import tasks_from_frame
-from crowdnb.media import read_image
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
 from crowdnb.store.schema import projects, workers
@@ -167,9 +166,10 @@ class SqlStore:
         with self._read() as conn:
             return reads.count_tasks(conn, project_id)
 
-    def media(self, payload: dict[str, Any]) -> tuple[bytes, str] | None:
-        """A task's image bytes (from the local disk, or fetched once for a URL) and MIME type."""
-        return read_image(payload) if "image" in payload else None
+    def media(self, project_id: int, payload: dict[str, Any]) -> tuple[bytes, str] | None:
+        """What the widget shows of a task beyond its text: an image's bytes from the local disk
+        and their MIME type, by the kind's media adapter."""
+        return self._rules(project_id)[0].media.shown(payload)
 
     # Workers
 

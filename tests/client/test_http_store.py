@@ -1,0 +1,98 @@
+"""The same `Project` over a crowd server (`crowdnb.connect`) as over a local store: a real
+server on 127.0.0.1, roles permitting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from crowd import Crowd, make_project
+
+import crowdnb
+from crowdnb.client import HttpStore
+from crowdnb.quality.rules import QualityPolicy
+from crowdnb.store import Submission
+
+
+@pytest.fixture
+def people(crowd: Crowd, tmp_path: Path) -> Iterator[dict[str, HttpStore]]:
+    """A connection for each person of the crowd, each with an outbox of its own."""
+    opened = {who: crowdnb.connect(crowd.server.url, token, outbox=tmp_path / f"{who}.sqlite") for who, token in crowd.tokens.items()}
+    yield opened
+    for store in opened.values():
+        store.close()
+
+
+def test_a_manager_runs_a_project_through_the_server_as_on_a_local_store(crowd: Crowd, people: dict[str, HttpStore]) -> None:
+    boss, ana, ben = people["boss"], people["ana"], people["ben"]
+    project = crowdnb.Project.create("texts", "text-class", store=boss, classes=["a", "b"], overlap=2, price=3)
+    assert project.labels().columns.tolist() == [
+        "task", "worker", "label", "submitted_at", "duration_ms", "status", "annotation_id", "flag", "prediction_accepted",
+    ]
+    assert project.results().empty and project.results().columns.tolist() == ["task", "label", "confidence", "n_labels"]
+    assert project.add_tasks(pd.DataFrame({"id": ["t1", "t2"], "text": ["one", "two"]})) == 2
+    project.add_member("ana")
+    project.add_member("ben")
+    for store, label in ((ana, "a"), (ben, "a")):
+        mine = crowdnb.Project.open("texts", store=store)
+        me = store.worker_id(store.current_worker())
+        for task in store.claim(mine.info.id, me, 2):
+            store.submit(mine.info.id, me, Submission(f"{store.current_worker()}-{task.id}-label", task.id, label, 1500))
+        assert store.flush() == 0
+        assert mine.progress() == (2, 2)
+    local = crowdnb.Project.open("texts", store=crowd.store)
+    pd.testing.assert_frame_equal(project.results(), local.results(), check_dtype=False)
+    pd.testing.assert_frame_equal(project.results("majority-vote"), local.results("majority-vote"), check_dtype=False)
+    assert project.workers()["worker"].tolist() == ["ana", "ben"]
+    assert ana.balance() == 6 and boss.payouts(pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))["points"].tolist() == [6, 6]
+    with pytest.raises(crowdnb.LabelError, match="foo"):
+        project.results("majority-vote", foo=1)
+    project.set_quality(QualityPolicy(min_duration_ms=2000))
+    assert crowd.store.quality(project.info.id).min_duration_ms == 2000
+    project.set_worker_status("ben", "suspended")
+    assert local.workers().set_index("worker").loc["ben", "status"] == "suspended"
+
+
+def test_roles_decide_what_the_same_project_may_do(crowd: Crowd, people: dict[str, HttpStore]) -> None:
+    make_project(crowd)
+    mine = crowdnb.Project.open("street", store=people["ana"])
+    assert mine.my_labels().empty and "reason" in mine.my_labels().columns
+    with pytest.raises(crowdnb.Forbidden):
+        mine.labels()
+    with pytest.raises(crowdnb.Forbidden):
+        mine.results()
+    with pytest.raises(crowdnb.Forbidden):
+        mine.add_member("eve")
+    with pytest.raises(crowdnb.Forbidden, match="manager"):
+        mine.annotate(worker="ben")
+    with pytest.raises(crowdnb.Forbidden):
+        crowdnb.Project.open("street", store=people["eve"])  # not a member
+
+
+def test_a_label_the_server_would_refuse_is_refused_before_it_is_queued(crowd: Crowd, people: dict[str, HttpStore]) -> None:
+    make_project(crowd)
+    ana = people["ana"]
+    project = crowdnb.Project.open("street", store=ana)
+    me = ana.worker_id("ana")
+    (task,) = ana.claim(project.info.id, me, 1)
+    with pytest.raises(crowdnb.LabelError, match="truck"):
+        ana.submit(project.info.id, me, Submission("unknown-class-01", task.id, "truck"))
+    with pytest.raises(crowdnb.LabelError):
+        ana.submit(project.info.id, me, Submission("lone-surrogate", task.id, "car\ud800"))
+    assert len(ana.outbox) == 0 and ana.notices() == []
+
+
+def test_boxes_outside_the_image_are_refused_before_they_are_queued(crowd: Crowd, people: dict[str, HttpStore]) -> None:
+    boss, ana = people["boss"], people["ana"]
+    project = crowdnb.Project.create("boxes", "bbox", store=boss, classes=["car"])
+    project.add_tasks(pd.DataFrame({"id": ["b0"], "image": ["street/img000.jpeg"]}))
+    project.add_member("ana")
+    project = crowdnb.Project.open("boxes", store=ana)
+    me = ana.worker_id("ana")
+    (task,) = ana.claim(project.info.id, me, 1)
+    assert task.payload["width"] == 64 and "image" not in task.payload  # the server's path stays on the server
+    with pytest.raises(crowdnb.LabelError):
+        ana.submit(project.info.id, me, Submission("box-outside-01", task.id, [{"label": "car", "x": 60, "y": 0, "w": 30, "h": 10}]))
+    assert len(ana.outbox) == 0
