@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from crowdnb.errors import SourceUnavailable
+from crowdnb.errors import SourceUnavailable  # noqa: F401 (re-exported: the protocol raises it)
 
 
 @dataclass(frozen=True)
