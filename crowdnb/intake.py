@@ -22,7 +22,7 @@ import pandas as pd
 from crowdnb.errors import Problem, ValidationError
 from crowdnb.kinds import Kind
 from crowdnb.media import Media
-from crowdnb.store import NewTask
+from crowdnb.store.types import NewTask
 
 RESERVED = ("id", "answer", "prediction", "priority")
 MAX_ID_LENGTH = 200

@@ -152,8 +152,12 @@ class Project:
         from crowdnb.widgets import Inspector
 
         who = self.store.worker_id(inspector or self.store.current_worker(), role="inspector")
-        shown = lambda payload: (self.store.media(self.info.id, payload) or (None,))[0]  # noqa: E731
-        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=shown)
+
+        def image(payload: dict[str, Any]) -> bytes | None:
+            shown = self.store.media(self.info.id, payload)
+            return shown[0] if shown else None
+
+        return Inspector(StoreReviews(self.store, self.info, who), image_bytes=image)
 
     def tasks(self) -> pd.DataFrame:
         """All tasks: id, payload, meta, known_answer, priority, n_labels, overlap."""
