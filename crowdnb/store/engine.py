@@ -12,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from platformdirs import user_data_dir
 
+from crowdnb.errors import require
+
 STORE_ENV = "CROWDNB_STORE"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,6 +40,8 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        require("psycopg", feature="a PostgreSQL store", extra="postgres")
     # As many pooled connections as a server process has request threads (40), so that none is
     # opened and closed per request; a dropped connection is replaced after its first error.
     return sa.create_engine(parsed, pool_size=20, max_overflow=20)

@@ -55,3 +55,24 @@ def test_hand_out_walks_the_queue_index_without_sorting(tmp_path: Path) -> None:
             "AND tasks.is_control = 0 AND tasks.is_open = 1 ORDER BY tasks.priority DESC, tasks.position LIMIT 10"
         ).all()
         assert not any("TEMP B-TREE" in row[-1] for row in plan), plan
+
+
+def test_a_postgresql_store_without_psycopg_names_the_extra_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('psycopg', 'psycopg_binary'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import crowdnb\n"
+        "try:\n"
+        "    crowdnb.SqlStore('postgresql+psycopg://nobody@127.0.0.1:1/none')\n"
+        "except crowdnb.MissingExtra as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert 'pip install "crowdnb[postgres]"' in out and "a PostgreSQL store" in out
