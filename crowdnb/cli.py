@@ -144,7 +144,7 @@ def _labels(store: SqlStore, args: argparse.Namespace) -> int:
     from crowdnb import kinds
 
     info = store.project(args.project)
-    media = kinds.get(info.kind).media
+    media = kinds.get(info.kind).media.column
     records = label_records(store.labels(info.id), store.tasks(info.id), media)
     fmt = args.format or ("jsonl" if args.out.lower().endswith(".jsonl") else "csv")
     write = write_jsonl if fmt == "jsonl" else write_csv
