@@ -20,6 +20,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Name = Field(min_length=1, max_length=200)
+MAX_WINDOW = 10 * 365 * 86_400  # a review window of at most ten years (the store keeps seconds as 32-bit integers)
 # Task ids are 64-bit row ids: anything else (booleans, huge numbers) is refused up front.
 TaskId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # a worker id in a path (a 32-bit key)
@@ -44,7 +45,7 @@ class NewProject(BaseModel):
     price: int = Field(0, ge=0, le=1_000_000)
     lease_seconds: int = Field(600, ge=10, le=7 * 86_400, description="how long a claimed task stays the worker's")
     review_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of labels sent to inspectors")
-    review_window_seconds: int | None = Field(None, ge=1, description="auto-approve after this long unreviewed")
+    review_window_seconds: int | None = Field(None, ge=1, le=MAX_WINDOW, description="auto-approve after this long unreviewed")
     quality: dict[str, Any] | None = Field(None, description="a quality policy (QualityPolicy.to_dict())")
 
 
@@ -72,7 +73,7 @@ class QualityIn(BaseModel):
 
 class ReviewIn(BaseModel):
     rate: float = Field(ge=0.0, le=1.0, description="share of new labels sent to inspectors")
-    window_seconds: int | None = Field(None, ge=1, description="auto-approve after this long unreviewed")
+    window_seconds: int | None = Field(None, ge=1, le=MAX_WINDOW, description="auto-approve after this long unreviewed")
 
 
 class StatusIn(BaseModel):

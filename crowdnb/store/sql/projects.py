@@ -25,6 +25,8 @@ def create(
         raise ValueError(f"price must not be negative, got {price}")
     if not 0 <= review_rate <= 1:
         raise ValueError(f"review rate must be between 0 and 1, got {review_rate}")
+    if review_window_seconds is not None and not 0 < review_window_seconds < 2**31:
+        raise ValueError(f"review window must be a positive number of seconds below 2**31, got {review_window_seconds}")
     if conn.scalar(sa.select(projects.c.id).where(projects.c.name == name)) is not None:
         raise Conflict(f"project {name!r} already exists")
     conn.execute(

@@ -38,6 +38,8 @@ def set_review(conn: sa.Connection, project_id: int, rate: float, window_seconds
     `window_seconds` (None: wait for an inspector)."""
     if not 0 <= rate <= 1:
         raise ValueError(f"review rate must be between 0 and 1, got {rate}")
+    if window_seconds is not None and not 0 < window_seconds < 2**31:
+        raise ValueError(f"review window must be a positive number of seconds below 2**31, got {window_seconds}")
     conn.execute(
         projects.update().where(projects.c.id == project_id).values(review_rate=rate, review_window_seconds=window_seconds)
     )
