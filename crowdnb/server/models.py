@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, Field
 
-from crowdnb.store import ProjectInfo, Submission
+from crowdnb.store import Submission
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or an unknown one"},
@@ -47,24 +46,6 @@ class NewProject(BaseModel):
     review_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of labels sent to inspectors")
     review_window_seconds: int | None = Field(None, ge=1, le=MAX_WINDOW, description="auto-approve after this long unreviewed")
     quality: dict[str, Any] | None = Field(None, description="a quality policy (QualityPolicy.to_dict())")
-
-
-class ProjectOut(BaseModel):
-    id: int
-    name: str
-    kind: str
-    config: dict[str, Any]
-    overlap: int
-    price: int
-    lease_seconds: int
-    created_at: datetime
-    quality: dict[str, Any] | None = None
-    review_rate: float = 0.0
-    review_window_seconds: int | None = None
-
-    @classmethod
-    def of(cls, info: ProjectInfo) -> ProjectOut:
-        return cls(**asdict(info))
 
 
 class QualityIn(BaseModel):

@@ -11,6 +11,7 @@ from crowdnb import kinds
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.server import models
 from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
+from crowdnb.store import ProjectInfo
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -23,7 +24,7 @@ def list_projects(store: StoreDep, caller: Caller) -> list[str]:
 
 
 @router.post("")
-def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> models.ProjectOut:
+def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> ProjectInfo:
     """Create a project of a task kind, with its options, price, overlap, inspection rate and
     quality policy (managers only)."""
     require(caller, "manager")
@@ -33,29 +34,29 @@ def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> 
         quality=_policy(body.quality),
         review_rate=body.review_rate, review_window_seconds=body.review_window_seconds,
     )
-    return models.ProjectOut.of(info)
+    return info
 
 
 @router.get("/{project}")
-def get_project(access: ProjectCaller, project: str) -> models.ProjectOut:
+def get_project(access: ProjectCaller, project: str) -> ProjectInfo:
     """A project's kind, configuration, overlap, price and settings, for its members."""
-    return models.ProjectOut.of(member_project(access, project, "worker", "inspector", "manager"))
+    return member_project(access, project, "worker", "inspector", "manager")
 
 
 @router.put("/{project}/quality")
-def set_quality(store: StoreDep, access: ProjectCaller, project: str, body: models.QualityIn) -> models.ProjectOut:
+def set_quality(store: StoreDep, access: ProjectCaller, project: str, body: models.QualityIn) -> ProjectInfo:
     """Set the project's quality policy, or none (managers only)."""
     info = member_project(access, project, "manager")
     store.set_quality(info.id, _policy(body.policy))
-    return models.ProjectOut.of(store.project(info.name))
+    return store.project(info.name)
 
 
 @router.put("/{project}/review")
-def set_review(store: StoreDep, access: ProjectCaller, project: str, body: models.ReviewIn) -> models.ProjectOut:
+def set_review(store: StoreDep, access: ProjectCaller, project: str, body: models.ReviewIn) -> ProjectInfo:
     """Set the share of new labels sent to inspectors and the review window (managers only)."""
     info = member_project(access, project, "manager")
     store.set_review(info.id, body.rate, body.window_seconds)
-    return models.ProjectOut.of(store.project(info.name))
+    return store.project(info.name)
 
 
 @router.post("/{project}/members")

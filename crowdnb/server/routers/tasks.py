@@ -8,7 +8,14 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException
 
 from crowdnb.server import models
-from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project, public_payload, records
+from crowdnb.server.deps import (
+    MediaRoot,
+    ProjectCaller,
+    StoreDep,
+    member_project,
+    public_payload,
+    records,
+)
 from crowdnb.server.media import OutsideMediaRoot, resolve_media
 
 router = APIRouter(prefix="/projects/{project}", tags=["tasks"])
