@@ -269,6 +269,7 @@ def start_lab_in(venv: Path, workdir: Path, timeout: float = 90) -> LabServer:
     return LabServer(url=url, token=token, root=root, env=env, log_path=log, process=process)
 
 
+@pytest.mark.browser
 def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tmp_path: Path) -> None:
     if not os.access(CHROMIUM_PATH, os.X_OK):
         pytest.fail(f"{CHROMIUM_PATH} not found: apt-get install -y chromium (do not run `playwright install`)", pytrace=False)
