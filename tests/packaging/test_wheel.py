@@ -205,6 +205,17 @@ def test_postgres_url_without_psycopg_names_the_install(installed: Installed, tm
                     f"{done.stdout.strip() or done.stderr[-2000:]}", pytrace=False)
 
 
+def test_demo_server_without_the_server_extra_names_the_install(installed: Installed, tmp_path: Path) -> None:
+    code = ("import crowdnb\n"
+            "from crowdnb.samples import demo_server\n"
+            "try:\n"
+            "    demo_server()\n"
+            "except crowdnb.MissingExtra as exc:\n"
+            "    print(exc)\n")
+    done = run([str(installed.base / "bin" / "python"), "-c", code], cwd=tmp_path, env=clean_env(installed.base), timeout=60)
+    assert 'pip install "crowdnb[server]"' in done.stdout, done.stdout
+
+
 # ------------------------------------------------------------------ with the notebook extra, in the browser
 
 VIEW_NOTEBOOK = [
