@@ -16,7 +16,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import textwrap
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
-from harness import (  # noqa: E402
-    CHROMIUM_ARGS, CHROMIUM_PATH, LAB_SETTINGS, ConsoleCollector, LabServer, ServerProcess, base_env, free_port,
-    tail, write_notebook,
+from harness import (
+    CHROMIUM_ARGS,
+    CHROMIUM_PATH,
+    LAB_SETTINGS,
+    ConsoleCollector,
+    LabServer,
+    ServerProcess,
+    base_env,
+    free_port,
+    tail,
+    write_notebook,
 )
 
 pytestmark = pytest.mark.timeout(600)
@@ -57,7 +64,7 @@ def clean_env(venv: Path | None = None) -> dict[str, str]:
 
 
 def run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
         pytest.fail(f"{' '.join(map(str, cmd))} exited with {done.returncode}:\n"
                     f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}", pytrace=False)
@@ -284,6 +291,7 @@ def start_lab_in(venv: Path, workdir: Path, timeout: float = 90) -> LabServer:
 def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tmp_path: Path) -> None:
     if not os.access(CHROMIUM_PATH, os.X_OK):
         pytest.fail(f"{CHROMIUM_PATH} not found: apt-get install -y chromium (do not run `playwright install`)", pytrace=False)
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     lab = start_lab_in(installed.notebook, tmp_path)
@@ -321,7 +329,7 @@ def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tm
                     try:
                         root.scroll_into_view_if_needed(timeout=5_000)
                         root.screenshot(path=str(shots / f"{i}-{view}.png"), timeout=5_000)
-                    except Exception as exc:  # the screenshots are for people; a failure above says what broke
+                    except PlaywrightError as exc:  # the screenshots are for people; a failure above says what broke
                         print(f"no screenshot of {view}: {exc}")
             print(f"\nscreenshots: {shots}\nconsole:\n{console.dump()}\nlab log tail:\n{tail(lab.log_path, 20)}")
             browser.close()
