@@ -7,6 +7,7 @@ Nothing is downloaded: the photos come from the installed `scikit-image` package
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,3 +127,112 @@ def sample_messages() -> pd.DataFrame:
     return pd.DataFrame(
         [{"id": f"m{i:02d}", "text": text, "answer": answer} for i, (text, answer) in enumerate(_MESSAGES)]
     )
+
+
+DEMO_PROJECT = "demo-messages"
+DEMO_WORKERS = {"manager": "demo-manager", "worker": "demo-worker", "inspector": "demo-inspector"}
+
+DEMO_MESSAGE = """\
+This is a DEMO: no crowd server was given, so a small one runs inside this notebook, on a
+temporary store that is thrown away when the kernel stops. To work on a real server, set
+CROWDNB_SERVER (its address) and CROWDNB_TOKEN (your token) before starting Jupyter or Voila,
+and CROWDNB_PROJECT (the project's name; without it, your first project).
+
+데모입니다: 크라우드 서버가 지정되지 않아 이 노트북 안에서 작은 서버가 임시 저장소로 실행됩니다
+(커널이 종료되면 사라집니다). 실제 서버에서 작업하려면 Jupyter 또는 Voila를 시작하기 전에
+CROWDNB_SERVER(서버 주소)와 CROWDNB_TOKEN(본인 토큰)을, 필요하면 CROWDNB_PROJECT(프로젝트 이름,
+없으면 첫 번째 프로젝트)도 설정하세요."""
+
+
+class DemoServer:
+    """A crowd server for trying the worker and inspector notebooks without one: a temporary
+    SQLite store, a manager, a worker and an inspector, and a project of sample messages, served
+    by uvicorn in a background thread on 127.0.0.1. Made by `demo_server`."""
+
+    def __init__(self, folder: Path, url: str, tokens: dict[str, str], server: Any, thread: Any) -> None:
+        self.folder = folder
+        self.url = url
+        self.tokens = tokens
+        self.project = DEMO_PROJECT
+        self.message = DEMO_MESSAGE
+        self._server = server
+        self._thread = thread
+
+    def __repr__(self) -> str:
+        return f"DemoServer({self.url!r}, project={self.project!r})"
+
+    def connect(self, role: str = "worker") -> Any:
+        """An `HttpStore` for the demo's `role` (manager, worker or inspector), its outbox kept
+        in the demo's temporary folder."""
+        from crowdnb.client import connect
+
+        return connect(self.url, self.tokens[role], outbox=self.folder / f"outbox-{role}.sqlite")
+
+    def stop(self) -> None:
+        """Stop serving (the temporary store is removed when the process ends)."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+_demo: DemoServer | None = None
+
+
+def demo_server() -> DemoServer:
+    """Start (once per process; later calls return the same one) a demo crowd server.
+
+    Its project `DEMO_PROJECT` holds the `sample_messages` as text-class tasks with a price of
+    one point; every label waits for the inspector, and a few labels by another worker are
+    already waiting, so the inspector's page has work at once. Needs the ``server`` extra.
+    """
+    global _demo
+    if _demo is not None and _demo._thread.is_alive():
+        return _demo
+    import atexit
+    import shutil
+    import socket
+    import tempfile
+    import threading
+    import time
+    import uuid
+
+    from crowdnb.errors import MissingExtra
+    from crowdnb.project import Project
+    from crowdnb.session import StoreSource
+    from crowdnb.store import SqlStore
+
+    try:
+        import uvicorn
+
+        from crowdnb.server import create_app
+    except ModuleNotFoundError as exc:
+        raise MissingExtra("the demo server", "server", exc.name or "uvicorn") from None
+
+    folder = Path(tempfile.mkdtemp(prefix="crowdnb-demo-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    store = SqlStore(folder / "demo.sqlite")
+    tokens = {role: store.issue_token(name, role) for role, name in DEMO_WORKERS.items()}
+    project = Project.create(DEMO_PROJECT, kind="text-class", classes=MESSAGE_CLASSES, store=store, price=1, review_rate=1.0)
+    project.add_tasks(sample_messages().drop(columns="answer"))
+    for name in ("demo-worker-2", *DEMO_WORKERS.values()):
+        if name != DEMO_WORKERS["manager"]:
+            store.worker_id(name)
+            project.add_member(name)
+    earlier = StoreSource(store, project.info, store.worker_id("demo-worker-2"))
+    answers = dict(zip(sample_messages()["id"], sample_messages()["answer"]))
+    for item in earlier.fetch(3, []):
+        earlier.submit(item.task_id, answers[item.external_id], str(uuid.uuid4()), 2500)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(store, folder), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="crowdnb-demo-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the demo server did not start on 127.0.0.1:{port}")
+        time.sleep(0.02)
+    _demo = DemoServer(folder, f"http://127.0.0.1:{port}", tokens, server, thread)
+    return _demo
