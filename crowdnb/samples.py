@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from crowdnb.errors import require
+
 PHOTO_CLASSES = ["person", "animal", "object", "texture", "space"]
 
 # scikit-image sample photo -> what it shows (used as the known answer)
@@ -108,7 +110,7 @@ def sample_photos(folder: str | Path) -> pd.DataFrame:
     """Write scikit-image's sample photos as JPEG files into `folder` and return one row per
     photo: ``id``, ``image`` (the file path), ``answer`` (what it shows, one of
     `PHOTO_CLASSES`)."""
-    from skimage import data
+    data = require("skimage.data", feature="the sample photos", extra="notebook")
 
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)

@@ -161,3 +161,15 @@ def test_results_through_a_store_for_every_kind(kind: str, tmp_path: Path) -> No
     assert (expected(fused) if callable(expected) else fused == expected), fused
     assert result.loc[1, "label"] is None and pd.isna(result.loc[1, "confidence"])
     store.close()
+
+
+def test_a_known_answer_of_a_class_no_worker_gave_yet_does_not_stop_the_results(tmp_path: Path) -> None:
+    store = crowdnb.SqlStore(str(tmp_path / "store.sqlite"))
+    project = crowdnb.Project.create("p", "text-class", store=store, classes=["a", "b", "c"])
+    project.add_tasks(pd.DataFrame({"id": ["t1", "t2"], "text": ["x", "y"], "answer": ["c", None]}))
+    worker = store.worker_id("w0")
+    for task in store.claim(project.info.id, worker, 2):
+        store.submit(project.info.id, worker, Submission(uuid.uuid4().hex, task.id, "a", 3000))
+    result = project.results()
+    assert result["task"].tolist() == ["t1", "t2"] and result["label"].tolist() == ["a", "a"]
+    store.close()

@@ -48,7 +48,8 @@ def aggregate(
     """One row per task: task, label, confidence, n_labels.
 
     `labels` has columns task, worker, label; `method` is a name in `METHODS` or an estimator
-    class. `known` (known answers by task) are held fixed by Dawid-Skene; `skills` (by worker)
+    class. `known` (known answers by task) are held fixed by Dawid-Skene (those of a class some
+    worker gave); `skills` (by worker)
     weigh structured methods. `params` go to the method's constructor, and one it does not take
     raises `TypeError`; ``binary-relevance`` takes ``base`` (a categorical method's name or
     class, default ``"dawid-skene"``) and that method's parameters. Confidence: the largest
@@ -73,7 +74,10 @@ def aggregate(
     elif issubclass(cls, ClassificationAggregator):
         estimator = cls(**params)
         if cls is DawidSkene and known is not None:
-            estimator.fit(labels, known.dropna())
+            # A known answer of a class no worker has given yet cannot be held fixed (the model
+            # knows only the classes it has seen); early in a project that is common.
+            known = known.dropna()
+            estimator.fit(labels, known[known.isin(labels["label"].unique())])
         else:
             estimator.fit(labels)
         result, confidence = estimator.labels_, estimator.probas_.max(axis=1)
