@@ -304,7 +304,13 @@ class LabServer:
 
 
 def start_lab(workdir: Path, extra_env: Mapping[str, str] | None = None,
-              timeout: float = 60) -> LabServer:
+              timeout: float = 60, *, python: Path | None = None,
+              user_env: Mapping[str, str] | None = None) -> LabServer:
+    """JupyterLab in ``workdir``, isolated (its own settings, config and runtime dirs).
+
+    By default it runs from this checkout (``base_env``: the repo on PYTHONPATH). With
+    ``python`` (another virtualenv's interpreter) and ``user_env`` (the environment a user of
+    that virtualenv has), it runs that install as a user would: its kernels are that python."""
     workdir = Path(workdir)
     root = workdir / "root"
     root.mkdir(parents=True, exist_ok=True)
@@ -314,6 +320,10 @@ def start_lab(workdir: Path, extra_env: Mapping[str, str] | None = None,
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(data))
     env = base_env(extra_env, isolate_dir=workdir / "jupyter")
+    if user_env is not None:  # only the isolation of base_env, none of the checkout
+        isolated = ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR")
+        env = {**user_env, **{k: env[k] for k in isolated}, "PYTHONUNBUFFERED": "1",
+               "XDG_DATA_HOME": str(workdir / "data")}
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(workdir / "workspaces")
     token = secrets.token_hex(16)
@@ -321,7 +331,7 @@ def start_lab(workdir: Path, extra_env: Mapping[str, str] | None = None,
     for attempt in range(3):  # a port picked by free_port() can be taken before the server binds
         port = free_port()
         log_path = workdir / f"lab-{attempt}.log"
-        cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
+        cmd = [str(python or sys.executable), "-m", "jupyterlab", "--allow-root", "--no-browser",
                "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
                "--ServerApp.terminals_enabled=False", "--LabApp.news_url=None",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -28,12 +27,9 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 from harness import (
     CHROMIUM_ARGS,
     CHROMIUM_PATH,
-    LAB_SETTINGS,
     ConsoleCollector,
-    LabServer,
-    ServerProcess,
-    base_env,
     free_port,
+    start_lab,
     tail,
     write_notebook,
 )
@@ -256,37 +252,6 @@ VIEW_ELEMENT = {
 }
 
 
-def start_lab_in(venv: Path, workdir: Path, timeout: float = 90) -> LabServer:
-    """JupyterLab of `venv` (its kernel is that venv's python), isolated like the harness'
-    `start_lab`, with no PYTHONPATH to the checkout."""
-    root = workdir / "root"
-    root.mkdir(parents=True, exist_ok=True)
-    settings = workdir / "lab-settings"
-    for rel, data in LAB_SETTINGS.items():
-        (settings / rel).parent.mkdir(parents=True, exist_ok=True)
-        (settings / rel).write_text(json.dumps(data))
-    env = base_env(None, isolate_dir=workdir / "jupyter")
-    env.update(clean_env(venv) | {k: env[k] for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR")})
-    env.pop("PYTHONPATH", None)
-    env |= {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "workspaces"),
-            "XDG_DATA_HOME": str(workdir / "data"), "PYTHONUNBUFFERED": "1"}
-    token = secrets.token_hex(16)
-    port = free_port()
-    log = workdir / "lab.log"
-    cmd = [str(venv / "bin" / "python"), "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={root}", "--ServerApp.terminals_enabled=False", "--LabApp.news_url=None",
-           "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    process = ServerProcess(cmd, env, root, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        process.wait_http(f"{url}/api/status?token={token}", timeout)
-    except RuntimeError as exc:
-        process.stop()
-        pytest.fail(f"JupyterLab of {venv} did not start: {exc}", pytrace=False)
-    return LabServer(url=url, token=token, root=root, env=env, log_path=log, process=process)
-
-
 @pytest.mark.browser
 def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tmp_path: Path) -> None:
     if not os.access(CHROMIUM_PATH, os.X_OK):
@@ -294,7 +259,8 @@ def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tm
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    lab = start_lab_in(installed.notebook, tmp_path)
+    venv = installed.notebook
+    lab = start_lab(tmp_path, timeout=90, python=venv / "bin" / "python", user_env=clean_env(venv))
     pw = sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
