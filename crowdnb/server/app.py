@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from crowdnb import __version__
 from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
@@ -37,12 +38,20 @@ def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
         app.include_router(module.router, prefix=API, responses=models.ERRORS)
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))
+    app.add_exception_handler(DataError, _refused_value)
     return app
 
 
 def app_from_environment() -> FastAPI:
     """The app for `crowdnb serve` worker processes: store and media from the environment."""
     return create_app(os.environ[STORE_ENV], os.environ[MEDIA_ENV])
+
+
+async def _refused_value(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot keep (a NUL character, a number out of range) is the
+    request's fault: 422, without the statement."""
+    reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+    return JSONResponse({"detail": f"a value the store cannot keep: {reason}", "problems": []}, status_code=422)
 
 
 def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:

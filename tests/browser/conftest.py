@@ -25,11 +25,10 @@ Kernels also get the repo root on PYTHONPATH, so ``import crowdnb`` works withou
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 
-from harness import (CHROMIUM_ARGS, CHROMIUM_PATH, ConsoleCollector, start_lab, start_voila, tail)
+from harness import (ConsoleCollector, start_lab, start_voila, tail)
 
 
 def pytest_configure(config):
@@ -46,30 +45,6 @@ def pytest_runtest_makereport(item, call):
         lab = item.funcargs.get("lab")
         if lab is not None:
             rep.sections.append(("jupyterlab log tail", tail(lab.log_path, 40)))
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.access(CHROMIUM_PATH, os.X_OK):
-        pytest.fail(f"{CHROMIUM_PATH} not found or not executable: install Debian chromium "
-                    "(apt-get install -y chromium). Do NOT run `playwright install`.",
-                    pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    error = None
-    try:
-        b = pw.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
-    except Exception as exc:
-        error = f"could not launch {CHROMIUM_PATH}: {exc}"
-        pw.stop()
-    if error:
-        pytest.fail(error, pytrace=False)
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 from harness import (
-    CHROMIUM_ARGS,
-    CHROMIUM_PATH,
     ConsoleCollector,
     free_port,
     start_lab,
@@ -122,6 +121,7 @@ def test_wheel_has_every_package_file(installed: Installed) -> None:
 SMOKE = """
 import json, sys, uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from PIL import Image
@@ -253,18 +253,14 @@ VIEW_ELEMENT = {
 
 
 @pytest.mark.browser
-def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tmp_path: Path) -> None:
-    if not os.access(CHROMIUM_PATH, os.X_OK):
-        pytest.fail(f"{CHROMIUM_PATH} not found: apt-get install -y chromium (do not run `playwright install`)", pytrace=False)
+def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tmp_path: Path, browser: Any) -> None:
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
 
     venv = installed.notebook
     lab = start_lab(tmp_path, timeout=90, python=venv / "bin" / "python", user_env=clean_env(venv))
-    pw = sync_playwright().start()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page = context.new_page()
         console = ConsoleCollector(page)
         write_notebook(lab.root / "views.ipynb", VIEW_NOTEBOOK)
         try:
@@ -298,7 +294,6 @@ def test_every_view_renders_in_the_installed_jupyterlab(installed: Installed, tm
                     except PlaywrightError as exc:  # the screenshots are for people; a failure above says what broke
                         print(f"no screenshot of {view}: {exc}")
             print(f"\nscreenshots: {shots}\nconsole:\n{console.dump()}\nlab log tail:\n{tail(lab.log_path, 20)}")
-            browser.close()
     finally:
-        pw.stop()
+        context.close()
         lab.process.stop()

@@ -170,3 +170,13 @@ def test_submit_many_stores_or_refuses_each_label_alone(crowd: Crowd) -> None:
         assert [(o["stored"], o["duplicate"]) for o in outcomes] == [(True, False), (False, False), (True, True)]
         assert "unknown class 'tram'" in outcomes[1]["detail"]
         assert [m["task"] for m in ana.get("/projects/street/my-labels").json()] == ["s0"]
+
+
+def test_values_the_store_cannot_keep_are_refused_not_a_server_error(crowd: Crowd) -> None:
+    make_project(crowd)
+    with crowd.client("ana") as ana, crowd.client("ines") as ines:
+        task = ana.post("/projects/street/claim", json={"n": 1}).json()[0]
+        bad = ana.post("/projects/street/submit", json={"annotation_id": "nul\x00-in-the-id", "task_id": task["task_id"], "label": "car"})
+        assert bad.status_code == 422 and "annotation_id" in bad.json()["detail"]
+        decided = ines.post("/projects/street/reviews/nul%00id", json={"decision": "approve"})
+        assert decided.status_code in (404, 422), decided.text

@@ -16,8 +16,9 @@ ANNOTATION_ID_LENGTH = annotations.c.id.type.length  # PostgreSQL would trim lon
 
 
 def id_fits(annotation_id: str) -> bool:
-    """Whether an annotation id has 1 to ANNOTATION_ID_LENGTH characters."""
-    return 0 < len(annotation_id) <= ANNOTATION_ID_LENGTH
+    """Whether an annotation id has 1 to ANNOTATION_ID_LENGTH characters and no NUL (which
+    PostgreSQL cannot store)."""
+    return 0 < len(annotation_id) <= ANNOTATION_ID_LENGTH and "\x00" not in annotation_id
 
 
 def check_id(annotation_id: str) -> None:
@@ -25,7 +26,8 @@ def check_id(annotation_id: str) -> None:
     if not id_fits(annotation_id):
         raise ValidationError([Problem(
             annotation_id[:20], "annotation_id",
-            f"{len(annotation_id)} characters; an annotation id has 1 to {ANNOTATION_ID_LENGTH}",
+            f"{len(annotation_id)} characters{' with a NUL' if chr(0) in annotation_id else ''}; "
+            f"an annotation id has 1 to {ANNOTATION_ID_LENGTH}, none of them NUL",
         )])
 
 
