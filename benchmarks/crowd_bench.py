@@ -14,7 +14,7 @@ variant. Variants, all in one run:
 2. ``crowdnb store, SQLite``: the same on a SQLite file in a temporary directory, 8 threads.
 3. ``crowdnb HTTP``: two ``crowdnb serve`` processes on one PostgreSQL database, the worker
    threads split across them, each with ``crowdnb.connect(url, token, outbox=<own file>)``:
-   ``project.claim(10)``, ``project.submit`` per task, ``remote.flush()`` after each batch; a label
+   ``HttpStore.claim(pid, wid, 10)``, ``HttpStore.submit`` per task, ``remote.flush()`` after each batch; a label
    counts as acknowledged when ``flush`` returned with the outbox empty.
 4. ``plain SQL``: a reference written here with psycopg 3 on its own two tables: claim free slots
    with ``SELECT ... FOR UPDATE SKIP LOCKED`` (skipping tasks this worker labeled) in one
@@ -279,14 +279,18 @@ def run_http(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: Path) ->
             def work(i: int, tally: Tally) -> None:
                 remote = crowdnb.connect(servers[i % 2].url, tokens[i], outbox=tmp / f"outbox-{i:03d}.sqlite")
                 try:
-                    project = remote.project("crowd")
+                    pid = remote.project("crowd").id
+                    wid = remote.worker_id(remote.current_worker())
 
                     def claim() -> list[int]:
-                        return [t["task_id"] for t in project.claim(BATCH)]
+                        return [t.id for t in remote.claim(pid, wid, BATCH)]
 
                     def label(batch: list[int], tally: Tally) -> None:
                         def send() -> list[str]:
-                            ids = [project.submit(task_id, random.choice(CLASSES), duration_ms=1500) for task_id in batch]
+                            ids = [
+                                remote.submit(pid, wid, Submission(uuid.uuid4().hex, task_id, random.choice(CLASSES), 1500)).annotation_id
+                                for task_id in batch
+                            ]
                             if left := remote.flush(timeout=120):
                                 raise RuntimeError(f"{left} labels still in the outbox after 120 s")
                             return ids
