@@ -48,6 +48,16 @@ class SourceUnavailable(CrowdnbError, ConnectionError):
     """The store cannot be reached right now (e.g. the server is down); try again later."""
 
 
+def check_name(name: object, what: str) -> str:
+    """A project's or worker's name as given, if it can name it everywhere (a path segment of the
+    server's URLs included); ValueError says what is wrong otherwise."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ValueError(f"a {what} name is 1 to 200 characters, not only spaces; got {name!r}")
+    if name in (".", "..") or "/" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"a {what} name has no '/' or control characters and is not '.' or '..'; got {name!r}")
+    return name
+
+
 class LabelError(CrowdnbError, ValueError):
     """A label that does not fit its project's schema."""
 

@@ -211,6 +211,8 @@ def demo_server() -> DemoServer:
 
     folder = Path(tempfile.mkdtemp(prefix="crowdnb-demo-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    media = folder / "media"  # served to any token: the store and the outboxes stay outside it
+    media.mkdir()
     store = SqlStore(folder / "demo.sqlite")
     tokens = {role: store.issue_token(name, role) for role, name in DEMO_WORKERS.items()}
     project = Project.create(DEMO_PROJECT, kind="text-class", classes=MESSAGE_CLASSES, store=store, price=1, review_rate=1.0)
@@ -227,7 +229,7 @@ def demo_server() -> DemoServer:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(store, folder), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(store, media), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="crowdnb-demo-server", daemon=True)
     thread.start()

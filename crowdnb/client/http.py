@@ -257,8 +257,8 @@ class HttpStore:
         payload = self._payloads.get(submission.task_id)
         if payload is not None or not kind.label_uses_payload:
             kind.validate_label(submission.label, info.config, payload or {})
-        if not 0 < len(submission.annotation_id) <= 64:
-            raise LabelError(f"annotation_id: {len(submission.annotation_id)} characters; an annotation id has 1 to 64")
+        if not 8 <= len(submission.annotation_id) <= 64 or "\x00" in submission.annotation_id:  # as the server's SubmitIn
+            raise LabelError(f"annotation_id {submission.annotation_id[:20]!r}: an annotation id has 8 to 64 characters, no NUL")
         body = {
             "annotation_id": submission.annotation_id, "task_id": submission.task_id, "label": submission.label,
             "duration_ms": submission.duration_ms,
@@ -445,6 +445,9 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=columns)
+    for column in frame.columns:  # JSON null is None in columns of values, as from a local store
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     if "submitted_at" in frame.columns:
         frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
     return frame

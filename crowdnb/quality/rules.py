@@ -72,6 +72,11 @@ class QualityPolicy:
     max_overlap: int | None = None
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # stored as JSON and set over HTTP: the types are checked, not assumed
+            value, number = getattr(self, f.name), (float,) if "float" in str(f.type) else ()
+            allowed = (int, *number) if value is not None or "None" not in str(f.type) else (type(None),)
+            if isinstance(value, bool) or not isinstance(value, allowed):
+                raise ValueError(f"quality setting {f.name} must be {f.type}, got {value!r}")
         if not 0 <= self.control_rate < 1:
             raise ValueError(f"control_rate must be in [0, 1), got {self.control_rate}")
         if not 0 < self.skill_prior < 1 or self.prior_weight <= 0:
@@ -95,6 +100,8 @@ class QualityPolicy:
         """The policy stored with a project (unknown keys are refused by name)."""
         if not stored:
             return cls()
+        if not isinstance(stored, dict):
+            raise ValueError(f"a quality policy is a mapping of settings, got {stored!r}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(stored) - known)
         if unknown:

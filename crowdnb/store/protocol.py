@@ -50,7 +50,7 @@ class Store(Protocol):
 
     def add_tasks(
         self, project_id: int, frame: pd.DataFrame, *, on_duplicate: str = "error",
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[str, int], None] | None = None,
     ) -> int:
         """Validate and add one task per row, all or nothing; returns how many were added."""
         ...

@@ -15,6 +15,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from crowdnb.errors import CrowdnbError
 from crowdnb.widgets.bundle import STATIC, front_end_module
 from crowdnb.widgets.source import Item, SourceUnavailable, TaskSource
 
@@ -98,7 +99,9 @@ class Labeler(anywidget.AnyWidget):
             self._source.submit(
                 int(content["task_id"]), content["label"], annotation_id, content.get("duration_ms")
             )
-        except ValueError as exc:
+        except SourceUnavailable:
+            return  # not stored, not refused: the page sends it again
+        except (ValueError, CrowdnbError) as exc:  # refused for good (invalid, or e.g. the task is full)
             self.error = str(exc)
             self.send({"type": "rejected", "id": annotation_id, "message": str(exc)})
             return

@@ -96,3 +96,34 @@ def test_boxes_outside_the_image_are_refused_before_they_are_queued(crowd: Crowd
     with pytest.raises(crowdnb.LabelError):
         ana.submit(project.info.id, me, Submission("box-outside-01", task.id, [{"label": "car", "x": 60, "y": 0, "w": 30, "h": 10}]))
     assert len(ana.outbox) == 0
+
+
+def test_what_the_server_refuses_or_hides_and_what_comes_back_as_locally(crowd: Crowd, people: dict[str, HttpStore]) -> None:
+    boss, ana, ines = people["boss"], people["ana"], people["ines"]
+    for bad in ("a/b", ".", "..", "tab\there"):
+        with pytest.raises((ValueError, crowdnb.CrowdnbError)):
+            crowdnb.Project.create(bad, "text-class", store=boss, classes=["a"])
+    with pytest.raises((ValueError, crowdnb.CrowdnbError), match="min_duration_ms"):
+        crowdnb.Project.create("typed", "text-class", store=boss, classes=["a"], quality=QualityPolicy(min_duration_ms="100"))  # type: ignore[arg-type]
+    project = crowdnb.Project.create(
+        "hidden", "text-class", store=boss, classes=["a", "b"], quality=QualityPolicy(min_duration_ms=900), review_rate=1.0,
+    )
+    project.add_tasks(pd.DataFrame({"id": ["t1", "t2"], "text": ["one", "two"]}))
+    for who in ("ana", "ines"):
+        project.add_member(who)
+    seen = crowdnb.Project.open("hidden", store=ana).info
+    assert seen.quality is None and seen.review_rate == 0.0  # a worker does not see the thresholds
+    with pytest.raises(crowdnb.NotFound):
+        project.set_worker_status("ben", "suspended")  # not in the project: no membership made for him
+    with pytest.raises(crowdnb.Forbidden):
+        crowdnb.Project.open("hidden", store=people["ben"])
+    me = ana.worker_id("ana")
+    (task, _) = ana.claim(seen.id, me, 2)
+    ana.submit(seen.id, me, Submission("slash/in/the/id", task.id, "a", 1000))
+    assert ana.flush() == 0
+    review = crowdnb.Project.open("hidden", store=ines)
+    (waiting,) = ines.claim_reviews(review.info.id, ines.worker_id("ines"), 5)
+    ines.decide(review.info.id, ines.worker_id("ines"), waiting["annotation_id"], "approve")
+    assert project.labels()["status"].tolist() == ["approved"] and project.labels()["flag"].tolist() == [None]
+    results = project.results()
+    assert results["label"].tolist() == ["a", None] and results["confidence"].isna().tolist() == [False, True]

@@ -65,3 +65,12 @@ def test_posterior_of_agreeing_skilled_workers() -> None:
     assert task_posterior(["a", "a"], [0.9, 0.9], classes) == ("a", pytest.approx(0.81 / (0.81 + 2 * 0.05**2)))
     assert task_posterior(["c", "b"], [0.9, 0.9], classes) == ("b", pytest.approx(0.045 / (2 * 0.045 + 0.05**2)))
     assert task_posterior(["c", "b"], [0.9, 0.95], classes)[0] == "b"
+
+
+def test_settings_of_the_wrong_type_are_refused_by_name() -> None:
+    for bad in ({"min_duration_ms": "100"}, {"min_control": 1.5}, {"control_rate": None}, {"max_skips_in_row": True}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            QualityPolicy.from_dict(bad)
+    with pytest.raises(ValueError, match="mapping"):
+        QualityPolicy.from_dict(["control_rate"])  # type: ignore[arg-type]
+    assert QualityPolicy.from_dict({"control_rate": 0, "skill_prior": 0.8, "ban_below": 0.5}).control_rate == 0

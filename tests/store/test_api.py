@@ -216,3 +216,12 @@ def test_claiming_more_renews_the_leases_already_held(store: SqlStore) -> None:
     assert [t.external_id for t in store.claim(pid, ana, 1, exclude=[t.id for t in held])] == ["t2"]
     time.sleep(0.6)
     assert store.claim(pid, ben, 3) == []  # all three still leased to ana
+
+
+def test_names_that_could_not_name_a_project_or_worker_everywhere_are_refused(store: SqlStore) -> None:
+    for bad in ("a/b", ".", "..", "", "  ", "bell\x07"):
+        with pytest.raises(ValueError, match="name"):
+            store.create_project(bad, "text-class", {"classes": ["a"]})
+        with pytest.raises(ValueError, match="name"):
+            store.issue_token(bad)
+    assert store.create_project("가게 간판 (OCR)", "text-class", {"classes": ["a"]}).name == "가게 간판 (OCR)"

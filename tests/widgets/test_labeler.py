@@ -112,3 +112,15 @@ def test_front_end_module_ships_with_the_package() -> None:
     assert source.count("export default") == 1 and "innerHTML" not in source
     for kind in kinds.names():
         assert f"// ---- views/{kinds.get(kind).view}.js" in source
+
+
+def test_a_label_the_store_refuses_for_another_reason_is_rejected_not_resent(tmp_path: Path) -> None:
+    store = crowdnb.SqlStore(tmp_path / "s.sqlite")
+    project = crowdnb.Project.create("p", "text-class", store=store, classes=["a"])
+    project.add_tasks(pd.DataFrame({"id": ["t1"], "text": ["one"]}))
+    widget = project.annotate(worker="ana")
+    sent: list[dict[str, Any]] = []
+    widget.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    widget._on_message(widget, {"type": "submit", "id": "for-no-task-1", "task_id": 999, "label": "a"}, [])
+    assert sent[-1]["type"] == "rejected" and "999" in sent[-1]["message"]
+    assert project.labels().empty

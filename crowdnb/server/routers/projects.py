@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -39,8 +40,11 @@ def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> 
 
 @router.get("/{project}")
 def get_project(access: ProjectCaller, project: str) -> ProjectInfo:
-    """A project's kind, configuration, overlap, price and settings, for its members."""
-    return member_project(access, project, "worker", "inspector", "manager")
+    """A project's kind, configuration, overlap and price, for its members; its quality policy
+    and inspection settings for managers only (a worker who knew the too-fast threshold or the
+    control rate could game them)."""
+    info = member_project(access, project, "worker", "inspector", "manager")
+    return info if access.account.role == "manager" else replace(info, quality=None, review_rate=0.0, review_window_seconds=None)
 
 
 @router.put("/{project}/quality")

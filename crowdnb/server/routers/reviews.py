@@ -20,7 +20,7 @@ def claim_reviews(store: StoreDep, media: MediaRoot, access: ProjectCaller, proj
     return [{**r, "payload": public_payload(r["payload"], media)} for r in reviews]
 
 
-@router.post("/{annotation_id}")
+@router.post("/{annotation_id:path}")
 def decide(store: StoreDep, access: ProjectCaller, project: str, annotation_id: str, body: models.Decision) -> models.Added:
     """Approve a label (its worker is paid) or reject it with a reason (the task goes back to
     its worker for rework). Repeating a decision is harmless; changing one is a conflict."""

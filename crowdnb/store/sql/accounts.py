@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from crowdnb.errors import Conflict, NotFound
+from crowdnb.errors import Conflict, NotFound, check_name
 from crowdnb.store.schema import annotations, project_workers, projects, workers
 from crowdnb.store.types import Account
 
@@ -32,6 +32,7 @@ def worker_id(conn: sa.Connection, name: str, role: str = "worker") -> int:
     """The id of worker `name`, registering them with `role` on first use."""
     found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
     if found is None:
+        check_name(name, "worker")
         check_role(role)
         found = conn.execute(workers.insert().values(name=name, role=role)).inserted_primary_key[0]
     return int(found)
@@ -40,6 +41,7 @@ def worker_id(conn: sa.Connection, name: str, role: str = "worker") -> int:
 def issue_token(conn: sa.Connection, name: str, role: str | None = None) -> str:
     """Create worker `name` (or update their role) and give them a new token, returned once;
     an earlier token stops working."""
+    check_name(name, "worker")
     check_role(role)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     values = {"token_hash": token_hash(token), **({"role": role} if role else {})}
@@ -100,6 +102,13 @@ def add_member(conn: sa.Connection, project_id: int, worker_id: int) -> None:
     )
     if not exists:
         conn.execute(project_workers.insert().values(project_id=project_id, worker_id=worker_id))
+
+
+def takes_part(conn: sa.Connection, project_id: int, worker_id: int) -> bool:
+    """Whether a worker belongs to a project or has labeled in it (a standing there is theirs)."""
+    member = sa.exists().where(project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
+    labeled = sa.exists().where(annotations.c.project_id == project_id, annotations.c.worker_id == worker_id)
+    return bool(conn.scalar(sa.select(member | labeled)))
 
 
 def member_projects(conn: sa.Connection, worker_id: int) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crowdnb.errors import Conflict, NotFound
+from crowdnb.errors import Conflict, NotFound, check_name
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store.schema import projects
 from crowdnb.store.sql.quality import check_policy
@@ -18,6 +18,7 @@ def create(
     lease_seconds: int, quality: QualityPolicy | None, review_rate: float, review_window_seconds: int | None,
 ) -> None:
     """Insert a project; `Conflict` if the name is taken, ValueError for bad settings."""
+    check_name(name, "project")
     check_policy(kind, quality)
     if overlap < 1:
         raise ValueError(f"overlap must be at least 1, got {overlap}")

@@ -245,8 +245,8 @@ class SqlStore:
             raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
         with self._write() as conn:
             overlap = conn.scalar(sa.select(projects.c.overlap).where(projects.c.id == project_id))
-            if overlap is None or conn.scalar(sa.select(workers.c.id).where(workers.c.id == worker_id)) is None:
-                raise NotFound(f"no worker {worker_id} or no project {project_id} in {self!r}")
+            if overlap is None or not accounts.takes_part(conn, project_id, worker_id):
+                raise NotFound(f"worker {worker_id} is not in project {project_id} (no membership, no labels)")
             quality.change_status(conn, project_id, worker_id, status, overlap)
 
     # Hand-out
