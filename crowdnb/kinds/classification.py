@@ -8,8 +8,8 @@ from crowdnb.aggregation.classification import BinaryRelevance
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
-from crowdnb.media import IMAGE, TEXT, Media
 from crowdnb.kinds.checks import class_list, items, known_class, no_options
+from crowdnb.media import IMAGE, TEXT, Media
 
 
 class Classification(Kind):

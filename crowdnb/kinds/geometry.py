@@ -18,7 +18,6 @@ from crowdnb.aggregation.methods import Estimator
 from crowdnb.aggregation.text import OCRAggregator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
-from crowdnb.media import IMAGE, Media
 from crowdnb.kinds.checks import (
     class_list,
     image_size,
@@ -31,6 +30,7 @@ from crowdnb.kinds.checks import (
     record,
     text,
 )
+from crowdnb.media import IMAGE, Media
 
 # Named point sets with skeleton edges (pairs of point names).
 KEYPOINT_PRESETS: dict[str, dict[str, list[Any]]] = {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from crowdnb.aggregation.text import BestCandidate, SpanAggregator
 from crowdnb.aggregation.methods import Estimator
+from crowdnb.aggregation.text import BestCandidate, SpanAggregator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
-from crowdnb.media import IMAGE, TEXT, Media
 from crowdnb.kinds.checks import class_list, items, known_class, no_options, record, text
+from crowdnb.media import IMAGE, TEXT, Media
 
 
 class Spans(Kind):

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from crowdnb.errors import NotFound
 from crowdnb.server import models
 from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
 
@@ -30,7 +31,11 @@ def standing(store: StoreDep, access: ProjectCaller, project: str) -> list[dict[
 
 @router.put("/projects/{project}/workers/{worker_id}/status")
 def set_status(store: StoreDep, access: ProjectCaller, project: str, worker_id: models.RowId, body: models.StatusIn) -> models.Added:
-    """Suspend, ban or reinstate a worker in the project (managers only)."""
+    """Suspend, ban or reinstate a worker of the project (managers only). A standing is kept
+    with the membership, so a worker who neither belongs to the project nor had a task of it is
+    refused rather than let in."""
     info = member_project(access, project, "manager")
+    if not store.takes_part(info.id, worker_id):
+        raise NotFound(f"worker {worker_id} is not in project {project!r}: add them as a member first")
     store.set_worker_status(info.id, worker_id, body.status)
     return models.Added(added=0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from crowdnb.errors import Conflict, NotFound, check_name
-from crowdnb.store.schema import annotations, project_workers, projects, workers
+from crowdnb.store.schema import annotations, assignments, project_workers, projects, workers
 from crowdnb.store.types import Account
 
 ROLES = ("worker", "inspector", "manager")
@@ -105,10 +105,11 @@ def add_member(conn: sa.Connection, project_id: int, worker_id: int) -> None:
 
 
 def takes_part(conn: sa.Connection, project_id: int, worker_id: int) -> bool:
-    """Whether a worker belongs to a project or has labeled in it (a standing there is theirs)."""
+    """Whether a worker belongs to a project or has had a task of it (a lease or a label): a
+    standing there is theirs."""
     member = sa.exists().where(project_workers.c.project_id == project_id, project_workers.c.worker_id == worker_id)
-    labeled = sa.exists().where(annotations.c.project_id == project_id, annotations.c.worker_id == worker_id)
-    return bool(conn.scalar(sa.select(member | labeled)))
+    handed = sa.exists().where(assignments.c.project_id == project_id, assignments.c.worker_id == worker_id)
+    return bool(conn.scalar(sa.select(member | handed)))
 
 
 def member_projects(conn: sa.Connection, worker_id: int) -> list[str]:

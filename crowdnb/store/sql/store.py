@@ -191,6 +191,11 @@ class SqlStore:
         with self._write() as conn:
             accounts.add_member(conn, project_id, accounts.account(conn, worker).id)
 
+    def takes_part(self, project_id: int, worker_id: int) -> bool:
+        """Whether a worker belongs to a project or has had a task of it."""
+        with self._read() as conn:
+            return accounts.takes_part(conn, project_id, worker_id)
+
     def member_projects(self, worker_id: int) -> list[str]:
         """Names of the projects a worker belongs to."""
         with self._read() as conn:
@@ -245,8 +250,8 @@ class SqlStore:
             raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
         with self._write() as conn:
             overlap = conn.scalar(sa.select(projects.c.overlap).where(projects.c.id == project_id))
-            if overlap is None or not accounts.takes_part(conn, project_id, worker_id):
-                raise NotFound(f"worker {worker_id} is not in project {project_id} (no membership, no labels)")
+            if overlap is None or conn.scalar(sa.select(workers.c.id).where(workers.c.id == worker_id)) is None:
+                raise NotFound(f"no worker {worker_id} or no project {project_id} in {self!r}")
             quality.change_status(conn, project_id, worker_id, status, overlap)
 
     # Hand-out
