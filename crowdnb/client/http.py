@@ -25,7 +25,7 @@ import httpx
 from crowdnb import kinds
 from crowdnb.client.outbox import Outbox
 from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, SourceUnavailable, ValidationError
-from crowdnb.store.types import ProjectInfo, Receipt, Submission, Task
+from crowdnb.store.types import LABEL_COLUMNS, ProjectInfo, Receipt, Submission, Task
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,10 +37,6 @@ RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
 LINGER_SECONDS = 0.05  # after a label is queued, wait this long for more to send together (unless flushed)
 MAX_ROWS = 100_000  # tasks per add_tasks call: one request, all or nothing
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
-LABEL_COLUMNS = [
-    "task", "worker", "label", "submitted_at", "duration_ms", "status", "annotation_id", "flag", "prediction_accepted",
-]
-RESULT_COLUMNS = ["task", "label", "confidence", "n_labels"]
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
@@ -299,6 +295,8 @@ class HttpStore:
         self, project_id: int, method: Any = None, *, include_flagged: bool = False, **params: Any
     ) -> pd.DataFrame:
         """One answer per task, aggregated by the server (managers)."""
+        from crowdnb.aggregation.methods import RESULT_COLUMNS
+
         name = getattr(method, "name", method)
         query = {"include_flagged": include_flagged, "params": json.dumps(params), **({"method": name} if name else {})}
         return _frame(self.request("GET", self._path(project_id, "/results"), params=query), RESULT_COLUMNS)

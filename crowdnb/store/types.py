@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The columns of a project's labels, from any store.
+LABEL_COLUMNS = [
+    "task", "worker", "label", "submitted_at", "duration_ms", "status", "annotation_id", "flag", "prediction_accepted",
+]
+
 
 @dataclass(frozen=True)
 class ProjectInfo:

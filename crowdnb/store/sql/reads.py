@@ -8,10 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crowdnb.store.schema import annotations, projects, tasks, workers
-
-LABEL_COLUMNS = [
-    "task", "worker", "label", "submitted_at", "duration_ms", "status", "annotation_id", "flag", "prediction_accepted",
-]
+from crowdnb.store.types import LABEL_COLUMNS
 
 
 def frame(conn: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
@@ -87,7 +84,7 @@ def label_frame(conn: sa.Connection, project_id: int) -> pd.DataFrame:
     table["flag"] = table["flag"].astype(object).where(table["flag"].notna(), None)
     table["duration_ms"] = table["duration_ms"].astype("Int64")
     table["submitted_at"] = pd.to_datetime(table["submitted_at"], utc=True)
-    return table
+    return table[LABEL_COLUMNS]
 
 
 def progress(conn: sa.Connection, project_id: int, worker_id: int) -> tuple[int, int]:
