@@ -1,4 +1,5 @@
-"""Reads of a project as DataFrames: tasks, labels, a worker's progress."""
+"""Reads of a project: tasks, labels and a worker's progress as DataFrames, and the one task a
+caller may see."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from crowdnb.store.schema import annotations, projects, tasks, workers
-from crowdnb.store.types import LABEL_COLUMNS
+from crowdnb.store.schema import annotations, assignments, projects, tasks, workers
+from crowdnb.store.types import LABEL_COLUMNS, Account
 
 
 def frame(conn: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
@@ -97,3 +98,25 @@ def progress(conn: sa.Connection, project_id: int, worker_id: int) -> tuple[int,
         )
     )
     return int(done), count_tasks(conn, project_id)
+
+
+def visible_payload(conn: sa.Connection, project_id: int, task_id: int, viewer: Account) -> dict[str, Any] | None:
+    """The payload of task `task_id` of the project if `viewer` may see it, else None (also for
+    a task of another project, so ids do not leak). A manager sees every task; an inspector the
+    tasks with a label (what they may be asked to review); a worker the tasks they hold a slot of
+    (a lease the store has not taken back yet, a label, or rework) or have labeled before
+    skipping, never a task not handed to them. One lookup by primary key and unique indexes."""
+    query = sa.select(tasks.c.payload).where(tasks.c.id == task_id, tasks.c.project_id == project_id)
+    if viewer.role == "inspector":
+        query = query.where(sa.exists().where(annotations.c.task_id == tasks.c.id))
+    elif viewer.role != "manager":
+        labeled = sa.exists().where(
+            annotations.c.task_id == assignments.c.task_id, annotations.c.worker_id == viewer.id
+        )
+        query = query.where(
+            sa.exists().where(
+                assignments.c.task_id == tasks.c.id, assignments.c.worker_id == viewer.id,
+                sa.or_(assignments.c.status != "skipped", labeled),
+            )
+        )
+    return conn.scalar(query)

@@ -166,6 +166,12 @@ class SqlStore:
         with self._read() as conn:
             return reads.count_tasks(conn, project_id)
 
+    def visible_payload(self, project_id: int, task_id: int, viewer: Account) -> dict[str, Any] | None:
+        """The payload of a task of the project that `viewer` may see (their own slots for a
+        worker, labeled tasks for an inspector, any for a manager), else None."""
+        with self._read() as conn:
+            return reads.visible_payload(conn, project_id, task_id, viewer)
+
     def media(self, project_id: int, payload: dict[str, Any]) -> tuple[bytes, str] | None:
         """What the widget shows of a task beyond its text: an image's bytes from the local disk
         and their MIME type, by the kind's media adapter."""
