@@ -211,7 +211,7 @@ def demo_server() -> DemoServer:
 
     folder = Path(tempfile.mkdtemp(prefix="crowdnb-demo-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    media = folder / "media"  # served to any token: the store and the outboxes stay outside it
+    media = folder / "media"  # the only folder images are served from: the store and the outboxes stay outside it
     media.mkdir()
     store = SqlStore(folder / "demo.sqlite")
     tokens = {role: store.issue_token(name, role) for role, name in DEMO_WORKERS.items()}

@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crowdnb.errors import NotFound
-from crowdnb.server.media import media_relative
+from crowdnb.server.media import inside_root, media_route
 from crowdnb.store import Account, ProjectInfo, SqlStore
 
 bearer = HTTPBearer(auto_error=False, description="a worker's token (crowdnb worker add NAME)")
@@ -88,11 +88,13 @@ def member_project(access: ProjectAccess, name: str, *roles: str) -> ProjectInfo
     return ProjectInfo(**access.project)
 
 
-def public_payload(payload: dict[str, Any], media: Path) -> dict[str, Any]:
-    """A task payload as workers see it: local image paths become media paths."""
+def public_payload(payload: dict[str, Any], media: Path, project: str, task_id: int) -> dict[str, Any]:
+    """A task payload as workers and inspectors see it: the server's image path stays on the
+    server; `media` names the task's image route instead (None: the image is outside the media
+    root, so the server does not serve it)."""
     shown = {k: v for k, v in payload.items() if k != "image"}
     if "image" in payload:
-        shown["image_path"] = media_relative(media, payload["image"])
+        shown["media"] = media_route(project, task_id) if inside_root(media, payload["image"]) else None
     return shown
 
 

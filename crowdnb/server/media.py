@@ -1,13 +1,21 @@
-"""Serving task images from the media root, and nothing outside it."""
+"""Task images on the server: where the API serves a task's image, and the rule that only files
+inside the media root are ever read (paths sent by managers, and paths already stored)."""
 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
+
+MEDIA_ROUTE = "/projects/{project}/tasks/{task_id}/media"
 
 
 class OutsideMediaRoot(ValueError):
     """A requested path that would leave the media root."""
+
+
+def media_route(project: str, task_id: int) -> str:
+    """The API path (under ``/api/v1``) of a task's image, as workers' payloads name it."""
+    return MEDIA_ROUTE.format(project=quote(project, safe=""), task_id=task_id)
 
 
 def resolve_media(root: Path, requested: str) -> Path:
@@ -31,8 +39,9 @@ def resolve_media(root: Path, requested: str) -> Path:
     return target
 
 
-def media_relative(root: Path, absolute: str) -> str | None:
-    """`absolute` as a path relative to the media root, or None if it is not inside it."""
+def inside_root(root: Path, stored: str) -> Path | None:
+    """A stored image path with its symlinks followed, if it lies inside the media root (a
+    local store may have stored any path, and a file may have become a symlink since)."""
     base = root.resolve()
-    path = Path(absolute).resolve()
-    return path.relative_to(base).as_posix() if path.is_relative_to(base) else None
+    path = Path(stored).resolve()
+    return path if path.is_relative_to(base) else None

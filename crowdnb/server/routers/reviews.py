@@ -17,7 +17,7 @@ def claim_reviews(store: StoreDep, media: MediaRoot, access: ProjectCaller, proj
     """Lease up to `n` labels awaiting inspection, never the caller's own work."""
     info = member_project(access, project, "inspector", "manager")
     reviews = store.claim_reviews(info.id, access.account.id, body.n)
-    return [{**r, "payload": public_payload(r["payload"], media)} for r in reviews]
+    return [{**r, "payload": public_payload(r["payload"], media, project, r["task_id"])} for r in reviews]
 
 
 @router.post("/{annotation_id:path}")

@@ -49,7 +49,8 @@ def claim(store: StoreDep, media: MediaRoot, access: ProjectCaller, project: str
     tasks = store.claim(info.id, access.account.id, body.n, exclude=body.exclude)
     return [
         models.TaskOut(
-            task_id=t.id, external_id=t.external_id, payload=public_payload(t.payload, media), meta=t.meta, rework=t.rework
+            task_id=t.id, external_id=t.external_id, payload=public_payload(t.payload, media, project, t.id),
+            meta=t.meta, rework=t.rework,
         )
         for t in tasks
     ]
