@@ -25,6 +25,7 @@ import httpx
 from crowdnb import kinds
 from crowdnb.client.outbox import Outbox
 from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, SourceUnavailable, ValidationError
+from crowdnb.media import BROWSER_FORMATS
 from crowdnb.store.types import LABEL_COLUMNS, ProjectInfo, Receipt, Submission, Task
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
 LINGER_SECONDS = 0.05  # after a label is queued, wait this long for more to send together (unless flushed)
 MAX_ROWS = 100_000  # tasks per add_tasks call: one request, all or nothing
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
-MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
 def connect(url: str, token: str, *, outbox: str | Path | None = None, timeout: float = 10) -> HttpStore:
@@ -173,11 +173,13 @@ class HttpStore:
         return self.progress(project_id, self.me()["id"])[1]
 
     def media(self, project_id: int, payload: dict[str, Any]) -> tuple[bytes, str] | None:
-        """A task's image from the server's media folder, if it has one there."""
-        path = payload.get("image_path")
-        if not path:
+        """A task's image and its MIME type, from the route the server named in the task's
+        payload (None: the server keeps no image of it). The server sends formats browsers
+        cannot show as PNG, as a local store does."""
+        route = payload.get("media")
+        if not route:
             return None
-        return self.request("GET", "/media/" + quote(path)), MIME.get(payload.get("format", ""), "image/png")
+        return self.request("GET", route), BROWSER_FORMATS.get(payload.get("format", ""), "image/png")
 
     # Workers
 
