@@ -21,7 +21,7 @@ def test_worker_flow_claim_media_submit_retry_progress(crowd: Crowd) -> None:
         tasks = ana.post("/projects/street/claim", json={"n": 2}).json()
         assert [t["external_id"] for t in tasks] == ["s0", "s1"]
         assert "answer" not in str(tasks) and "known_answer" not in str(tasks)  # gold stays hidden
-        image = ana.get(f"/media/{tasks[0]['payload']['image_path']}")
+        image = ana.get(tasks[0]["payload"]["media"])
         assert image.status_code == 200 and image.content == (crowd.media / "street/img000.jpeg").read_bytes()
         first = _submit(ana, "street", tasks[0]["task_id"], "bus", "retry-me-0001")
         again = _submit(ana, "street", tasks[0]["task_id"], "bus", "retry-me-0001")

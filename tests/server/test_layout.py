@@ -13,7 +13,6 @@ from crowdnb.server.app import create_app
 OPERATIONS = [
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/me/balance"),
-    ("GET", "/api/v1/media/{path}"),
     ("GET", "/api/v1/payouts"),
     ("GET", "/api/v1/projects"),
     ("GET", "/api/v1/projects/{project}"),
@@ -22,6 +21,7 @@ OPERATIONS = [
     ("GET", "/api/v1/projects/{project}/progress"),
     ("GET", "/api/v1/projects/{project}/results"),
     ("GET", "/api/v1/projects/{project}/tasks"),
+    ("GET", "/api/v1/projects/{project}/tasks/{task_id}/media"),
     ("GET", "/api/v1/projects/{project}/workers"),
     ("GET", "/api/v1/workers/{name}"),
     ("POST", "/api/v1/projects"),

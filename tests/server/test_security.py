@@ -30,7 +30,7 @@ ENDPOINTS = [
     ("POST", "/projects/{p}/reviews/claim", {"n": 1}, {"inspector", "manager"}),
     ("POST", "/projects/{p}/reviews/nope", {"decision": "approved"}, {"inspector", "manager"}),
     ("GET", "/payouts", None, {"manager"}),
-    ("GET", "/media/street/img000.jpeg", None, {"worker", "inspector", "manager"}),
+    ("GET", "/projects/{p}/tasks/1/media", None, {"worker", "inspector", "manager"}),
 ]
 CALLERS = {"boss": "manager", "ines": "inspector", "ana": "worker"}
 
@@ -98,14 +98,23 @@ ESCAPES = [
 
 
 def test_media_paths_cannot_escape_the_root(shared_crowd: Crowd) -> None:
+    """Callers name a task, never a path; the paths managers send with new tasks stay inside
+    the media root, and path tricks in a media URL reach no file."""
     (shared_crowd.media / "escape").symlink_to("/etc", target_is_directory=True)
     (shared_crowd.media / "street" / "link.jpeg").symlink_to("/etc/passwd")
-    with shared_crowd.client("ana") as ana:
-        assert ana.get("/media/street/img001.jpeg").status_code == 200
+    make_project(shared_crowd, "escapes", members=("ana",))
+    with shared_crowd.client("boss") as boss, shared_crowd.client("ana") as ana:
         for path in ESCAPES:
-            answer = ana.get("/media/" + path)
-            assert answer.status_code in (403, 404), (path, answer.status_code)
-            assert b"root:" not in answer.content and b"INFO" not in answer.content, path
+            answer = boss.post("/projects/escapes/tasks", json={"rows": [{"id": "x", "image": path}]})
+            assert answer.status_code == 422, (path, answer.status_code, answer.text)
+        (task,) = ana.post("/projects/escapes/claim", json={"n": 1}).json()
+        assert ana.get(task["payload"]["media"]).status_code == 200
+        for path in ESCAPES:
+            for url in (f"/projects/escapes/tasks/{path}/media", f"/projects/escapes/tasks/{task['task_id']}/media/{path}"):
+                answer = ana.get(url)
+                assert answer.status_code in (404, 422), (url, answer.status_code)
+                assert b"root:" not in answer.content and b"INFO" not in answer.content, url
+    assert len(shared_crowd.store.tasks(shared_crowd.store.project("escapes").id)) == 6
 
 
 def test_tokens_are_stored_hashed(shared_crowd: Crowd) -> None:
