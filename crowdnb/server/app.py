@@ -8,8 +8,10 @@ one PostgreSQL store behind a proxy.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,6 +21,7 @@ from sqlalchemy.exc import DataError
 from crowdnb import __version__
 from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.server import models
+from crowdnb.server.caches import AccessListener, Caches, cache_seconds
 from crowdnb.server.routers import labels, me, media, points, projects, reviews, tasks, workers
 from crowdnb.store import STORE_ENV, SqlStore
 
@@ -31,15 +34,31 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 
 def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
     """The FastAPI application serving `store`, with task images under `media_root`."""
-    app = FastAPI(title="crowdnb", version=__version__, description=__doc__)
+    app = FastAPI(title="crowdnb", version=__version__, description=__doc__, lifespan=_lifespan)
     app.state.store = store if isinstance(store, SqlStore) else SqlStore(store)
     app.state.media = Path(media_root).resolve()
-    for module in (me, points, projects, tasks, labels, reviews, workers, media):
+    app.state.caches = Caches(cache_seconds())
+    for module in (tasks, labels, me, points, projects, reviews, workers, media):  # the busiest first: routes are matched in order
         app.include_router(module.router, prefix=API, responses=models.ERRORS)
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(DataError, _refused_value)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On a PostgreSQL store, listen for access changes while serving (see `caches`)."""
+    engine = app.state.store.engine
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    listener = AccessListener(engine, app.state.caches, asyncio.get_running_loop())
+    listener.start()
+    try:
+        yield
+    finally:
+        listener.stop()
 
 
 def app_from_environment() -> FastAPI:

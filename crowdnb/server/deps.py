@@ -1,5 +1,8 @@
 """What the routers share: the app's store and media root, the caller behind a bearer token,
-role and membership checks, and how payloads and tables leave the server."""
+role and membership checks, and how payloads and tables leave the server.
+
+The dependencies are coroutines: the ones answered from memory (`crowdnb.server.caches`) cost
+no hop to a thread; only a lookup in the store runs in the thread pool."""
 
 from __future__ import annotations
 
@@ -11,20 +14,23 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from crowdnb.errors import NotFound
+from crowdnb.server.caches import Caches
 from crowdnb.server.media import inside_root, media_route
 from crowdnb.store import Account, ProjectInfo, SqlStore
+from crowdnb.store.sql.accounts import token_hash
 
 bearer = HTTPBearer(auto_error=False, description="a worker's token (crowdnb worker add NAME)")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def _store(request: Request) -> SqlStore:
+async def _store(request: Request) -> SqlStore:
     return request.app.state.store
 
 
-def _media(request: Request) -> Path:
+async def _media(request: Request) -> Path:
     return request.app.state.media
 
 
@@ -38,15 +44,24 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def _unknown_token() -> HTTPException:
-    return HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-
-
-def _account(store: StoreDep, credentials: Credentials) -> Account:
-    account = store.authenticate(_token(credentials))
+async def _account(request: Request, credentials: Credentials) -> Account:
+    """The caller behind the bearer token, verified before anything else the caller sent is
+    looked up (dependencies that need the caller depend on this one). The store and caches
+    come from the app rather than as dependencies: each dependency costs time on every request."""
+    store: SqlStore = request.app.state.store
+    caches: Caches = request.app.state.caches
+    token = _token(credentials)
+    key = token_hash(token)
+    account = caches.account(key)
     if account is None:
-        raise _unknown_token()
+        account = await run_in_threadpool(store.authenticate, token)
+        if account is None:
+            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        caches.keep_account(key, account)
     return account
+
+
+Caller = Annotated[Account, Depends(_account)]
 
 
 @dataclass(frozen=True)
@@ -59,15 +74,20 @@ class ProjectAccess:
     is_member: bool
 
 
-def _project_access(store: StoreDep, credentials: Credentials, project: str) -> ProjectAccess:
-    """Account, project and membership in one query; `member_project` checks the role."""
-    found = store.access(_token(credentials), project)
-    if found is None:
-        raise _unknown_token()
-    return ProjectAccess(*found)
+async def _project_access(request: Request, account: Caller, project: str) -> ProjectAccess:
+    """The verified caller, the project and their membership; `member_project` checks the role."""
+    store: SqlStore = request.app.state.store
+    caches: Caches = request.app.state.caches
+    key = (account.id, project)
+    row = caches.project(key)
+    if row is not None:
+        return ProjectAccess(account, row, True)
+    row, is_member = await run_in_threadpool(store.project_access, account.id, project)
+    if row is not None and (is_member or account.role == "manager"):
+        caches.keep_project(key, row)
+    return ProjectAccess(account, row, is_member)
 
 
-Caller = Annotated[Account, Depends(_account)]
 ProjectCaller = Annotated[ProjectAccess, Depends(_project_access)]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from crowdnb.server import models
 from crowdnb.server.deps import ProjectCaller, StoreDep, member_project, records
@@ -12,26 +14,28 @@ from crowdnb.server.deps import ProjectCaller, StoreDep, member_project, records
 router = APIRouter(prefix="/projects/{project}", tags=["labels"])
 
 
-@router.post("/submit")
-def submit(store: StoreDep, access: ProjectCaller, project: str, body: models.SubmitIn) -> models.ReceiptOut:
+@router.post("/submit", response_model=models.ReceiptOut)
+async def submit(store: StoreDep, access: ProjectCaller, project: str, body: models.SubmitIn) -> JSONResponse:
     """Store one label; a retry with the same `annotation_id` is answered as a duplicate."""
     info = member_project(access, project, "worker", "manager")
-    receipt = store.submit(info.id, access.account.id, body.submission())
-    return models.ReceiptOut(annotation_id=receipt.annotation_id, submitted_at=receipt.submitted_at, duplicate=receipt.duplicate)
+    receipt = await run_in_threadpool(store.submit, info.id, access.account.id, body.submission())
+    return JSONResponse({
+        "annotation_id": receipt.annotation_id, "submitted_at": receipt.submitted_at.isoformat(), "duplicate": receipt.duplicate,
+    })
 
 
-@router.post("/submit-many")
-def submit_many(store: StoreDep, access: ProjectCaller, project: str, body: models.SubmitMany) -> list[models.Outcome]:
+@router.post("/submit-many", response_model=list[models.Outcome])
+async def submit_many(store: StoreDep, access: ProjectCaller, project: str, body: models.SubmitMany) -> JSONResponse:
     """Store a batch of labels, each on its own: one refused label does not refuse the others."""
     info = member_project(access, project, "worker", "manager")
     submissions = [x.submission() for x in body.labels]
-    outcomes = store.submit_many(info.id, access.account.id, submissions)
-    return [
-        models.Outcome(annotation_id=s.annotation_id, stored=False, detail=str(o))
+    outcomes = await run_in_threadpool(store.submit_many, info.id, access.account.id, submissions)
+    return JSONResponse([
+        {"annotation_id": s.annotation_id, "stored": False, "duplicate": False, "detail": str(o)}
         if isinstance(o, Exception)
-        else models.Outcome(annotation_id=s.annotation_id, stored=True, duplicate=o.duplicate)
+        else {"annotation_id": s.annotation_id, "stored": True, "duplicate": o.duplicate, "detail": ""}
         for s, o in zip(submissions, outcomes, strict=True)
-    ]
+    ])
 
 
 @router.get("/labels")

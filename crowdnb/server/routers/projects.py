@@ -39,11 +39,11 @@ def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> 
 
 
 @router.get("/{project}")
-def get_project(access: ProjectCaller, project: str) -> ProjectInfo:
+def get_project(store: StoreDep, access: ProjectCaller, project: str) -> ProjectInfo:
     """A project's kind, configuration, overlap and price, for its members; its quality policy
     and inspection settings for managers only (a worker who knew the too-fast threshold or the
     control rate could game them)."""
-    info = member_project(access, project, "worker", "inspector", "manager")
+    info = store.project(member_project(access, project, "worker", "inspector", "manager").name)
     return info if access.account.role == "manager" else replace(info, quality=None, review_rate=0.0, review_window_seconds=None)
 
 

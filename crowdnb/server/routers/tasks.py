@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from crowdnb.server import models
 from crowdnb.server.deps import (
@@ -42,18 +44,18 @@ def get_tasks(store: StoreDep, access: ProjectCaller, project: str) -> list[dict
     return records(store.tasks(info.id))
 
 
-@router.post("/claim")
-def claim(store: StoreDep, media: MediaRoot, access: ProjectCaller, project: str, body: models.ClaimIn) -> list[models.TaskOut]:
+@router.post("/claim", response_model=list[models.TaskOut])
+async def claim(store: StoreDep, media: MediaRoot, access: ProjectCaller, project: str, body: models.ClaimIn) -> JSONResponse:
     """Lease up to `n` tasks to the caller, rework first; gold answers stay hidden."""
     info = member_project(access, project, "worker", "manager")
-    tasks = store.claim(info.id, access.account.id, body.n, exclude=body.exclude)
-    return [
-        models.TaskOut(
-            task_id=t.id, external_id=t.external_id, payload=public_payload(t.payload, media, project, t.id),
-            meta=t.meta, rework=t.rework,
-        )
+    tasks = await run_in_threadpool(store.claim, info.id, access.account.id, body.n, exclude=body.exclude)
+    return JSONResponse([
+        {
+            "task_id": t.id, "external_id": t.external_id, "payload": public_payload(t.payload, media, project, t.id),
+            "meta": t.meta, "rework": t.rework,
+        }
         for t in tasks
-    ]
+    ])
 
 
 @router.post("/renew")

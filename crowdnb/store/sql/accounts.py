@@ -16,6 +16,17 @@ ROLES = ("worker", "inspector", "manager")
 TOKEN_PREFIX = "cnb_"
 
 
+ACCESS_CHANNEL = "crowdnb_access"  # PostgreSQL servers listen here to forget cached tokens
+
+
+def access_changed(conn: sa.Connection) -> None:
+    """Tell the servers of a PostgreSQL store, once this transaction commits, that tokens,
+    roles or memberships changed (`crowdnb.server.caches`); nothing to tell on SQLite, whose
+    servers cache nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_notify(ACCESS_CHANNEL, "")))
+
+
 def token_hash(token: str) -> str:
     """The stored form of a token. Tokens are 256-bit random strings, so one SHA-256 is enough
     (slow password hashes exist for guessable secrets)."""
@@ -50,6 +61,7 @@ def issue_token(conn: sa.Connection, name: str, role: str | None = None) -> str:
         conn.execute(workers.insert().values(name=name, role=role or "worker", token_hash=values["token_hash"]))
     else:
         conn.execute(workers.update().where(workers.c.id == found).values(**values))
+        access_changed(conn)
     return token
 
 
@@ -61,30 +73,19 @@ def authenticate(conn: sa.Connection, token: str) -> Account | None:
     return Account(row.id, row.name, row.role) if row else None
 
 
-def access(conn: sa.Connection, token: str, project: str) -> tuple[Account, dict[str, object] | None, bool] | None:
-    """The token's account, the project called `project` (None if there is none) and whether
-    the account belongs to it, in one query (the server asks this on every project request);
-    None for an unknown token."""
+def project_access(conn: sa.Connection, worker_id: int, project: str) -> tuple[dict[str, object] | None, bool]:
+    """The project called `project` (None if there is none) and whether the worker belongs to
+    it, in one query (the server asks this once its token is known)."""
     member = (
         sa.select(sa.func.count())
-        .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == workers.c.id)
+        .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == worker_id)
         .scalar_subquery()
     )
-    query = (
-        sa.select(
-            workers.c.id.label("account_id"), workers.c.name.label("account_name"), workers.c.role.label("account_role"),
-            projects, member.label("is_member"),
-        )
-        .select_from(workers.outerjoin(projects, projects.c.name == project))
-        .where(workers.c.token_hash == token_hash(token))
-    )
-    row = conn.execute(query).mappings().first()
+    row = conn.execute(sa.select(projects, member.label("is_member")).where(projects.c.name == project)).mappings().first()
     if row is None:
-        return None
+        return None, False
     values = dict(row)
-    account = Account(values.pop("account_id"), values.pop("account_name"), values.pop("account_role"))
-    is_member = bool(values.pop("is_member"))
-    return account, (values if values["id"] is not None else None), is_member
+    return values, bool(values.pop("is_member"))
 
 
 def account(conn: sa.Connection, name: str) -> Account:
@@ -192,6 +193,7 @@ def remove_worker(conn: sa.Connection, name: str, *, force: bool = False) -> Rem
     revoked = row.token_hash is not None
     if revoked:
         conn.execute(workers.update().where(workers.c.id == row.id).values(token_hash=None))
+    access_changed(conn)
     return Removal(
         revoked=revoked,
         left=tuple(names[p] for p in sorted(leaving)),

@@ -218,11 +218,11 @@ class SqlStore:
         with self._read() as conn:
             return accounts.authenticate(conn, token)
 
-    def access(self, token: str, project: str) -> tuple[Account, dict[str, object] | None, bool] | None:
-        """The token's account, the project called `project` and whether the account belongs
-        to it, in one query; None for an unknown token."""
+    def project_access(self, worker_id: int, project: str) -> tuple[dict[str, object] | None, bool]:
+        """The project called `project` as a row (None if there is none) and whether the
+        worker belongs to it, in one query."""
         with self._read() as conn:
-            return accounts.access(conn, token, project)
+            return accounts.project_access(conn, worker_id, project)
 
     def account(self, name: str) -> Account:
         """The account called `name`; `NotFound` otherwise."""
