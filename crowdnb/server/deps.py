@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from crowdnb.errors import NotFound
 from crowdnb.server.caches import Caches
 from crowdnb.server.media import inside_root, media_route
-from crowdnb.store import Account, ProjectInfo, SqlStore
+from crowdnb.store import Account, ProjectInfo, Receipt, SqlStore, Task
 from crowdnb.store.sql.accounts import token_hash
 
 bearer = HTTPBearer(auto_error=False, description="a worker's token (crowdnb worker add NAME)")
@@ -116,6 +116,21 @@ def public_payload(payload: dict[str, Any], media: Path, project: str, task_id: 
     if "image" in payload:
         shown["media"] = media_route(project, task_id) if inside_root(media, payload["image"]) else None
     return shown
+
+
+def tasks_json(tasks: list[Task], media: Path, project: str) -> list[dict[str, Any]]:
+    """Leased tasks as workers see them (`models.TaskOut`), ready for a JSON response."""
+    return [
+        {"task_id": t.id, "external_id": t.external_id, "payload": public_payload(t.payload, media, project, t.id),
+         "meta": t.meta, "rework": t.rework}
+        for t in tasks
+    ]
+
+
+def receipt_json(receipt: Receipt) -> dict[str, Any]:
+    """A stored label's receipt (`models.ReceiptOut`), ready for a JSON response."""
+    assert receipt.submitted_at is not None  # a store's receipts always have the time
+    return {"annotation_id": receipt.annotation_id, "submitted_at": receipt.submitted_at.isoformat(), "duplicate": receipt.duplicate}
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

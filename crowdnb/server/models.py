@@ -133,3 +133,14 @@ class Decision(BaseModel):
         description="approve or reject; approved and rejected, in any case, are read the same",
     )
     reason: str = Field("", max_length=2000)
+
+
+class SubmitAndClaim(SubmitIn):
+    """A label and a claim in one call: what a labeling page sends for each task it finishes."""
+
+    n: int = Field(1, ge=0, le=100, description="tasks to lease once the label is stored")
+    exclude: list[TaskId] = Field(default_factory=list, max_length=1000, description="tasks the page still holds (renewed)")
+
+
+class ReceiptAndTasks(ReceiptOut):
+    tasks: list[TaskOut]

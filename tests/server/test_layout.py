@@ -32,6 +32,7 @@ OPERATIONS = [
     ("POST", "/api/v1/projects/{project}/reviews/{annotation_id}"),
     ("POST", "/api/v1/projects/{project}/skip"),
     ("POST", "/api/v1/projects/{project}/submit"),
+    ("POST", "/api/v1/projects/{project}/submit-and-claim"),
     ("POST", "/api/v1/projects/{project}/submit-many"),
     ("POST", "/api/v1/projects/{project}/tasks"),
     ("PUT", "/api/v1/projects/{project}/quality"),

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from crowdnb.server import models
-from crowdnb.server.deps import ProjectCaller, StoreDep, member_project, records
+from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project, receipt_json, records, tasks_json
+from crowdnb.store import Receipt, Task
 
 router = APIRouter(prefix="/projects/{project}", tags=["labels"])
 
@@ -19,9 +20,24 @@ async def submit(store: StoreDep, access: ProjectCaller, project: str, body: mod
     """Store one label; a retry with the same `annotation_id` is answered as a duplicate."""
     info = member_project(access, project, "worker", "manager")
     receipt = await run_in_threadpool(store.submit, info.id, access.account.id, body.submission())
-    return JSONResponse({
-        "annotation_id": receipt.annotation_id, "submitted_at": receipt.submitted_at.isoformat(), "duplicate": receipt.duplicate,
-    })
+    return JSONResponse(receipt_json(receipt))
+
+
+@router.post("/submit-and-claim", response_model=models.ReceiptAndTasks)
+async def submit_and_claim(
+    store: StoreDep, media: MediaRoot, access: ProjectCaller, project: str, body: models.SubmitAndClaim
+) -> JSONResponse:
+    """Store one label as `submit` does, then lease up to `n` more tasks as `claim` does, in one
+    call: a page that labels one task at a time makes one request per label. A refused label
+    leases nothing."""
+    info = member_project(access, project, "worker", "manager")
+
+    def both() -> tuple[Receipt, list[Task]]:
+        receipt = store.submit(info.id, access.account.id, body.submission())
+        return receipt, store.claim(info.id, access.account.id, body.n, exclude=body.exclude) if body.n else []
+
+    receipt, tasks = await run_in_threadpool(both)
+    return JSONResponse({**receipt_json(receipt), "tasks": tasks_json(tasks, media, project)})
 
 
 @router.post("/submit-many", response_model=list[models.Outcome])

@@ -15,7 +15,7 @@ from crowdnb.server.deps import (
     ProjectCaller,
     StoreDep,
     member_project,
-    public_payload,
+    tasks_json,
     records,
 )
 from crowdnb.server.media import OutsideMediaRoot, resolve_media
@@ -49,13 +49,7 @@ async def claim(store: StoreDep, media: MediaRoot, access: ProjectCaller, projec
     """Lease up to `n` tasks to the caller, rework first; gold answers stay hidden."""
     info = member_project(access, project, "worker", "manager")
     tasks = await run_in_threadpool(store.claim, info.id, access.account.id, body.n, exclude=body.exclude)
-    return JSONResponse([
-        {
-            "task_id": t.id, "external_id": t.external_id, "payload": public_payload(t.payload, media, project, t.id),
-            "meta": t.meta, "rework": t.rework,
-        }
-        for t in tasks
-    ])
+    return JSONResponse(tasks_json(tasks, media, project))
 
 
 @router.post("/renew")
