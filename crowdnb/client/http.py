@@ -25,24 +25,8 @@ import httpx
 from crowdnb import kinds
 from crowdnb.client.outbox import Outbox
 from crowdnb.client.sender import OutboxState, Sender
-from crowdnb.client.wire import (
-    RETRY_STATUSES,
-    ServerBusy,
-    SignedOut,
-    encode_json,
-    retry_after,
-    segment,
-    unsendable,
-)
-from crowdnb.errors import (
-    Conflict,
-    CrowdnbError,
-    Forbidden,
-    LabelError,
-    NotFound,
-    SourceUnavailable,
-    ValidationError,
-)
+from crowdnb.client.wire import RETRY_STATUSES, ServerBusy, SignedOut, encode_json, retry_after, segment, unsendable
+from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, SourceUnavailable, ValidationError
 from crowdnb.store.types import LABEL_COLUMNS, ProjectInfo, Receipt, Submission, Task
 
 if TYPE_CHECKING:
@@ -103,13 +87,13 @@ class HttpStore:
         if status < 300:
             self._sender.reachable()
             return response.json() if _is_json(response) else response.content
-        message = f"{self.url} answered {status}: {_detail(response)[0]}"
+        detail, problems = _detail(response)
+        message = f"{self.url} answered {status}: {detail}"
         if status == 401:
             self._sender.signed_out(message)
             raise SignedOut(message)
         if status < 400 or status >= 500 or status in RETRY_STATUSES:
             raise ServerBusy(message, status, retry_after(response.headers.get("retry-after")))
-        detail, problems = _detail(response)
         if status == 422 and problems:
             raise ValidationError([_Problem(p) for p in problems])
         raise STATUS_ERRORS.get(status, CrowdnbError)(f"{status}: {detail}")
