@@ -4,10 +4,13 @@ worker, a `ReviewSource` for an inspector."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crowdnb.store import ProjectInfo, Store, Submission, Task
 from crowdnb.widgets.source import Item
+
+if TYPE_CHECKING:
+    from crowdnb.client.sender import OutboxState
 
 
 class StoreSource:
@@ -17,6 +20,7 @@ class StoreSource:
         self.store = store
         self.project = project
         self.worker_id = worker_id
+        self._told = 0  # of the project's failures in `delivery()`: each source tells them once
 
     def fetch(self, n: int, exclude: Sequence[int]) -> list[Item]:
         tasks = self.store.claim(self.project.id, self.worker_id, n, exclude=list(exclude)[-1000:])
@@ -32,7 +36,16 @@ class StoreSource:
         return self.store.progress(self.project.id, self.worker_id)
 
     def notices(self) -> list[str]:
-        return self.store.notices()
+        state = self.delivery()
+        if state is None:
+            return self.store.notices()
+        new = state.failures[self._told :]
+        self._told += len(new)
+        return [f"not stored: {reason}" for reason in new]
+
+    def delivery(self) -> OutboxState | None:
+        outbox_state = getattr(self.store, "outbox_state", None)  # a store with an outbox (HttpStore)
+        return None if outbox_state is None else outbox_state(self.project.id)
 
     def _item(self, task: Task) -> Item:
         payload = task.payload

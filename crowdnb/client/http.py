@@ -1,18 +1,18 @@
 """`HttpStore`: the store interface over a crowdnb server's HTTP API (`crowdnb.connect`).
 
 The token decides who the caller is, and the server what they may do. Labels are checked here
-against the task's schema, then go to a local outbox first (durable on disk) and to the server
-from a background thread, which keeps trying while the server is unreachable, so the widget
-keeps working on the tasks it already has. Annotation ids are made by the client, so a retry is
-never stored twice. A label the server refuses for good is set aside and reported by `notices`.
+against the task's schema and for what JSON can carry, then go to a local outbox first (durable
+on disk) and to the server from a background thread (`crowdnb.client.sender`: what it retries,
+how long it waits, what it sets aside), so the widget keeps working on the tasks it already has
+while the server is away. Annotation ids are made by the client, so a retry is never stored
+twice. A label that can never be stored is set aside and reported by `notices` and
+`outbox_state`, which also says whether the labels are sent, waiting, or why not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -24,6 +24,8 @@ import httpx
 
 from crowdnb import kinds
 from crowdnb.client.outbox import Outbox
+from crowdnb.client.sender import OutboxState, Sender
+from crowdnb.client.wire import RETRY_STATUSES, ServerBusy, SignedOut, encode_json, retry_after, segment, unsendable
 from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, SourceUnavailable, ValidationError
 from crowdnb.media import BROWSER_FORMATS
 from crowdnb.store.types import LABEL_COLUMNS, ProjectInfo, Receipt, Submission, Task
@@ -33,11 +35,9 @@ if TYPE_CHECKING:
 
     from crowdnb.quality.rules import QualityPolicy, Status
 
-log = logging.getLogger(__name__)
-RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
-LINGER_SECONDS = 0.05  # after a label is queued, wait this long for more to send together (unless flushed)
 MAX_ROWS = 100_000  # tasks per add_tasks call: one request, all or nothing
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
+JSON_BODY = {"content-type": "application/json"}
 
 
 def connect(url: str, token: str, *, outbox: str | Path | None = None, timeout: float = 10) -> HttpStore:
@@ -51,6 +51,8 @@ class HttpStore:
 
     def __init__(self, url: str, token: str, *, outbox: str | Path | None = None, timeout: float = 10) -> None:
         self.url = url.rstrip("/")
+        if not token or not token.isascii() or not token.isprintable() or token != token.strip():
+            raise ValueError("a token is printable ASCII without spaces around it (as `crowdnb worker add` prints it)")
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
         if outbox is None:
             from platformdirs import user_data_dir
@@ -58,43 +60,46 @@ class HttpStore:
             who = hashlib.sha256(f"{self.url} {token}".encode()).hexdigest()[:16]
             outbox = Path(user_data_dir("crowdnb", appauthor=False)) / f"outbox-{who}.sqlite"
         self.outbox = Outbox(outbox)
-        self.failures: list[str] = []
         self._told = 0
         self._me: dict[str, Any] | None = None
         self._projects: dict[int, ProjectInfo] = {}
         self._payloads: dict[int, dict[str, Any]] = {}  # of tasks claimed here, to check labels before queueing
         self._progress: dict[int, tuple[int, int]] = {}
-        self._wake = threading.Event()
-        self._urgent = threading.Event()  # a flush is waiting: send without lingering
-        self._sent = threading.Condition()  # notified after each attempt to send
-        self._stop = threading.Event()
-        self._sender = threading.Thread(target=self._send_forever, name="crowdnb-outbox", daemon=True)
+        self._sender = Sender(self.outbox, lambda path, body: self.request("POST", path, content=body, headers=JSON_BODY))
         self._sender.start()
 
     def __repr__(self) -> str:
         return f"HttpStore({self.url!r})"
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One API call; raises `SourceUnavailable` when the server cannot be reached and the
-        matching crowdnb error for a refusal."""
+        """One API call (a `json` body is sent as `encode_json` writes it: ValueError for what it
+        cannot). Raises `SourceUnavailable` when the server cannot take it now (`SignedOut` for
+        401, `ServerBusy` for 408, 425, 429, 5xx, a redirect) and the matching crowdnb error for
+        a refusal."""
+        if "json" in kwargs:
+            kwargs["content"] = encode_json(kwargs.pop("json"), f"{method} {path}")
+            kwargs["headers"] = {**kwargs.get("headers", {}), **JSON_BODY}
         try:
             response = self.http.request(method, "/api/v1" + path, **kwargs)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise SourceUnavailable(f"{self.url} unreachable ({exc.__class__.__name__})") from None
-        if response.status_code >= 500:
-            raise SourceUnavailable(f"{self.url} answered {response.status_code}")
-        is_json = response.headers.get("content-type", "").startswith("application/json")
-        if response.status_code >= 400:
-            detail = response.json() if is_json else {}
-            problems = detail.get("problems") or []
-            message = detail.get("detail") or response.text
-            if response.status_code == 422 and problems:
-                raise ValidationError([_Problem(p) for p in problems])
-            raise STATUS_ERRORS.get(response.status_code, CrowdnbError)(f"{response.status_code}: {message}")
-        return response.json() if is_json else response.content
+        status = response.status_code
+        if status < 300:
+            self._sender.reachable()
+            return response.json() if _is_json(response) else response.content
+        detail, problems = _detail(response)
+        message = f"{self.url} answered {status}: {detail}"
+        if status == 401:
+            self._sender.signed_out(message)
+            raise SignedOut(message)
+        if status < 400 or status >= 500 or status in RETRY_STATUSES:
+            raise ServerBusy(message, status, retry_after(response.headers.get("retry-after")))
+        if status == 422 and problems:
+            raise ValidationError([_Problem(p) for p in problems])
+        raise STATUS_ERRORS.get(status, CrowdnbError)(f"{status}: {detail}")
 
     def _path(self, project_id: int, tail: str = "") -> str:
-        return f"/projects/{quote(self._info(project_id).name, safe='')}{tail}"
+        return f"/projects/{segment(self._info(project_id).name, 'the project name')}{tail}"
 
     def _info(self, project_id: int) -> ProjectInfo:
         try:
@@ -116,7 +121,7 @@ class HttpStore:
 
     def project(self, name: str) -> ProjectInfo:
         """The project called `name`, if the caller may see it."""
-        return self._keep(self.request("GET", f"/projects/{quote(name, safe='')}"))
+        return self._keep(self.request("GET", f"/projects/{segment(name, 'the project name')}"))
 
     def _keep(self, body: dict[str, Any]) -> ProjectInfo:
         info = ProjectInfo(**{**body, "created_at": datetime.fromisoformat(body["created_at"])})
@@ -154,7 +159,10 @@ class HttpStore:
         folder, and the server validates every row."""
         if len(frame) > MAX_ROWS:
             raise ValueError(f"{len(frame)} rows: add at most {MAX_ROWS:,} tasks per call to a server")
-        rows = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        try:
+            rows = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        except UnicodeEncodeError:
+            raise ValueError(f"the tasks cannot be sent: {_unsendable_cell(frame)}") from None
         body = {"rows": rows, "on_duplicate": on_duplicate}
         added = int(self.request("POST", self._path(project_id, "/tasks"), json=body)["added"])
         if progress is not None:
@@ -191,7 +199,7 @@ class HttpStore:
         """The id of worker `name`: this token's own, or (managers) anyone's."""
         if name == self.me()["name"]:
             return int(self.me()["id"])
-        return int(self.request("GET", f"/workers/{quote(name, safe='')}")["id"])
+        return int(self.request("GET", f"/workers/{segment(name, 'the worker name')}")["id"])
 
     def add_member(self, project_id: int, worker: str) -> None:
         """Let a worker work on (or inspect) a project (managers)."""
@@ -262,9 +270,9 @@ class HttpStore:
             "duration_ms": submission.duration_ms,
         }
         try:
-            json.dumps(body, allow_nan=False).encode()
-        except (TypeError, ValueError, UnicodeEncodeError) as exc:
-            raise LabelError(f"label of task {submission.task_id} cannot be sent as JSON: {exc}") from None
+            encode_json(body, f"the label of task {submission.task_id}")
+        except ValueError as exc:
+            raise LabelError(str(exc)) from None
         self._queue(submission.annotation_id, info.name, "submit", body)
         return Receipt(submission.annotation_id, None, duplicate=False)
 
@@ -278,10 +286,22 @@ class HttpStore:
                 outcomes.append(exc)
         return outcomes
 
+    @property
+    def failures(self) -> list[str]:
+        """Why each queued label (or skip) set aside since the store was opened could not be stored."""
+        return [reason for _, reason in self._sender.failures]
+
     def notices(self) -> list[str]:
-        """Queued labels (and skips) the server refused since the last call."""
-        new, self._told = self.failures[self._told :], len(self.failures)
+        """Queued labels (and skips) set aside since the last call (of any widget of this store:
+        a widget's source keeps its own count over `outbox_state`)."""
+        new = self.failures[self._told :]
+        self._told += len(new)
         return [f"not stored: {f}" for f in new]
+
+    def outbox_state(self, project_id: int | None = None) -> OutboxState:
+        """What the outbox is doing (sent, sending, retrying, offline, signed out), with the
+        operations of the project `project_id` (or of all) that wait or were set aside."""
+        return self._sender.state(None if project_id is None else self._info(project_id).name)
 
     def labels(self, project_id: int) -> pd.DataFrame:
         """All current labels (managers)."""
@@ -300,7 +320,7 @@ class HttpStore:
         from crowdnb.aggregation.methods import RESULT_COLUMNS
 
         name = getattr(method, "name", method)
-        query = {"include_flagged": include_flagged, "params": json.dumps(params), **({"method": name} if name else {})}
+        query = {"include_flagged": include_flagged, "params": encode_json(params, "the method's params").decode(), **({"method": name} if name else {})}
         return _frame(self.request("GET", self._path(project_id, "/results"), params=query), RESULT_COLUMNS)
 
     # Inspection
@@ -314,7 +334,7 @@ class HttpStore:
         """Approve or reject (with a reason) a label (inspectors)."""
         self._own(inspector_id)
         body = {"decision": decision, "reason": reason}
-        self.request("POST", self._path(project_id, f"/reviews/{quote(annotation_id, safe='')}"), json=body)
+        self.request("POST", self._path(project_id, f"/reviews/{segment(annotation_id, 'the annotation id')}"), json=body)
 
     # Points
 
@@ -338,96 +358,46 @@ class HttpStore:
     def _queue(self, op_id: str, project: str, op: str, body: dict[str, Any]) -> None:
         """Put an operation in the outbox (durably) and wake the sender."""
         self.outbox.put(op_id, project, op, body)
-        self._wake.set()
+        self._sender.queued()
 
     def flush(self, timeout: float = 30) -> int:
-        """Wait until the outbox is empty or `timeout` passes; returns what is still waiting."""
-        deadline = time.monotonic() + timeout
-        with self._sent:
-            self._urgent.set()
-            self._wake.set()
-            while len(self.outbox) and (left := deadline - time.monotonic()) > 0:
-                self._sent.wait(left)
-        return len(self.outbox)
+        """Wait until the outbox is empty, `timeout` passes, or the server refused the token
+        (see `outbox_state`); returns what is still waiting."""
+        return self._sender.flush(timeout)
 
     def close(self) -> None:
         """Stop the sender (what is still waiting stays in the outbox for next time)."""
-        self._stop.set()
-        self._urgent.set()
-        self._wake.set()
-        self._sender.join(timeout=5)
+        self._sender.close()
         self.http.close()
 
-    def _send_forever(self) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            try:
-                self._send_waiting()
-                attempt = 0
-                wait = 5.0
-            except Exception as exc:  # noqa: BLE001 - the labels stay in the outbox; try again later
-                if not isinstance(exc, SourceUnavailable):
-                    log.warning("sending the outbox failed, will retry: %s: %s", type(exc).__name__, exc)
-                wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
-                attempt += 1
-            with self._sent:
-                self._sent.notify_all()
-            if self._wake.wait(timeout=wait) and attempt == 0:
-                self._urgent.wait(timeout=LINGER_SECONDS)
-            self._wake.clear()
-            self._urgent.clear()
 
-    def _send_waiting(self) -> None:
-        while batch := self.outbox.oldest():
-            for project, op, ops in _runs(batch):
-                if op != "submit" or not self._send_labels(project, ops):
-                    self._send_each(project, op, ops)
-
-    def _send_each(self, project: str, op: str, ops: list[tuple[str, dict[str, Any]]]) -> None:
-        """Send queued operations one request each; one the server refuses is kept aside."""
-        for op_id, body in ops:
-            try:
-                self.request("POST", f"/projects/{quote(project, safe='')}/{op}", json=body)
-            except SourceUnavailable:
-                raise
-            except CrowdnbError as exc:  # refused for good: keep it aside, say so
-                self._refused(op_id, f"{op} {body.get('task_id')}: {exc}")
-                continue
-            self.outbox.done([op_id])
-
-    def _send_labels(self, project: str, ops: list[tuple[str, dict[str, Any]]]) -> bool:
-        """Send queued labels of one project in one request; each is stored or refused alone.
-        False when the request was refused as a whole (e.g. one label outside the request's
-        limits, or a server without `submit-many`): then they go one by one."""
-        try:
-            outcomes = self.request(
-                "POST", f"/projects/{quote(project, safe='')}/submit-many", json={"labels": [body for _, body in ops]}
-            )
-        except SourceUnavailable:
-            raise
-        except CrowdnbError:
-            return False
-        task_of = {op_id: body.get("task_id") for op_id, body in ops}
-        self.outbox.done([outcome["annotation_id"] for outcome in outcomes if outcome["stored"]])
-        for outcome in outcomes:
-            if not outcome["stored"]:
-                self._refused(outcome["annotation_id"], f"submit {task_of[outcome['annotation_id']]}: {outcome['detail']}")
-        return True
-
-    def _refused(self, op_id: str, message: str) -> None:
-        self.outbox.fail(op_id, message)
-        self.failures.append(message)
+def _unsendable_cell(frame: pd.DataFrame) -> str | None:
+    """The first cell (or column name) of `frame` that UTF-8 JSON cannot hold, named by row and column."""
+    for column in frame.columns:
+        found = unsendable(column, "a column name")
+        if found:
+            return found
+        if frame[column].dtype.kind not in "biufcmM":  # text or objects
+            for i, value in enumerate(frame[column]):
+                if isinstance(value, str | dict | list) and (found := unsendable(value, f"rows[{i}].{column}")):
+                    return found
+    return None
 
 
-def _runs(batch: list[tuple[str, str, str, dict[str, Any]]]) -> list[tuple[str, str, list[tuple[str, dict[str, Any]]]]]:
-    """Consecutive operations grouped by (project, op), order kept."""
-    runs: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
-    for op_id, project, op, body in batch:
-        if runs and runs[-1][:2] == (project, op):
-            runs[-1][2].append((op_id, body))
-        else:
-            runs.append((project, op, [(op_id, body)]))
-    return runs
+def _is_json(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("application/json")
+
+
+def _detail(response: httpx.Response) -> tuple[str, list[str]]:
+    """A refusal's message and problems, from whatever the server (or a proxy) answered."""
+    try:
+        body = response.json() if _is_json(response) else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return response.text[:300] or response.reason_phrase, []
+    problems = body.get("problems")
+    return str(body.get("detail") or response.reason_phrase), [str(p) for p in problems] if isinstance(problems, list) else []
 
 
 class _Problem:

@@ -3,14 +3,18 @@
 The browser holds a queue of prefetched items (images as binary buffers, decoded ahead), so a
 keypress shows the next item at once; the label travels to the kernel in the background and is
 re-sent until the kernel acknowledges it as stored; a label the kernel refuses is answered with
-a "rejected" message, and the page shows that item again. The front end is the ES modules in
-static/, bundled into the one module `_esm` needs by `crowdnb.widgets.bundle`.
+a "rejected" message, and the page shows that item again. Over a server, "stored" means in the
+outbox: the page asks for `delivery` (sent, waiting, retrying, offline, signed out, and what was
+set aside) a moment after a label and then every 2 s until all is sent, and says it in words.
+The front end is the ES modules in static/, bundled into the one module `_esm` needs by
+`crowdnb.widgets.bundle`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
@@ -18,6 +22,9 @@ import traitlets
 from crowdnb.errors import CrowdnbError
 from crowdnb.widgets.bundle import STATIC, front_end_module
 from crowdnb.widgets.source import Item, SourceUnavailable, TaskSource
+
+if TYPE_CHECKING:
+    from crowdnb.client.sender import OutboxState
 
 __all__ = ["Labeler", "front_end_module"]  # front_end_module: the bundled `_esm` (cached)
 
@@ -51,6 +58,7 @@ class Labeler(anywidget.AnyWidget):
     done = traitlets.Int(0).tag(sync=True)
     total = traitlets.Int(0).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    delivery = traitlets.Dict().tag(sync=True)  # `describe_delivery` of the source's; {} without an outbox
 
     def __init__(
         self, source: TaskSource, *, view: str, config: dict[str, Any], prefetch: int = 5, title: str = ""
@@ -74,6 +82,7 @@ class Labeler(anywidget.AnyWidget):
             "fetch": self._fetch,
             "submit": self._submit,
             "skip": self._skip,
+            "status": self._status,
         }.get(content.get("type", ""))
         if handler is not None:
             handler(content)
@@ -81,6 +90,7 @@ class Labeler(anywidget.AnyWidget):
     def _hello(self, _content: dict[str, Any]) -> None:
         """A new page view starts with an empty queue: hand out from the start again."""
         self._held = []
+        self._status({})
         self._fetch({"n": self.prefetch + 1})
 
     def _fetch(self, content: dict[str, Any]) -> None:
@@ -113,6 +123,28 @@ class Labeler(anywidget.AnyWidget):
 
     def _skip(self, content: dict[str, Any]) -> None:
         self._source.skip(int(content["task_id"]))
+
+    def _status(self, _content: dict[str, Any]) -> None:
+        """The page asks what became of its labels: the delivery state, and new notices."""
+        state = self._source.delivery()
+        self.delivery = {} if state is None else describe_delivery(state)
+        if notices := self._source.notices():
+            self.error = " · ".join(notices)
+
+
+def describe_delivery(state: OutboxState, now: datetime | None = None) -> dict[str, Any]:
+    """An outbox's state as the page shows it (static/delivery.js): the next attempt as seconds
+    from now, so the page counts down on its own clock."""
+    now = now or datetime.now(UTC)
+    return {
+        "state": state.state,
+        "waiting": state.waiting,
+        "failed": state.failed,
+        "last_failure": state.failures[-1] if state.failures else None,
+        "last_error": state.last_error,
+        "retrying_since": state.retrying_since.isoformat() if state.retrying_since else None,
+        "next_attempt_in": None if state.next_attempt_at is None else round(max(0.0, (state.next_attempt_at - now).total_seconds()), 1),
+    }
 
 
 def _describe(item: Item) -> dict[str, Any]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crowdnb.errors import SourceUnavailable  # noqa: F401 (re-exported: the protocol raises it)
+
+if TYPE_CHECKING:
+    from crowdnb.client.sender import OutboxState
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class TaskSource(Protocol):
         ...
 
     def notices(self) -> list[str]:
-        """New messages for the worker since the last call (e.g. labels a server refused after
-        they had been queued), shown in the widget."""
+        """New messages for the worker since this source's last call (e.g. labels a server
+        refused after they had been queued), shown in the widget."""
+        ...
+
+    def delivery(self) -> OutboxState | None:
+        """What happens to the labels `submit` took: sent, waiting, retrying, offline, signed out
+        (an outbox's state); None when `submit` stores them for good at once."""
         ...

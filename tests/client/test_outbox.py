@@ -19,9 +19,10 @@ def test_operations_wait_in_order_until_done_or_failed(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox.sqlite")
     for op_id in ("a", "b", "c", "a"):
         box.put(op_id, "p", "submit", {"task_id": op_id})
-    assert [op[0] for op in box.oldest()] == ["a", "b", "c"]
-    box.done(["a", "c"])
-    box.fail("b", "refused")
+    queued = {op.id: op for op in box.oldest()}
+    assert list(queued) == ["a", "b", "c"] and queued["b"].body == {"task_id": "b"} and queued["b"].problem is None
+    box.done([queued["a"].key, queued["c"].key])
+    box.fail(queued["b"].key, "refused")
     assert len(box) == 0 and box.failures() == [("b", "refused")]
     assert _seen_by_another_connection(tmp_path / "outbox.sqlite") == []
 
@@ -34,7 +35,7 @@ def test_a_failed_done_leaves_later_labels_durable(tmp_path: Path) -> None:
     with sqlite3.connect(path, isolation_level=None) as writer:  # another kernel on the same file
         writer.execute("BEGIN IMMEDIATE")
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            box.done(["a"])
+            box.done([box.oldest()[0].key])
         writer.execute("ROLLBACK")
     box.put("b", "p", "submit", {})
     assert _seen_by_another_connection(path) == ["a", "b"]  # committed, not inside a dangling transaction

@@ -2,12 +2,16 @@
 // items (images decoded ahead), so a keypress shows the next item at once; labels go to the
 // kernel in the background and are re-sent until acknowledged (the annotation id makes a retry
 // harmless). A label the kernel refuses brings its item back with the reason. Backspace walks
-// back through the items already shown.
+// back through the items already shown. Below the status, a line says what became of the labels
+// after the kernel took them (over a server: waiting, retrying, offline, signed out, set aside).
 import { clone, h, isTyping, prepare, release, same, uuid } from "./core.js";
+import { deliveryText, language } from "./delivery.js";
 import { VIEWS } from "./views/index.js";
 
 const RESEND_MS = 4000;
 const OFFLINE_RETRY_MS = 3000;
+const STATUS_MS = 2000; // ask for the delivery state this often while labels are not all sent
+const SETTLE_MS = 1000; // and once this long after a label or skip went to the kernel
 const HISTORY = 100;
 const SHELL_KEYS = [
   ["Enter", "submit (Ctrl+Enter in a text field)"],
@@ -53,6 +57,10 @@ export function render({ model, el }) {
   badge.hidden = true;
   const status = h("div", "cnb-status");
   status.setAttribute("role", "status");
+  const delivery = h("div", "cnb-delivery");
+  delivery.setAttribute("role", "status");
+  delivery.hidden = true;
+  const lang = language(globalThis.navigator?.languages ?? [globalThis.navigator?.language]);
 
   const queue = []; // fetched, not yet shown
   const history = []; // shown items, oldest first; `pos` points at the current one
@@ -64,6 +72,9 @@ export function render({ model, el }) {
   let keyTime = null;
   let problem = ""; // the error on screen, if any
   let problemKind = ""; // "check": the view's check, redone as the user edits; "confirm"; "other"
+  let deliveryAt = performance.now(); // the delivery state arrived
+  let handedAt = -Infinity; // a label or skip last went to the kernel
+  let askedAt = -Infinity; // the delivery state was last asked for
 
   const ctx = {
     config: model.get("config"),
@@ -89,7 +100,7 @@ export function render({ model, el }) {
   const viewKeys = () => (typeof view.keys === "function" ? view.keys() : view.keys);
   help.fill(viewKeys());
   const hint = h("div", "cnb-hint", "Click the widget, then use the keyboard · ? shows all keys");
-  root.append(header, help.panel, stage, badge, view.element, status, hint);
+  root.append(header, help.panel, stage, badge, view.element, status, delivery, hint);
   el.append(root);
 
   const current = () => (pos >= 0 && pos < history.length ? history[pos] : null);
@@ -191,13 +202,17 @@ export function render({ model, el }) {
     };
     pending.set(message.id, { message, sentAt: performance.now() });
     model.send(message);
+    handedAt = performance.now();
     advance();
   }
 
   function skip() {
     const item = current();
     if (!item) return;
-    if (!item.stored) model.send({ type: "skip", task_id: item.task_id });
+    if (!item.stored) {
+      model.send({ type: "skip", task_id: item.task_id });
+      handedAt = performance.now();
+    }
     advance();
   }
 
@@ -252,6 +267,28 @@ export function render({ model, el }) {
     const error = model.get("error") === refusal ? "" : model.get("error");
     status.textContent = error || (pending.size ? `saving ${pending.size}…` : "");
     status.classList.toggle("cnb-error", Boolean(error));
+  }
+
+  // The delivery line: shown from the last state the kernel sent, counting down on this clock.
+  function showDelivery() {
+    const shown = deliveryText(model.get("delivery"), lang, (performance.now() - deliveryAt) / 1000);
+    delivery.textContent = shown.text;
+    delivery.title = shown.title;
+    delivery.hidden = !shown.text;
+    delivery.classList.toggle("cnb-error", shown.isError);
+  }
+  function onDelivery() {
+    deliveryAt = performance.now();
+    showDelivery();
+  }
+  function askDelivery(now) {
+    const state = model.get("delivery")?.state;
+    const unsettled = state !== undefined && state !== "sent";
+    if ((unsettled && now - askedAt >= STATUS_MS) || (handedAt > askedAt && now - handedAt >= SETTLE_MS)) {
+      askedAt = now;
+      model.send({ type: "status" });
+    }
+    if (unsettled) showDelivery();
   }
 
   function toggleHelp(open = help.panel.hidden) {
@@ -316,6 +353,7 @@ export function render({ model, el }) {
         model.send(entry.message);
       }
     }
+    askDelivery(now);
   }, 1000);
 
   const onKeyUp = (event) => view.keyup?.(event);
@@ -333,7 +371,9 @@ export function render({ model, el }) {
   model.on("change:done", updateProgress);
   model.on("change:total", updateProgress);
   model.on("change:error", showPending);
+  model.on("change:delivery", onDelivery);
   updateProgress();
+  showDelivery();
   paint();
   model.send({ type: "hello" });
   root.focus({ preventScroll: true });
@@ -345,6 +385,7 @@ export function render({ model, el }) {
     model.off("change:done", updateProgress);
     model.off("change:total", updateProgress);
     model.off("change:error", showPending);
+    model.off("change:delivery", onDelivery);
     for (const item of [...history, ...queue]) release(item);
   };
 }
