@@ -3,9 +3,9 @@ membership, so that a worker's claim or label costs no query to find out who the
 
 Only positive answers are kept: a new token, project or member works at once in every
 process. Taking access away must reach every process too, so the caches are kept only on a
-PostgreSQL store, where each server process LISTENs on a channel the store NOTIFYs when a
-token is replaced or revoked, a role changes or a member is removed
-(`crowdnb.store.sql.accounts.access_changed`); a notice empties the caches. While that
+PostgreSQL store, where each server process LISTENs on a channel that the store's triggers
+NOTIFY when a token is replaced or revoked, a role changes, or a member, worker or project is
+removed, by whatever path (migration 0007); a notice empties the caches. While that
 connection is down (PostgreSQL restarting) nothing is cached. Entries also expire after
 ``$CROWDNB_AUTH_CACHE_SECONDS`` (default 30; 0 turns the caches off). A worker's status
 (suspended, banned) is not cached: the store checks it on every claim and label.

@@ -16,15 +16,9 @@ ROLES = ("worker", "inspector", "manager")
 TOKEN_PREFIX = "cnb_"
 
 
-ACCESS_CHANNEL = "crowdnb_access"  # PostgreSQL servers listen here to forget cached tokens
-
-
-def access_changed(conn: sa.Connection) -> None:
-    """Tell the servers of a PostgreSQL store, once this transaction commits, that tokens,
-    roles or memberships changed (`crowdnb.server.caches`); nothing to tell on SQLite, whose
-    servers cache nothing."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_notify(ACCESS_CHANNEL, "")))
+# PostgreSQL's triggers (migration 0007) notify this channel when access is taken away; the
+# servers listen there to forget what they cached (`crowdnb.server.caches`).
+ACCESS_CHANNEL = "crowdnb_access"
 
 
 def token_hash(token: str) -> str:
@@ -61,7 +55,6 @@ def issue_token(conn: sa.Connection, name: str, role: str | None = None) -> str:
         conn.execute(workers.insert().values(name=name, role=role or "worker", token_hash=values["token_hash"]))
     else:
         conn.execute(workers.update().where(workers.c.id == found).values(**values))
-        access_changed(conn)
     return token
 
 
@@ -193,7 +186,6 @@ def remove_worker(conn: sa.Connection, name: str, *, force: bool = False) -> Rem
     revoked = row.token_hash is not None
     if revoked:
         conn.execute(workers.update().where(workers.c.id == row.id).values(token_hash=None))
-    access_changed(conn)
     return Removal(
         revoked=revoked,
         left=tuple(names[p] for p in sorted(leaving)),
