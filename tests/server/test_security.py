@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 import sqlalchemy as sa
 from crowd import Crowd, make_project
 
