@@ -75,6 +75,7 @@ WITH project AS ({PLAIN_PROJECT}
     SELECT t.id FROM tasks t
     WHERE t.project_id = %(project)s AND t.is_open AND EXISTS (SELECT 1 FROM project)
       AND (SELECT count(*) FROM assignments a WHERE a.task_id = t.id AND a.worker_id = %(worker)s) = 0
+      AND t.id <> ALL(%(held)s::bigint[])  -- held on the caller's page, its lease lapsed
     ORDER BY t.priority DESC, t.position
     LIMIT %(n)s
     FOR UPDATE OF t SKIP LOCKED
