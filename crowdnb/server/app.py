@@ -9,6 +9,7 @@ one PostgreSQL store behind a proxy.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from crowdnb import __version__
 from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
@@ -30,6 +32,12 @@ API = "/api/v1"
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404), (Forbidden, 403), (Conflict, 409), (LabelError, 422), (ValueError, 422),
 )
+# The database cannot answer right now (down, restarting, a lost connection, no free pooled
+# connection): the request may be sent again as it is, so 503 with a Retry-After.
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+RETRY_AFTER_SECONDS = 1  # a restart takes seconds; a refusal costs the server next to nothing
+RESPONSES = {**models.ERRORS, 503: {"description": "the store's database is unavailable; retry after `Retry-After` seconds"}}
+log = logging.getLogger(__name__)
 
 
 def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
@@ -39,10 +47,12 @@ def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
     app.state.media = Path(media_root).resolve()
     app.state.caches = Caches(cache_seconds())
     for module in (tasks, labels, me, points, projects, reviews, workers, media):  # the busiest first: routes are matched in order
-        app.include_router(module.router, prefix=API, responses=models.ERRORS)
+        app.include_router(module.router, prefix=API, responses=RESPONSES)
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(DataError, _refused_value)
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, _unavailable)
     return app
 
 
@@ -71,6 +81,18 @@ async def _refused_value(_request: Request, exc: Exception) -> JSONResponse:
     request's fault: 422, without the statement."""
     reason = str(getattr(exc, "orig", exc)).splitlines()[0]
     return JSONResponse({"detail": f"a value the store cannot keep: {reason}", "problems": []}, status_code=422)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unavailable: 503 and when to try again; the driver's message (which
+    names the database's address) goes to the server's log, not to the caller."""
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or [""])[0]
+    log.warning("%s %s: the database is unavailable: %s: %s", request.method, request.url.path, type(cause).__name__, reason)
+    return JSONResponse(
+        {"detail": "the store's database is unavailable; try again shortly", "problems": []},
+        status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:

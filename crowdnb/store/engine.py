@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import select
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -16,6 +18,10 @@ from crowdnb.errors import require
 
 STORE_ENV = "CROWDNB_STORE"
 MIGRATIONS = Path(__file__).with_name("migrations")
+# libpq settings for a PostgreSQL store unless its URL sets them: give up connecting after 10 s
+# (not the system's minutes for an address that does not answer), and notice a peer that went
+# away on an idle connection within a minute (TCP keepalives).
+POSTGRES_CONNECT = {"connect_timeout": "10", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
 
 
 def default_url() -> str:
@@ -40,11 +46,40 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    if parsed.get_backend_name() == "postgresql":
-        require("psycopg", feature="a PostgreSQL store", extra="postgres")
+    if parsed.get_backend_name() != "postgresql":
+        return sa.create_engine(parsed, pool_size=20, max_overflow=20)
+    require("psycopg", feature="a PostgreSQL store", extra="postgres")
+    parsed = parsed.update_query_dict({k: v for k, v in POSTGRES_CONNECT.items() if k not in parsed.query})
     # As many pooled connections as a server process has request threads (40), so that none is
-    # opened and closed per request; a dropped connection is replaced after its first error.
-    return sa.create_engine(parsed, pool_size=20, max_overflow=20)
+    # opened and closed per request.
+    engine = sa.create_engine(parsed, pool_size=20, max_overflow=20)
+    sa.event.listen(engine, "checkout", _refuse_ended)
+    return engine
+
+
+def _refuse_ended(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Keep a pooled connection the server has ended from being used: its socket is readable
+    while it is idle (the server's goodbye, then end of file). That happens to all of them
+    when the database restarts, so SQLAlchemy is told to replace every connection of the pool
+    as old as this one, and it opens a new one for the caller. A poll of the socket costs no
+    round trip, unlike a ping (`pool_pre_ping`: 15-20% fewer labels/s with 20 threads); a
+    connection lost without a goodbye (a network gone) fails at its first statement instead,
+    and the server answers 503."""
+    try:
+        fd = dbapi_conn.fileno()
+    except Exception as exc:  # closed, or the driver lost it
+        raise sa.exc.DisconnectionError(f"pooled connection unusable: {exc}") from exc
+    if _readable(fd):
+        raise sa.exc.InvalidatePoolError("the database ended this pooled connection (restarted?)")
+
+
+def _readable(fd: int) -> bool:
+    """Whether a socket has data (or end of file, or an error) to read right now."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows: sockets only, no descriptor limit
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

@@ -4,104 +4,36 @@ is lost."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from crowdload import OutboxWorker, check_labels, load_project
 from servers import Server
 
 import crowdnb
 from crowdnb import SqlStore
-from crowdnb.store import Submission
 from crowdnb.widgets import SourceUnavailable
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def _crowd(store_url: str, n_workers: int, n_tasks: int, overlap: int, lease_seconds: int) -> tuple[SqlStore, list[str]]:
-    store = SqlStore(store_url)
-    info = store.create_project("load", "text-class", {"classes": ["a", "b"]}, overlap=overlap, lease_seconds=lease_seconds)
-    crowdnb.Project(store, info).add_tasks(pd.DataFrame({"text": [f"task {i}" for i in range(n_tasks)], "id": [f"t{i}" for i in range(n_tasks)]}))
-    tokens = []
-    for i in range(n_workers):
-        tokens.append(store.issue_token(f"w{i:02d}"))
-        store.add_member(info.id, f"w{i:02d}")
-    return store, tokens
-
-
-class Worker(threading.Thread):
-    """Claims and labels through the client library (outbox included) until nothing is left;
-    `quit_when()` returning True makes them walk away, abandoning the tasks they hold."""
-
-    def __init__(self, url: str, token: str, folder: Path, quit_when: Callable[[], bool] = lambda: False) -> None:
-        super().__init__(daemon=True)
-        self.remote = crowdnb.connect(url, token, outbox=folder / f"outbox-{token[-8:]}.sqlite")
-        self.quit_when = quit_when
-        self.acknowledged: list[str] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            info = self.remote.project("load")
-            me = self.remote.worker_id(self.remote.current_worker())
-            held: list[int] = []
-            empty_rounds = 0
-            while empty_rounds < 3 and not self.quit_when():
-                try:
-                    batch = self.remote.claim(info.id, me, 5, exclude=held[-1000:])
-                except SourceUnavailable:
-                    time.sleep(0.2)
-                    continue
-                empty_rounds = 0 if batch else empty_rounds + 1
-                if not batch:
-                    time.sleep(1.0)  # leases of others may still run out
-                for task in batch:
-                    if self.quit_when():
-                        return
-                    label = Submission(uuid.uuid4().hex, task.id, random.choice("ab"))
-                    self.acknowledged.append(self.remote.submit(info.id, me, label).annotation_id)
-                    held.append(task.id)
-                self.remote.flush(timeout=5)  # a person takes longer per item than the upload
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-        finally:
-            self.remote.flush(timeout=60)
-
-
-def _check(store: SqlStore, workers: list[Worker], n_tasks: int, overlap: int) -> None:
-    for worker in workers:
-        assert worker.error is None, repr(worker.error)
-        assert worker.remote.flush(timeout=60) == 0
-        assert worker.remote.failures == [] or all("already has all its labels" in f for f in worker.remote.failures)
-    project = crowdnb.Project.open("load", store=store)
-    labels = project.labels()
-    per_task = labels.groupby("task")["worker"].agg(["count", "nunique"])
-    assert len(per_task) == n_tasks
-    assert (per_task["count"] == overlap).all() and (per_task["nunique"] == overlap).all()
-    stored = set(labels["annotation_id"])
-    refused = sum(len(w.remote.failures) for w in workers)
-    acknowledged = [a for w in workers for a in w.acknowledged]
-    assert len(acknowledged) == len(set(acknowledged))
-    assert len(stored) == len(acknowledged) - refused  # every acknowledged label is stored or its refusal reported
-    assert stored <= set(acknowledged)
+def _check(store: SqlStore, workers: list[OutboxWorker], n_tasks: int, overlap: int) -> None:
+    check_labels(store, "load", n_tasks, overlap, [w.outcome() for w in workers])
 
 
 @pytest.mark.postgres
 def test_fifty_workers_two_servers_one_killed(pg_cluster, tmp_path: Path) -> None:
     url = pg_cluster.new_database()
-    store, tokens = _crowd(url, 50, 500, 3, lease_seconds=4)
+    store, tokens = load_project(url, 50, 500, 3, lease_seconds=4)
     media = tmp_path / "media"
     media.mkdir()
     servers = [Server(url, media, tmp_path / f"server{i}.log").start() for i in range(2)]
     killed = threading.Event()
     try:
         workers = [
-            Worker(servers[i % 2].url, token, tmp_path,
+            OutboxWorker(servers[i % 2].url, token, tmp_path,
                    quit_when=(lambda i=i: killed.is_set() and i % 10 == 1))  # some walk away at the crash
             for i, token in enumerate(tokens)
         ]
@@ -124,12 +56,12 @@ def test_fifty_workers_two_servers_one_killed(pg_cluster, tmp_path: Path) -> Non
 
 def test_eight_workers_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'load.sqlite'}"
-    store, tokens = _crowd(url, 8, 120, 3, lease_seconds=30)
+    store, tokens = load_project(url, 8, 120, 3, lease_seconds=30)
     media = tmp_path / "media"
     media.mkdir()
     server = Server(url, media, tmp_path / "server.log").start()
     try:
-        workers = [Worker(server.url, token, tmp_path) for token in tokens]
+        workers = [OutboxWorker(server.url, token, tmp_path) for token in tokens]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -142,7 +74,7 @@ def test_eight_workers_on_sqlite(tmp_path: Path) -> None:
 
 def test_outbox_holds_labels_while_the_server_is_down(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'outage.sqlite'}"
-    store, (token,) = _crowd(url, 1, 10, 1, lease_seconds=600)
+    store, (token,) = load_project(url, 1, 10, 1, lease_seconds=600)
     server = Server(url, tmp_path, tmp_path / "server.log").start()
     remote = crowdnb.connect(server.url, token, outbox=tmp_path / "outbox.sqlite")
     try:

@@ -38,7 +38,7 @@ def claim(conn: sa.Connection, project_id: int, worker_id: int, n: int, held: li
     own = [row.task_id for row in rows]
     rework = [row.task_id for row in rows if row.status == "rework"]
     slots.extend(conn, project_id, worker_id, held + own, project.lease_seconds)
-    fresh = _lease_new(conn, project_id, worker_id, n - len(own), project)
+    fresh = _lease_new(conn, project_id, worker_id, n - len(own), project, held)
     reasons = review.rework_reasons(conn, worker_id, rework)
     return [replace(t, rework=reasons.get(t.id)) for t in _load(conn, own + fresh)]
 
@@ -64,12 +64,16 @@ def skip(conn: sa.Connection, project_id: int, worker_id: int, task_id: int) -> 
     slots.settle(conn, project_id, worker_id, task_id, "skipped", project.overlap, slots.slot(conn, task_id, worker_id))
 
 
-def _lease_new(conn: sa.Connection, project_id: int, worker_id: int, n: int, project: sa.Row[Any]) -> list[int]:
+def _lease_new(
+    conn: sa.Connection, project_id: int, worker_id: int, n: int, project: sa.Row[Any], held: list[int]
+) -> list[int]:
+    """Lease up to `n` tasks the worker has no slot of and does not hold (a held task whose
+    lease ran out and was returned to the pool is still on the worker's page: not twice)."""
     if n <= 0:
         return []
     policy = QualityPolicy.from_dict(project.quality)
     seen = sa.exists().where(assignments.c.task_id == tasks.c.id, assignments.c.worker_id == worker_id)
-    where = [tasks.c.project_id == project_id, ~seen]
+    where = [tasks.c.project_id == project_id, ~seen, tasks.c.id.not_in(held)]
     wanted = quality.control_slots(conn, project_id, worker_id, n, policy) if policy.control_rate > 0 else []
     controls: list[int] = []
     if wanted:

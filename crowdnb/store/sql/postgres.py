@@ -75,6 +75,7 @@ WITH project AS ({PLAIN_PROJECT}
     SELECT t.id FROM tasks t
     WHERE t.project_id = %(project)s AND t.is_open AND EXISTS (SELECT 1 FROM project)
       AND (SELECT count(*) FROM assignments a WHERE a.task_id = t.id AND a.worker_id = %(worker)s) = 0
+      AND t.id <> ALL(%(held)s::bigint[])  -- held on the caller's page, its lease lapsed
     ORDER BY t.priority DESC, t.position
     LIMIT %(n)s
     FOR UPDATE OF t SKIP LOCKED
@@ -170,16 +171,30 @@ class PlainPath:
     def _driver(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled psycopg connection in autocommit: one statement is one transaction, with no
         BEGIN/COMMIT round trips (SQLAlchemy's connection and result layers are left out too:
-        they cost ~0.1 ms per call, a third of a label's cost here)."""
-        pooled = self.engine.raw_connection()
+        they cost ~0.1 ms per call, a third of a label's cost here). When the database cannot
+        be reached or the connection is lost, SQLAlchemy's error is raised, as on the general
+        path (the server answers 503), and a lost connection leaves the pool."""
+        try:
+            pooled = self.engine.raw_connection()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # not wrapped by the pool
+            raise _unavailable(exc, lost=False) from exc
         driver: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
         try:
             driver.autocommit = True
             try:
                 yield driver
             finally:
-                if not driver.closed:
+                if not (driver.closed or driver.broken):
                     driver.autocommit = False  # as the pool hands it to the general path
+        except psycopg.errors.DeadlockDetected:
+            raise  # the callers hand the case to the general path
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # A statement whose answer was lost may have committed: its callers hear an error
+            # all the same, and a retry (the same annotation id) gets the stored receipt.
+            lost = driver.closed or driver.broken
+            if lost:
+                pooled.invalidate(exc)
+            raise _unavailable(exc, lost=lost) from exc
         finally:
             pooled.close()
 
@@ -374,6 +389,12 @@ class GroupCommit(Generic[In, Out]):
                 ticket.done.release()
             if successor is not None:
                 successor.done.release()
+
+
+def _unavailable(exc: psycopg.Error, *, lost: bool) -> sa.exc.DBAPIError:
+    """A driver error of the plain path as SQLAlchemy raises it on the general path."""
+    kind = sa.exc.InterfaceError if isinstance(exc, psycopg.InterfaceError) else sa.exc.OperationalError
+    return kind(None, None, exc, connection_invalidated=lost)
 
 
 def _id_array(ids: list[int]) -> str:
