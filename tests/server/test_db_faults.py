@@ -133,3 +133,29 @@ def test_a_database_restart_during_outbox_flushes_loses_no_label(faulty: Faulty,
         stop.set()
         remote.close()
         store.close()
+
+
+def test_after_a_crash_the_server_hears_of_revoked_tokens_again(faulty: Faulty) -> None:
+    """The server's access listener reconnects: a token revoked after the restart stops working
+    at once, though it was in the server's memory before the crash."""
+    store = SqlStore(faulty.url)
+    try:
+        token = store.issue_token("listener-check")
+        me = f"{faulty.server.url}/api/v1/me"
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(me, headers=headers).status_code == 200  # now in memory
+        faulty.cluster.kill9()
+        faulty.cluster.restart()
+        deadline = time.monotonic() + 30
+        while httpx.get(me, headers=headers, timeout=10).status_code != 200:  # 503 until reconnected
+            assert time.monotonic() < deadline, "the server did not reconnect"
+            time.sleep(0.2)
+        time.sleep(1.5)  # the listener is back (it retries every second) and trusts its memory again
+        assert httpx.get(me, headers=headers).status_code == 200
+        store.remove_worker("listener-check")
+        deadline = time.monotonic() + 2
+        while httpx.get(me, headers=headers).status_code != 401:
+            assert time.monotonic() < deadline, "a revoked token still works after the restart"
+            time.sleep(0.02)
+    finally:
+        store.close()
