@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError
 from crowdnb import __version__
 from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.server import models
+from crowdnb.server.limits import BodyLimit, Limits
 from crowdnb.server.routers import labels, me, media, points, projects, reviews, tasks, workers
 from crowdnb.store import STORE_ENV, SqlStore
 
@@ -29,8 +30,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
-    """The FastAPI application serving `store`, with task images under `media_root`."""
+def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits = Limits()) -> FastAPI:
+    """The FastAPI application serving `store`, with task images under `media_root`; bodies
+    over their route's size in `limits` are refused before they are read."""
     app = FastAPI(title="crowdnb", version=__version__, description=__doc__)
     app.state.store = store if isinstance(store, SqlStore) else SqlStore(store)
     app.state.media = Path(media_root).resolve()
@@ -39,12 +41,14 @@ def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(DataError, _refused_value)
+    # Added last, so outermost: a body over the limit is refused before anything reads or parses it.
+    app.add_middleware(BodyLimit, limits=limits, prefix=API)
     return app
 
 
 def app_from_environment() -> FastAPI:
-    """The app for `crowdnb serve` worker processes: store and media from the environment."""
-    return create_app(os.environ[STORE_ENV], os.environ[MEDIA_ENV])
+    """The app for `crowdnb serve` worker processes: store, media and limits from the environment."""
+    return create_app(os.environ[STORE_ENV], os.environ[MEDIA_ENV], Limits.from_environment(os.environ))
 
 
 async def _refused_value(_request: Request, exc: Exception) -> JSONResponse:
