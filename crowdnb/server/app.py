@@ -30,9 +30,9 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits = Limits()) -> FastAPI:
+def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits | None = None) -> FastAPI:
     """The FastAPI application serving `store`, with task images under `media_root`; bodies
-    over their route's size in `limits` are refused before they are read."""
+    over their route's size in `limits` (default: `Limits()`) are refused before they are read."""
     app = FastAPI(title="crowdnb", version=__version__, description=__doc__)
     app.state.store = store if isinstance(store, SqlStore) else SqlStore(store)
     app.state.media = Path(media_root).resolve()
@@ -42,7 +42,7 @@ def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits = L
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(DataError, _refused_value)
     # Added last, so outermost: a body over the limit is refused before anything reads or parses it.
-    app.add_middleware(BodyLimit, limits=limits, prefix=API)
+    app.add_middleware(BodyLimit, limits=limits or Limits(), prefix=API)
     return app
 
 

@@ -209,7 +209,7 @@ def test_serve_takes_limits_from_options_over_the_environment(tmp_path: Path, mo
     }
     (run,) = runs
     assert run["http"].func is HeadLimit and run["http"].keywords == {"head_limit": 8192}
-    assert (run["timeout_worker_healthcheck"], run["timeout_graceful_shutdown"], run["timeout_keep_alive"]) == (60, 30, 30)
+    assert (run["timeout_worker_healthcheck"], run["timeout_graceful_shutdown"], run["timeout_keep_alive"]) == (60, 30, 75)
 
 
 def test_serve_refuses_a_limit_that_is_not_a_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
