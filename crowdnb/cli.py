@@ -2,6 +2,29 @@
 
 Only the base dependencies are needed: the store is opened inside the commands, and `serve`
 loads the server extra (FastAPI, uvicorn) when it runs.
+
+`serve --processes N` runs uvicorn's own supervisor, tuned, rather than gunicorn (a dependency
+more, whose uvicorn worker has left uvicorn). What the supervisor does (uvicorn 0.51+,
+`uvicorn/supervisors/multiprocess.py`), and so the timeouts chosen:
+
+- Every 0.5 s it pings each process over a pipe. A thread of the process answers, not its event
+  loop, so busy requests do not delay the answer; a saturated CPU, or a long C call holding the
+  GIL, only stretches it (at load 20 with 50 workers, 30 s of pings were each answered within
+  1 s). A process that does not answer within `--healthcheck-timeout` is killed (SIGKILL: its
+  requests in flight are lost) and replaced; one that exits is replaced at once, whatever the
+  timeout.
+- The same timeout bounds how long a new process may take to be ready. Processes are spawned and
+  import the app afresh: 5 s on 2 cores at load 2, 34 s at load 15. uvicorn's default of 5 s
+  made SIGHUP abort every reload ("not ready in time"); 60 s does not. Its cost: a frozen
+  process is replaced a minute late, and the supervisor, waiting on it, handles signals late.
+- SIGHUP starts a replacement for each process in turn and, once it is ready, sends the old one
+  SIGTERM: it accepts no more connections and finishes its requests in flight, for at most
+  `--graceful-timeout` (uvicorn waits forever by default: one stuck request would hold the
+  reload and the shutdown). SIGTERM stops every process that way. `--processes 1` runs no
+  supervisor, and SIGHUP ends it.
+- `--keep-alive` 75 s (uvicorn: 5 s): longer than the idle timeout of httpx (5 s, the client's)
+  and of common proxies (60 s), so the client closes an idle connection first and never sends a
+  request onto one the server is closing.
 """
 
 from __future__ import annotations
@@ -20,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import pandas as pd
 
+    from crowdnb.server.limits import Limits
     from crowdnb.store import SqlStore
 
 SERVER_EXTRA = 'crowdnb serve needs the server extra: pip install "crowdnb[server]"'
@@ -29,9 +53,16 @@ SERVER_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "http
 # Columns of a labels export written as JSON in CSV cells, whatever their values.
 JSON_COLUMNS = ("label", "meta")
 FORMATS = ("csv", "jsonl")
+# `serve`'s timeouts in seconds, passed to uvicorn (the module docstring says why these values).
+TIMEOUTS = {
+    "--healthcheck-timeout": (60, "seconds a server process may take to answer its supervisor's ping before it is replaced"),
+    "--graceful-timeout": (30, "seconds a stopping or restarting process waits for requests in flight"),
+    "--keep-alive": (75, "seconds an idle connection is kept open"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
+    from crowdnb.server.limits import SETTINGS, Limits, format_size
     from crowdnb.store.sql.accounts import ROLES
 
     parser = argparse.ArgumentParser(prog="crowdnb", description=__doc__.split("\n\n")[0])
@@ -52,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--processes", type=int, default=1, help="server processes (state lives in the store)")
+    for name, setting in SETTINGS.items():
+        serve.add_argument(
+            setting.option, type=_size, metavar="SIZE",
+            help=f"largest {setting.bounds} (default {format_size(getattr(Limits(), name))}; environment: ${setting.env})",
+        )
+    for option, (default, meaning) in TIMEOUTS.items():
+        serve.add_argument(option, type=int, default=default, metavar="SECONDS", help=f"{meaning} (default {default})")
     worker = commands.add_parser("worker", help="manage workers").add_subparsers(dest="action", required=True)
     add = worker.add_parser("add", help="create a worker (or give them a new token); prints the token once")
     add.add_argument("name")
@@ -211,6 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from crowdnb.server.app import MEDIA_ENV
+        from crowdnb.server.head import HeadLimit
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in SERVER_MODULES:
             raise
@@ -222,6 +261,11 @@ def _serve(args: argparse.Namespace) -> int:
     if not os.path.isdir(media):
         print(f"no media folder at {media}", file=sys.stderr)
         return 1
+    try:
+        limits = _limits(args)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     url = _store_url(args.store)
     try:
         with _open(url):  # migrate once, before the processes start
@@ -231,12 +275,33 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     os.environ[STORE_ENV] = url
     os.environ[MEDIA_ENV] = media
+    os.environ.update(limits.environment())
     print(serving_line(url, args.host, args.port, args.processes, media), flush=True)
     uvicorn.run(
         "crowdnb.server.app:app_from_environment", factory=True, host=args.host, port=args.port,
-        workers=args.processes, log_level="warning",
+        workers=args.processes, http=HeadLimit.of(limits.head), timeout_worker_healthcheck=args.healthcheck_timeout,
+        timeout_graceful_shutdown=args.graceful_timeout, timeout_keep_alive=args.keep_alive, log_level="warning",
     )
     return 0
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The request limits: `serve`'s options, else the environment's, else the defaults."""
+    from dataclasses import replace
+
+    from crowdnb.server.limits import SETTINGS, Limits
+
+    given = {name: size for name in SETTINGS if (size := getattr(args, f"max_{name}")) is not None}
+    return replace(Limits.from_environment(os.environ), **given)
+
+
+def _size(text: str) -> int:
+    from crowdnb.server.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def serving_line(url: str, host: str, port: int, processes: int, media: str) -> str:

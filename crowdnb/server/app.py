@@ -24,6 +24,7 @@ from crowdnb import __version__
 from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.server import models
 from crowdnb.server.caches import AccessListener, Caches, cache_seconds
+from crowdnb.server.limits import BodyLimit, Limits
 from crowdnb.server.routers import labels, me, media, points, projects, reviews, tasks, workers
 from crowdnb.store import STORE_ENV, SqlStore
 
@@ -40,8 +41,9 @@ RESPONSES = {**models.ERRORS, 503: {"description": "the store's database is unav
 log = logging.getLogger(__name__)
 
 
-def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
-    """The FastAPI application serving `store`, with task images under `media_root`."""
+def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits | None = None) -> FastAPI:
+    """The FastAPI application serving `store`, with task images under `media_root`; bodies
+    over their route's size in `limits` (default: `Limits()`) are refused before they are read."""
     app = FastAPI(title="crowdnb", version=__version__, description=__doc__, lifespan=_lifespan)
     app.state.store = store if isinstance(store, SqlStore) else SqlStore(store)
     app.state.media = Path(media_root).resolve()
@@ -53,6 +55,8 @@ def create_app(store: SqlStore | str, media_root: str | Path) -> FastAPI:
     app.add_exception_handler(DataError, _refused_value)
     for error in UNAVAILABLE:
         app.add_exception_handler(error, _unavailable)
+    # Added last, so outermost: a body over the limit is refused before anything reads or parses it.
+    app.add_middleware(BodyLimit, limits=limits or Limits(), prefix=API)
     return app
 
 
@@ -72,8 +76,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for `crowdnb serve` worker processes: store and media from the environment."""
-    return create_app(os.environ[STORE_ENV], os.environ[MEDIA_ENV])
+    """The app for `crowdnb serve` worker processes: store, media and limits from the environment."""
+    return create_app(os.environ[STORE_ENV], os.environ[MEDIA_ENV], Limits.from_environment(os.environ))
 
 
 async def _refused_value(_request: Request, exc: Exception) -> JSONResponse:
