@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from crowdnb.server import models
 from crowdnb.server.deps import ProjectCaller, StoreDep, member_project, records
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(prefix="/projects/{project}", tags=["labels"])
+router = APIRouter(prefix="/projects/{project}", tags=["labels"], route_class=CheckedRoute)
 
 
 @router.post("/submit")

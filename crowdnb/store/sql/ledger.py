@@ -7,6 +7,7 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from crowdnb import values
 from crowdnb.store.schema import ledger, workers
 
 
@@ -15,6 +16,8 @@ def credit(
     project_id: int | None = None, annotation_id: str | None = None,
 ) -> bool:
     """Append a credit unless one with `key` exists; True if it was added."""
+    values.refuse(reason, "reason")
+    values.refuse(key, "key")
     if conn.scalar(sa.select(sa.func.count()).where(ledger.c.key == key)):
         return False
     conn.execute(
@@ -30,8 +33,15 @@ def balance(conn: sa.Connection, worker_id: int) -> int:
     return int(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.worker_id == worker_id)))
 
 
+def check_aware(start: datetime, end: datetime) -> None:
+    """Refuse a period given in naive datetimes: whose clock would they be on?"""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("payouts need timezone-aware start and end, e.g. datetime(2026, 12, 1, tzinfo=timezone.utc)")
+
+
 def payouts(conn: sa.Connection, start: datetime, end: datetime) -> pd.DataFrame:
     """Points earned per worker in [start, end): worker, points, entries."""
+    check_aware(start, end)
     rows = conn.execute(
         sa.select(workers.c.name.label("worker"), sa.func.sum(ledger.c.amount).label("points"), sa.func.count().label("entries"))
         .join(workers, workers.c.id == ledger.c.worker_id)
