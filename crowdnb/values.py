@@ -11,9 +11,9 @@ at position 5, which cannot be stored``. Positions count Python characters (code
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
+from math import isfinite
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +47,15 @@ def text_flaw(text: str) -> str | None:
 
 def storable(value: Any, *, strings: bool = True) -> bool:
     """Whether `value` can be stored (the fast check: no paths, no messages). `strings=False`
-    skips the strings, for JSON parsed from text without ``\\u`` escapes: NUL and lone
-    surrogates can only come from those, so only depth and numbers are left to check."""
-    return _fine(value, MAX_DEPTH, _UNSTORABLE.search if strings else None)
+    skips the strings, for JSON parsed from text whose escapes cannot make a NUL or a lone
+    surrogate (see `crowdnb.server.routing`): only depth and numbers are left to check."""
+    return _fine(value, MAX_DEPTH, strings)
 
 
 def flaws(value: Any, where: str = "") -> list[Flaw]:
     """Every reason `value` cannot be stored (at most `MAX_FLAWS`), each at its path under
     `where`; empty when it can be."""
-    if _fine(value, MAX_DEPTH, _UNSTORABLE.search):
+    if _fine(value, MAX_DEPTH, True):
         return []
     found: list[Flaw] = []
     _collect(value, where, MAX_DEPTH, found)
@@ -66,51 +66,65 @@ def refuse(value: Any, where: str, error: type[Exception] = ValueError) -> None:
     """Raise `error` naming the first flaw of `value` (at `where`) if it cannot be stored."""
     found = flaws(value, where)
     if found:
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        capped = "+" if len(found) >= MAX_FLAWS else ""
+        more = f" (and {len(found) - 1}{capped} more)" if len(found) > 1 else ""
         raise error(f"{found[0]}{more}")
 
 
-def _fine(value: Any, depth: int, search: Callable[[str], object] | None) -> bool:
-    """`storable` for a value with `depth` levels of nesting left, strings checked by `search`
-    (None: not checked). Exact types first, as JSON parsing makes them; loops, not generators,
-    as this runs on every request."""
+def _bad_text(text: str) -> bool:
+    """Whether `text` has a NUL or a lone surrogate (ASCII text, the common case, only the
+    first; a C scan either way)."""
+    return "\x00" in text if text.isascii() else _UNSTORABLE.search(text) is not None
+
+
+def _fine(value: Any, depth: int, strings: bool) -> bool:
+    """`storable` for a value with `depth` levels of nesting left (strings checked only if
+    `strings`). This runs on every request: exact types as JSON parsing makes them, scalars
+    inside containers checked in the loop, not by a call each."""
     kind = type(value)
     if kind is dict:
-        if depth <= 0:
+        if strings and not _keys_fine(value):
             return False
-        for key, item in value.items():
-            if search is not None and type(key) is str and search(key) is not None:
+        items: Iterable[Any] = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return _fine_other(value, depth, strings)
+    if depth <= 0:
+        return False
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if strings and ("\x00" in item if item.isascii() else _UNSTORABLE.search(item) is not None):
                 return False
-            if not _fine(item, depth - 1, search):
+        elif kind is float:
+            if not isfinite(item):
                 return False
-        return True
-    if kind is list:
-        if depth <= 0:
+        elif not (kind is int or kind is bool or item is None) and not _fine(item, depth - 1, strings):
             return False
-        for item in value:
-            if not _fine(item, depth - 1, search):
-                return False
-        return True
-    if kind is str:
-        return search is None or search(value) is None
-    if kind is int or kind is bool or value is None:
-        return True
-    if kind is float:
-        return math.isfinite(value)
-    return _fine_other(value, depth, search)
+    return True
 
 
-def _fine_other(value: Any, depth: int, search: Callable[[str], object] | None) -> bool:
+def _keys_fine(value: dict[Any, Any]) -> bool:
+    """Whether every string key of `value` is storable (other keys are the encoder's business);
+    checked joined, as joining cannot make or hide a NUL or a lone surrogate."""
+    try:
+        return not _bad_text("".join(value))
+    except TypeError:  # keys that are not all strings
+        return not any(isinstance(k, str) and _bad_text(k) for k in value)
+
+
+def _fine_other(value: Any, depth: int, strings: bool) -> bool:
     """`_fine` for other types: tuples and subclasses (numpy strings and floats, ordered
     dicts, ...); anything else is left to the JSON encoder."""
     if isinstance(value, str):
-        return search is None or search(value) is None
+        return not (strings and _bad_text(value))
     if isinstance(value, dict):
-        return _fine(dict(value), depth, search)
+        return _fine(dict(value), depth, strings)
     if isinstance(value, (list, tuple)):
-        return _fine(list(value), depth, search)
+        return _fine(list(value), depth, strings)
     if isinstance(value, float):
-        return math.isfinite(value)
+        return isfinite(value)
     return True
 
 
@@ -123,8 +137,8 @@ def _collect(value: Any, where: str, depth: int, found: list[Flaw]) -> None:
         if message:
             found.append(Flaw(where, message))
     elif isinstance(value, float):
-        if not math.isfinite(value):
-            found.append(Flaw(where, f"is {value!r}, which JSON cannot hold"))
+        if not isfinite(value):
+            found.append(Flaw(where, f"is {float(value)!r}, which JSON cannot hold"))
     elif isinstance(value, (dict, list, tuple)):
         if depth <= 0:
             found.append(Flaw(where, f"is nested more than {MAX_DEPTH} levels deep"))

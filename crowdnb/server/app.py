@@ -67,7 +67,7 @@ async def _conflicting_value(_request: Request, exc: Exception) -> JSONResponse:
 async def _unbound_value(request: Request, exc: Exception) -> JSONResponse:
     """A value refused before it reached the database (a bind parameter SQLAlchemy could not
     convert) is the request's fault: 422. Errors of the database itself stay server errors."""
-    if isinstance(exc, DBAPIError) or not isinstance(getattr(exc, "orig", None), (ValueError, TypeError)):
+    if isinstance(exc, DBAPIError) or not isinstance(getattr(exc, "orig", None), (ValueError, TypeError, OverflowError)):
         raise exc
     return await _refused_value(request, exc)
 

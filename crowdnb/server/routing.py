@@ -11,6 +11,7 @@ naming its place in the request, e.g. ``body.labels[3].label: contains U+0000 (N
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi.routing import APIRoute
 from crowdnb import values
 
 SHOWN = 5  # flaws quoted in `detail`; `problems` has them all (up to values.MAX_FLAWS)
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class Refused(HTTPException):
@@ -83,8 +85,9 @@ def parse_body(raw: bytes) -> Any:
         raise
     except ValueError as exc:  # an integer of more digits than Python converts
         raise Refused([values.Flaw("body", str(exc))]) from None
-    # Without a backslash the text has no escapes, so no NUL or lone surrogate: a raw one is
-    # invalid JSON or invalid UTF-8. Then only depth and numbers are left to check.
-    if not values.storable(parsed, strings="\\" in text):
+    # A NUL or a lone surrogate can only come from a \u escape (raw, one is invalid JSON or
+    # invalid UTF-8): without a \u0000 or \uD800-\uDFFF escape, only depth and numbers are
+    # left to check (escaped pairs, e.g. an emoji, are checked in full).
+    if not values.storable(parsed, strings=_RISKY_ESCAPE.search(text) is not None):
         raise Refused(values.flaws(parsed, "body"))
     return parsed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pandas as pd
 import sqlalchemy as sa
@@ -33,15 +33,20 @@ def balance(conn: sa.Connection, worker_id: int) -> int:
     return int(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount), 0)).where(ledger.c.worker_id == worker_id)))
 
 
-def check_aware(start: datetime, end: datetime) -> None:
-    """Refuse a period given in naive datetimes: whose clock would they be on?"""
+def utc_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """`start` and `end` in UTC; ValueError for naive datetimes (whose clock would they be on?)
+    and for moments UTC cannot write (before year 1 or after 9999)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("payouts need timezone-aware start and end, e.g. datetime(2026, 12, 1, tzinfo=timezone.utc)")
+    try:
+        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"payouts need start and end within the years 1 to 9999 in UTC, got {start}, {end}") from None
 
 
 def payouts(conn: sa.Connection, start: datetime, end: datetime) -> pd.DataFrame:
     """Points earned per worker in [start, end): worker, points, entries."""
-    check_aware(start, end)
+    start, end = utc_period(start, end)
     rows = conn.execute(
         sa.select(workers.c.name.label("worker"), sa.func.sum(ledger.c.amount).label("points"), sa.func.count().label("entries"))
         .join(workers, workers.c.id == ledger.c.worker_id)

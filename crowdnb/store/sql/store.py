@@ -407,7 +407,7 @@ class SqlStore:
     def payouts(self, start: datetime, end: datetime) -> pd.DataFrame:
         """Points earned per worker in [start, end): worker, points, entries; both need a time
         zone."""
-        ledger.check_aware(start, end)
+        start, end = ledger.utc_period(start, end)
         with self._write() as conn:
             review.approve_due(conn)
             return ledger.payouts(conn, start, end)
