@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from math import isfinite
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 MAX_DEPTH = 32  # lists and objects inside one another; real labels and payloads need a handful
@@ -79,8 +79,8 @@ def _bad_text(text: str) -> bool:
 
 def _fine(value: Any, depth: int, strings: bool) -> bool:
     """`storable` for a value with `depth` levels of nesting left (strings checked only if
-    `strings`). This runs on every request: exact types as JSON parsing makes them, scalars
-    inside containers checked in the loop, not by a call each."""
+    `strings`). This runs on every request: exact types as JSON parsing makes them first, and
+    scalars inside a container checked in its loop rather than by a call each."""
     kind = type(value)
     if kind is dict:
         if strings and not _keys_fine(value):
@@ -95,7 +95,7 @@ def _fine(value: Any, depth: int, strings: bool) -> bool:
     for item in items:
         kind = type(item)
         if kind is str:
-            if strings and ("\x00" in item if item.isascii() else _UNSTORABLE.search(item) is not None):
+            if strings and _bad_text(item):
                 return False
         elif kind is float:
             if not isfinite(item):

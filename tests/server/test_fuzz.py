@@ -1,6 +1,7 @@
 """schemathesis fuzzes every operation of the OpenAPI schema as each role, against a PostgreSQL
 store, through all its phases (examples, coverage, fuzzing, and stateful sequences along the
-links it infers): no input makes the server fail, and the answers keep to the schema."""
+links it infers): no input makes the server fail, invalid input is refused, and the answers keep
+to the schema."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from crowdnb import kinds
 
 SECONDS_PER_ROLE = 25  # three roles: about 75 s of fuzzing in all
 ROLES = ("boss", "ines", "ana")  # manager, inspector, worker
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+# Every check but two that cannot hold: the schema lets any string through where the store
+# refuses NUL and lone surrogates (positive_data_acceptance sees a 422 for schema-valid data), and
+# Starlette's 405 lists the methods of the first route matching the path only (Allow header).
+EXCLUDED = "positive_data_acceptance,allow_header_conformance"
 # Values that exist, offered often enough for requests to get past 403 and 404 to the code
 # behind them; the rest of the time schemathesis makes up its own.
 CONFIG = f"""
@@ -50,7 +54,7 @@ def test_no_input_causes_a_server_error(pg_cluster: Cluster, tmp_path: Path) -> 
         for who in ROLES:
             command = [
                 str(Path(sys.executable).with_name("schemathesis")), "run", f"{crowd.server.url}/openapi.json",
-                "--checks", CHECKS, "--max-time", str(SECONDS_PER_ROLE), "--seed", "7", "--workers", "1",
+                "--checks", "all", "--exclude-checks", EXCLUDED, "--max-time", str(SECONDS_PER_ROLE), "--seed", "7", "--workers", "1",
                 "--header", f"Authorization: Bearer {crowd.tokens[who]}", "--request-timeout", "20",
                 "--generation-database", "none", "--no-color",
             ]
