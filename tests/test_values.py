@@ -24,8 +24,8 @@ def nested(levels: int) -> list:
          "label.turns[1].answer: contains U+0000 (NUL) at position 2, which cannot be stored"),
         ("ok \ud800", "label: contains a lone surrogate U+D800 at position 3, which is not UTF-8 text and cannot be stored"),
         ({"k\x00": 1}, "label['k\\x00']: the key contains U+0000 (NUL) at position 1, which cannot be stored"),
-        ({"my col": ["x", "\udfff"]}, "label['my col'][1]: contains a lone surrogate U+DFFF at position 0, "
-                                       "which is not UTF-8 text and cannot be stored"),
+        ({"my col": ["x", "\udfff"]}, ("label['my col'][1]: contains a lone surrogate U+DFFF at position 0, "
+                                        "which is not UTF-8 text and cannot be stored")),
         ([1.5, float("nan")], "label[1]: is nan, which JSON cannot hold"),
         ({"x": -float("inf")}, "label.x: is -inf, which JSON cannot hold"),
         (nested(values.MAX_DEPTH + 1), "label" + "[0]" * values.MAX_DEPTH + ": is nested more than 32 levels deep"),

@@ -8,7 +8,16 @@ from crowdnb.aggregation.methods import Estimator
 from crowdnb.aggregation.text import BestCandidate, SpanAggregator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
-from crowdnb.kinds.checks import class_list, count, flag, items, known_class, no_options, record, text
+from crowdnb.kinds.checks import (
+    class_list,
+    count,
+    flag,
+    items,
+    known_class,
+    no_options,
+    record,
+    text,
+)
 from crowdnb.media import IMAGE, TEXT, Media
 
 

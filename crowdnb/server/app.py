@@ -19,8 +19,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from crowdnb import __version__
 from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.server import models
-from crowdnb.server.routing import Refused
 from crowdnb.server.routers import labels, me, media, points, projects, reviews, tasks, workers
+from crowdnb.server.routing import Refused
 from crowdnb.store import STORE_ENV, SqlStore
 
 MEDIA_ENV = "CROWDNB_MEDIA"

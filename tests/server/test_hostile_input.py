@@ -102,8 +102,8 @@ PROBES: list[tuple[str, str, str, str, Any, str]] = [
     ("unknown quality setting", "boss", "POST", "/projects", new_project(quality={"bogus": 1}), "unknown quality setting(s) ['bogus']"),
     ("quality setting of the wrong type", "boss", "POST", "/projects", new_project(quality={"control_rate": "x"}),
      "quality setting control_rate must be float"),
-    ("infinite quality setting", "boss", "POST", "/projects", b'{"name": "fresh", "kind": "image-class", '
-     b'"options": {"classes": ["a"]}, "quality": {"prior_weight": 1e400}}', "body.quality.prior_weight: is inf"),
+    ("infinite quality setting", "boss", "POST", "/projects", (b'{"name": "fresh", "kind": "image-class", '
+     b'"options": {"classes": ["a"]}, "quality": {"prior_weight": 1e400}}'), "body.quality.prior_weight: is inf"),
     ("quality threshold out of range", "boss", "PUT", "/projects/street/quality", {"policy": {"ban_below": 7}},
      "quality setting ban_below is a skill, between 0 and 1"),
     ("payouts without a time zone", "boss", "GET", "/payouts?start=2020-01-01T00:00:00&end=2030-01-01T00:00:00Z", None,

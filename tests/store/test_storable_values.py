@@ -4,7 +4,7 @@ server gives (`crowdnb.values`), and stores nothing when it does."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -117,7 +117,7 @@ def test_reasons_ids_and_credits_are_refused(filled: SqlStore) -> None:
 
 
 def test_payouts_need_timezone_aware_datetimes(filled: SqlStore) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert filled.payouts(now - timedelta(days=1), now).empty
     with pytest.raises(ValueError, match="timezone-aware start and end"):
         filled.payouts(datetime(2020, 1, 1), now)

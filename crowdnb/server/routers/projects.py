@@ -12,8 +12,8 @@ from crowdnb import kinds
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.server import models
 from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
-from crowdnb.store import ProjectInfo
 from crowdnb.server.routing import CheckedRoute
+from crowdnb.store import ProjectInfo
 
 router = APIRouter(prefix="/projects", tags=["projects"], route_class=CheckedRoute)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -39,7 +39,7 @@ def utc_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("payouts need timezone-aware start and end, e.g. datetime(2026, 12, 1, tzinfo=timezone.utc)")
     try:
-        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        return start.astimezone(UTC), end.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"payouts need start and end within the years 1 to 9999 in UTC, got {start}, {end}") from None
 

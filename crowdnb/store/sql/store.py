@@ -332,7 +332,7 @@ class SqlStore:
         for i, submission in enumerate(submissions):
             payload = payloads.get(submission.task_id) if kind.label_uses_payload else {}
             if payload is None or not submit.fits(submission):
-                continue  # not a task of the project, or an id that cannot be one: the general path says so
+                continue  # not the project's task, or an unstorable id or label: the general path says so
             try:
                 label = kind.validate_label(submission.label, config, payload)
             except LabelError:  # the general path reports it, unless this is a retry of a stored label
