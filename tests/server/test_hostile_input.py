@@ -144,7 +144,9 @@ def test_refusals_come_before_the_token_is_checked(setup: Setup) -> None:
     """A made-up token learns nothing about projects, but a value that cannot be stored is
     refused before the token is even looked up; a clean request is then a 401."""
     assert call(setup.crowd, "garbage", "GET", "/projects/%00/progress").status_code == 422
+    assert call(setup.crowd, "garbage", "POST", "/projects/street/members", {"worker": "a\x00"}).status_code == 422
     assert call(setup.crowd, "garbage", "GET", "/projects/street/progress").status_code == 401
+    assert call(setup.crowd, "garbage", "POST", "/projects/street/members", {"worker": "ana"}).status_code == 401
 
 
 def test_text_beyond_ascii_is_kept(setup: Setup) -> None:
