@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from crowdnb.aggregation.classification import DawidSkene
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
+from crowdnb.kinds.checks import no_options
 from crowdnb.media import Media
 
 
@@ -36,6 +39,19 @@ class Kind(ABC):
     @abstractmethod
     def make_config(self, **options: Any) -> dict[str, Any]:
         """The project's label configuration from user options; raises ValueError on bad ones."""
+
+    def option_names(self) -> list[str]:
+        """The options `make_config` takes (its keyword-only parameters)."""
+        parameters = inspect.signature(self.make_config).parameters.values()
+        return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    def configure(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """`make_config` for options given as data (a JSON object over HTTP): a key that is not
+        one of the kind's options is refused by name (ValueError), never passed on as a Python
+        argument."""
+        known = self.option_names()
+        no_options(self.name, {k: v for k, v in options.items() if k not in known}, known)
+        return self.make_config(**options)
 
     def options_of(self, config: dict[str, Any]) -> dict[str, Any]:
         """The options that `make_config` turns into `config` (a configuration travels as its

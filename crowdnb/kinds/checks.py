@@ -7,8 +7,12 @@ offending field and value, e.g. ``boxes[2].w: expected a number > 0, got -3``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
+from crowdnb import values
 from crowdnb.errors import LabelError
 
 # Geometry may sit up to half a pixel outside the image (a box drawn to the very edge).
@@ -17,9 +21,11 @@ EDGE_TOLERANCE = 0.5
 
 def class_list(kind: str, classes: Any) -> list[str]:
     """A project's classes: a non-empty list of distinct, non-empty strings."""
-    if not classes or isinstance(classes, str):
-        raise ValueError(f"{kind}: `classes` must list at least one class")
+    if classes is None or isinstance(classes, (str, Mapping)) or not isinstance(classes, Iterable):
+        raise ValueError(f"{kind}: `classes` must list at least one class, got {classes!r}")
     names = list(classes)
+    if not names:
+        raise ValueError(f"{kind}: `classes` must list at least one class")
     for name in names:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"{kind}: class names must be non-empty strings, got {name!r}")
@@ -29,10 +35,25 @@ def class_list(kind: str, classes: Any) -> list[str]:
     return names
 
 
-def no_options(kind: str, options: dict[str, Any]) -> None:
-    """Refuse options a kind does not know."""
+def no_options(kind: str, options: Mapping[str, Any], known: Iterable[str] = ()) -> None:
+    """Refuse options a kind does not know (naming the ones it does, when given)."""
     if options:
-        raise ValueError(f"{kind}: unknown option(s) {sorted(options)}")
+        listed = f"; its options: {sorted(known)}" if known else ""
+        raise ValueError(f"{kind}: unknown option(s) {sorted(options, key=repr)}{listed}")
+
+
+def flag(value: Any, where: str) -> bool:
+    """An on/off option: true or false, not a string or number that looks like one."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{where}: expected true or false, got {value!r}")
+    return bool(value)
+
+
+def count(value: Any, where: str, *, minimum: int = 0) -> int:
+    """A whole-number option of at least `minimum`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{where}: expected a whole number >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def known_class(value: Any, config: dict[str, Any], where: str = "label") -> str:
@@ -69,13 +90,14 @@ def number(value: Any, where: str, *, positive: bool = False) -> float:
 
 
 def text(value: Any, where: str, *, required: bool = True, max_chars: int | None = None) -> str:
-    """A string, non-blank if required, without NUL characters, at most `max_chars` characters."""
+    """A string, non-blank if required, storable (`crowdnb.values`), at most `max_chars` characters."""
     if not isinstance(value, str):
         raise LabelError(f"{where}: expected text, got {value!r}")
     if required and not value.strip():
         raise LabelError(f"{where}: must not be empty")
-    if "\x00" in value:  # no store keeps it: PostgreSQL's text and JSON refuse the NUL character
-        raise LabelError(f"{where}: contains a NUL character (\\u0000) at position {value.index(chr(0))}")
+    flaw = values.text_flaw(value)
+    if flaw:
+        raise LabelError(f"{where}: {flaw}")
     if max_chars is not None and len(value) > max_chars:
         raise LabelError(f"{where}: {len(value)} characters, at most {max_chars} allowed")
     return value

@@ -8,7 +8,7 @@ from crowdnb.aggregation.classification import BinaryRelevance
 from crowdnb.aggregation.methods import Estimator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
-from crowdnb.kinds.checks import class_list, items, known_class, no_options
+from crowdnb.kinds.checks import class_list, flag, items, known_class, no_options
 from crowdnb.media import IMAGE, TEXT, Media
 
 
@@ -46,7 +46,7 @@ class Multilabel(Kind):
 
     def make_config(self, *, classes: Any = None, allow_empty: bool = False, **options: Any) -> dict[str, Any]:
         no_options(self.name, options)
-        return {"classes": class_list(self.name, classes), "allow_empty": bool(allow_empty)}
+        return {"classes": class_list(self.name, classes), "allow_empty": flag(allow_empty, f"{self.name}: allow_empty")}
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[str]:
         chosen = [known_class(v, config, f"label[{i}]") for i, v in enumerate(items(label, "label"))]

@@ -20,6 +20,7 @@ from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
 from crowdnb.kinds.checks import (
     class_list,
+    count,
     image_size,
     inside,
     items,
@@ -183,14 +184,16 @@ class Keypoints(Kind):
     ) -> dict[str, Any]:
         no_options(self.name, options)
         if preset is not None:
-            if preset not in KEYPOINT_PRESETS:
+            if not isinstance(preset, str) or preset not in KEYPOINT_PRESETS:
                 raise ValueError(f"keypoints: unknown preset {preset!r}; presets: {sorted(KEYPOINT_PRESETS)}")
             points = points or KEYPOINT_PRESETS[preset]["points"]
             skeleton = skeleton if skeleton is not None else KEYPOINT_PRESETS[preset]["skeleton"]
         names = class_list(self.name, points)
-        edges = [list(edge) for edge in (skeleton or [])]
+        if skeleton is not None and not isinstance(skeleton, (list, tuple)):
+            raise ValueError(f"keypoints: skeleton must be a list of [point, point] edges, got {skeleton!r}")
+        edges = [list(edge) if isinstance(edge, (list, tuple)) else edge for edge in (skeleton or [])]
         for edge in edges:
-            if len(edge) != 2 or not set(edge) <= set(names):
+            if not isinstance(edge, list) or len(edge) != 2 or not all(isinstance(p, str) and p in names for p in edge):
                 raise ValueError(f"keypoints: skeleton edge {edge!r} must join two of the points {names}")
         return {"points": names, "skeleton": edges}
 
@@ -244,7 +247,7 @@ class OCR(Kind):
         no_options(self.name, options)
         if shape not in ("box", "quad"):
             raise ValueError(f"ocr: shape must be 'box' or 'quad', got {shape!r}")
-        return {"classes": [], "shape": shape, "transcribe": True, "max_chars": int(max_chars)}
+        return {"classes": [], "shape": shape, "transcribe": True, "max_chars": count(max_chars, "ocr: max_chars", minimum=1)}
 
     def options_of(self, config: dict[str, Any]) -> dict[str, Any]:
         return {"shape": config["shape"], "max_chars": config["max_chars"]}

@@ -8,7 +8,16 @@ from crowdnb.aggregation.methods import Estimator
 from crowdnb.aggregation.text import BestCandidate, SpanAggregator
 from crowdnb.errors import LabelError
 from crowdnb.kinds.base import Kind
-from crowdnb.kinds.checks import class_list, items, known_class, no_options, record, text
+from crowdnb.kinds.checks import (
+    class_list,
+    count,
+    flag,
+    items,
+    known_class,
+    no_options,
+    record,
+    text,
+)
 from crowdnb.media import IMAGE, TEXT, Media
 
 
@@ -28,7 +37,7 @@ class Spans(Kind):
 
     def make_config(self, *, classes: Any = None, allow_overlap: bool = False, **options: Any) -> dict[str, Any]:
         no_options(self.name, options)
-        return {"classes": class_list(self.name, classes), "allow_overlap": bool(allow_overlap)}
+        return {"classes": class_list(self.name, classes), "allow_overlap": flag(allow_overlap, f"{self.name}: allow_overlap")}
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
         source = payload.get("text", "")
@@ -82,12 +91,14 @@ class QA(Kind):
         **options: Any,
     ) -> dict[str, Any]:
         no_options(self.name, options)
-        if not 1 <= min_turns <= max_turns:
-            raise ValueError(f"qa: need 1 <= min_turns <= max_turns, got {min_turns}, {max_turns}")
-        return {
+        config = {
             "min_turns": min_turns, "max_turns": max_turns,
             "max_question_chars": max_question_chars, "max_answer_chars": max_answer_chars,
         }
+        config = {key: count(value, f"qa: {key}", minimum=1) for key, value in config.items()}
+        if config["min_turns"] > config["max_turns"]:
+            raise ValueError(f"qa: need 1 <= min_turns <= max_turns, got {min_turns}, {max_turns}")
+        return config
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         turns = items(record(label, "label", {"turns"})["turns"], "turns")
@@ -117,9 +128,12 @@ class FreeText(Kind):
 
     def make_config(self, *, min_chars: int = 1, max_chars: int = 2000, prompt: str = "", **options: Any) -> dict[str, Any]:
         no_options(self.name, options)
-        if not 0 <= min_chars <= max_chars:
+        min_chars, max_chars = count(min_chars, f"{self.name}: min_chars"), count(max_chars, f"{self.name}: max_chars")
+        if min_chars > max_chars:
             raise ValueError(f"{self.name}: need 0 <= min_chars <= max_chars, got {min_chars}, {max_chars}")
-        return {"min_chars": min_chars, "max_chars": max_chars, "prompt": str(prompt)}
+        if not isinstance(prompt, str):
+            raise ValueError(f"{self.name}: prompt must be text, got {prompt!r}")
+        return {"min_chars": min_chars, "max_chars": max_chars, "prompt": prompt}
 
     def validate_label(self, label: Any, config: dict[str, Any], payload: dict[str, Any]) -> str:
         value = text(label, "label", required=config["min_chars"] > 0, max_chars=config["max_chars"]).strip()

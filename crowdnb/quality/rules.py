@@ -6,6 +6,7 @@ The store applies it at hand-out and submit time (see `Store.claim`, `Store.subm
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -22,6 +23,12 @@ class Track:
     n_correct: int = 0
     n_consensus: int = 0
     n_agreed: int = 0
+
+
+def _bounded(value: float | None) -> bool:
+    """Whether a setting is None or a finite number below 2**31 in size (counts, milliseconds
+    and skills all are; the store keeps counts in 32-bit columns)."""
+    return value is None or (math.isfinite(value) if isinstance(value, float) else True) and abs(value) < 2**31
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,14 @@ class QualityPolicy:
         for f in fields(self):  # stored as JSON and set over HTTP: the types are checked, not assumed
             value, number = getattr(self, f.name), (float,) if "float" in str(f.type) else ()
             allowed = (int, *number) if value is not None or "None" not in str(f.type) else (type(None),)
-            if isinstance(value, bool) or not isinstance(value, allowed):
-                raise ValueError(f"quality setting {f.name} must be {f.type}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, allowed) or not _bounded(value):
+                raise ValueError(f"quality setting {f.name} must be {f.type}, finite and below 2**31, got {value!r}")
+        for name in ("min_control", "min_duration_ms", "max_skips_in_row"):
+            if (getattr(self, name) or 0) < 0:
+                raise ValueError(f"quality setting {name} must not be negative, got {getattr(self, name)}")
+        for name in ("suspend_below", "ban_below"):
+            if not 0 <= (getattr(self, name) or 0) <= 1:
+                raise ValueError(f"quality setting {name} is a skill, between 0 and 1; got {getattr(self, name)}")
         if not 0 <= self.control_rate < 1:
             raise ValueError(f"control_rate must be in [0, 1), got {self.control_rate}")
         if not 0 < self.skill_prior < 1 or self.prior_weight <= 0:

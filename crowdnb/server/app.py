@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from crowdnb import __version__
@@ -26,12 +26,13 @@ from crowdnb.server import models
 from crowdnb.server.caches import AccessListener, Caches, cache_seconds
 from crowdnb.server.limits import BodyLimit, Limits
 from crowdnb.server.routers import labels, me, media, points, projects, reviews, tasks, workers
+from crowdnb.server.routing import Refused
 from crowdnb.store import STORE_ENV, SqlStore
 
 MEDIA_ENV = "CROWDNB_MEDIA"
 API = "/api/v1"
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (NotFound, 404), (Forbidden, 403), (Conflict, 409), (LabelError, 422), (ValueError, 422),
+    (NotFound, 404), (Forbidden, 403), (Conflict, 409), (LabelError, 422), (ValueError, 422), (Refused, 422),
 )
 # The database cannot answer right now (down, restarting, a lost connection, no free pooled
 # connection): the request may be sent again as it is, so 503 with a Retry-After.
@@ -53,6 +54,8 @@ def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits | N
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(DataError, _refused_value)
+    app.add_exception_handler(IntegrityError, _conflicting_value)
+    app.add_exception_handler(StatementError, _unbound_value)
     for error in UNAVAILABLE:
         app.add_exception_handler(error, _unavailable)
     # Added last, so outermost: a body over the limit is refused before anything reads or parses it.
@@ -99,11 +102,27 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _conflicting_value(_request: Request, exc: Exception) -> JSONResponse:
+    """A row the database refuses as a duplicate or a broken reference (e.g. two requests
+    creating the same project at once) conflicts with what is stored: 409."""
+    reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+    return JSONResponse({"detail": f"conflicts with what is stored: {reason}", "problems": []}, status_code=409)
+
+
+async def _unbound_value(request: Request, exc: Exception) -> JSONResponse:
+    """A value refused before it reached the database (a bind parameter SQLAlchemy could not
+    convert) is the request's fault: 422. Errors of the database itself stay server errors."""
+    if isinstance(exc, DBAPIError) or not isinstance(getattr(exc, "orig", None), (ValueError, TypeError, OverflowError)):
+        raise exc
+    return await _refused_value(request, exc)
+
+
 def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     """A handler answering a crowdnb error with `status`, its message and its problems."""
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         problems = [str(p) for p in getattr(exc, "problems", [])]
-        return JSONResponse({"detail": str(exc), "problems": problems}, status_code=status)
+        detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+        return JSONResponse({"detail": detail, "problems": problems}, status_code=status)
 
     return handle

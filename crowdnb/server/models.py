@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crowdnb.store import Submission
 
@@ -25,6 +25,13 @@ TaskId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # a worker id in a path (a 32-bit key)
 
 
+class Body(BaseModel):
+    """A request body, validated strictly: `false` is not a number nor `"3"` a count (what the
+    schema says is what is taken)."""
+
+    model_config = ConfigDict(strict=True)
+
+
 class Me(BaseModel):
     id: int
     name: str
@@ -36,10 +43,12 @@ class Balance(BaseModel):
     points: int
 
 
-class NewProject(BaseModel):
+class NewProject(Body):
     name: str = Name
     kind: str = Field(min_length=1, max_length=64)
-    options: dict[str, Any] = Field(default_factory=dict, description="the kind's options, e.g. classes")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the kind's options, e.g. classes", examples=[{"classes": ["car", "bus"]}],
+    )
     overlap: int = Field(1, ge=1, le=100)
     price: int = Field(0, ge=0, le=1_000_000)
     lease_seconds: int = Field(600, ge=10, le=7 * 86_400, description="how long a claimed task stays the worker's")
@@ -48,24 +57,24 @@ class NewProject(BaseModel):
     quality: dict[str, Any] | None = Field(None, description="a quality policy (QualityPolicy.to_dict())")
 
 
-class QualityIn(BaseModel):
+class QualityIn(Body):
     policy: dict[str, Any] | None = Field(description="a quality policy (QualityPolicy.to_dict()), or null for none")
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(Body):
     rate: float = Field(ge=0.0, le=1.0, description="share of new labels sent to inspectors")
     window_seconds: int | None = Field(None, ge=1, le=MAX_WINDOW, description="auto-approve after this long unreviewed")
 
 
-class StatusIn(BaseModel):
+class StatusIn(Body):
     status: Literal["active", "suspended", "banned"]
 
 
-class Member(BaseModel):
+class Member(Body):
     worker: str = Name
 
 
-class NewTasks(BaseModel):
+class NewTasks(Body):
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
     on_duplicate: Literal["error", "skip"] = "error"
 
@@ -74,12 +83,12 @@ class Added(BaseModel):
     added: int
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(Body):
     n: int = Field(1, ge=1, le=100)
     exclude: list[TaskId] = Field(default_factory=list, max_length=1000)
 
 
-class Renew(BaseModel):
+class Renew(Body):
     task_ids: list[TaskId] = Field(max_length=1000)
 
 
@@ -91,7 +100,7 @@ class TaskOut(BaseModel):
     rework: str | None = Field(None, description="the inspector's reason, when this task came back for rework")
 
 
-class SubmitIn(BaseModel):
+class SubmitIn(Body):
     annotation_id: str = Field(min_length=8, max_length=64, description="made by the client; a retry reuses it")
     task_id: TaskId
     label: Any
@@ -101,7 +110,7 @@ class SubmitIn(BaseModel):
         return Submission(self.annotation_id, self.task_id, self.label, self.duration_ms)
 
 
-class SubmitMany(BaseModel):
+class SubmitMany(Body):
     labels: list[SubmitIn] = Field(min_length=1, max_length=100)
 
 
@@ -118,7 +127,7 @@ class ReceiptOut(BaseModel):
     duplicate: bool
 
 
-class SkipIn(BaseModel):
+class SkipIn(Body):
     task_id: TaskId
 
 
@@ -127,7 +136,7 @@ class Progress(BaseModel):
     total: int
 
 
-class Decision(BaseModel):
+class Decision(Body):
     decision: str = Field(
         max_length=64, examples=["approve", "reject"],
         description="approve or reject; approved and rejected, in any case, are read the same",

@@ -51,7 +51,7 @@ def test_qa_turns_are_required_trimmed_and_limited() -> None:
         kind.validate_label({"turns": [turns[0], {"question": "q", "answer": ""}]}, config, {})
     with pytest.raises(LabelError, match=r"turns\[0\].answer: 21 characters, at most 20"):
         kind.validate_label({"turns": [{"question": "q", "answer": "x" * 21}, turns[1]]}, config, {})
-    with pytest.raises(LabelError, match=r"turns\[1\].question: contains a NUL character \(\\u0000\) at position 3"):
+    with pytest.raises(LabelError, match=r"turns\[1\].question: contains U\+0000 \(NUL\) at position 3, which cannot be stored"):
         kind.validate_label({"turns": [turns[0], {"question": "abc\x00", "answer": "a"}]}, config, {})
     with pytest.raises(ValueError, match="min_turns"):
         kind.make_config(min_turns=0)
@@ -65,8 +65,10 @@ def test_free_text_and_captions_respect_lengths() -> None:
         caption.validate_label("cat", config, {})
     with pytest.raises(LabelError, match="at most 30"):
         caption.validate_label("x" * 31, config, {})
-    with pytest.raises(LabelError, match="NUL character"):  # no store can keep it
+    with pytest.raises(LabelError, match=r"U\+0000 \(NUL\)"):  # no store can keep it
         caption.validate_label("A cat\x00 on a sofa", config, {})
+    with pytest.raises(LabelError, match="lone surrogate U\\+D800 at position 3"):
+        caption.validate_label("ok \ud800 then", config, {})
 
 
 def test_control_spans_match_the_same_ranges_and_classes() -> None:

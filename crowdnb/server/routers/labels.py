@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from crowdnb.server import models
 from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project, receipt_json, records, tasks_json
 from crowdnb.store import Receipt, Task
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(prefix="/projects/{project}", tags=["labels"])
+router = APIRouter(prefix="/projects/{project}", tags=["labels"], route_class=CheckedRoute)
 
 
 @router.post("/submit", response_model=models.ReceiptOut)

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from crowdnb.server import models
 from crowdnb.server.deps import Caller
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(tags=["me"])
+router = APIRouter(tags=["me"], route_class=CheckedRoute)
 
 
 @router.get("/me")

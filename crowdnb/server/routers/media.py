@@ -21,8 +21,9 @@ from fastapi.responses import FileResponse, Response
 from crowdnb.media import BROWSER_FORMATS, read_image
 from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project
 from crowdnb.server.media import MEDIA_ROUTE, inside_root
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], route_class=CheckedRoute)
 TaskIdPath = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the task's id, as claims give it")]
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import AwareDatetime
 
 from crowdnb.server import models
 from crowdnb.server.deps import Caller, StoreDep, records, require
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(tags=["points"])
+router = APIRouter(tags=["points"], route_class=CheckedRoute)
 
 
 @router.get("/me/balance")
@@ -20,7 +21,8 @@ def balance(store: StoreDep, caller: Caller) -> models.Balance:
 
 
 @router.get("/payouts")
-def payouts(store: StoreDep, caller: Caller, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Points earned per worker between `start` and `end` (managers only)."""
+def payouts(store: StoreDep, caller: Caller, start: AwareDatetime, end: AwareDatetime) -> list[dict[str, Any]]:
+    """Points earned per worker from `start` to `end` (managers only); both need a time zone
+    (``2026-12-01T00:00:00Z``), a time without one is ambiguous."""
     require(caller, "manager")
     return records(store.payouts(start, end))

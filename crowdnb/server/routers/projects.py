@@ -12,9 +12,10 @@ from crowdnb import kinds
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.server import models
 from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
+from crowdnb.server.routing import CheckedRoute
 from crowdnb.store import ProjectInfo
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=CheckedRoute)
 
 
 @router.get("")
@@ -29,7 +30,7 @@ def create_project(store: StoreDep, caller: Caller, body: models.NewProject) -> 
     """Create a project of a task kind, with its options, price, overlap, inspection rate and
     quality policy (managers only)."""
     require(caller, "manager")
-    config = kinds.get(body.kind).make_config(**body.options)
+    config = kinds.get(body.kind).configure(body.options)
     info = store.create_project(
         body.name, body.kind, config, overlap=body.overlap, price=body.price, lease_seconds=body.lease_seconds,
         quality=_policy(body.quality),

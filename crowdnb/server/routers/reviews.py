@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from crowdnb.server import models
 from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project, public_payload
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(prefix="/projects/{project}/reviews", tags=["reviews"])
+router = APIRouter(prefix="/projects/{project}/reviews", tags=["reviews"], route_class=CheckedRoute)
 
 
 @router.post("/claim")

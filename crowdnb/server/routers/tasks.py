@@ -19,8 +19,9 @@ from crowdnb.server.deps import (
     records,
 )
 from crowdnb.server.media import OutsideMediaRoot, resolve_media
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(prefix="/projects/{project}", tags=["tasks"])
+router = APIRouter(prefix="/projects/{project}", tags=["tasks"], route_class=CheckedRoute)
 
 
 @router.post("/tasks")

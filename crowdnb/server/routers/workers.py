@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from crowdnb.errors import NotFound
 from crowdnb.server import models
 from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
+from crowdnb.server.routing import CheckedRoute
 
-router = APIRouter(tags=["workers"])
+router = APIRouter(tags=["workers"], route_class=CheckedRoute)
 
 
 @router.get("/workers/{name}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from crowdnb import values
 from crowdnb.errors import Conflict, NotFound, check_name
 from crowdnb.store.schema import annotations, assignments, project_workers, projects, workers
 from crowdnb.store.types import Account
@@ -35,6 +36,7 @@ def check_role(role: str | None) -> None:
 
 def worker_id(conn: sa.Connection, name: str, role: str = "worker") -> int:
     """The id of worker `name`, registering them with `role` on first use."""
+    values.refuse(name, "worker name")
     found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
     if found is None:
         check_name(name, "worker")
@@ -46,15 +48,16 @@ def worker_id(conn: sa.Connection, name: str, role: str = "worker") -> int:
 def issue_token(conn: sa.Connection, name: str, role: str | None = None) -> str:
     """Create worker `name` (or update their role) and give them a new token, returned once;
     an earlier token stops working."""
+    values.refuse(name, "worker name")
     check_name(name, "worker")
     check_role(role)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    values = {"token_hash": token_hash(token), **({"role": role} if role else {})}
+    changes = {"token_hash": token_hash(token), **({"role": role} if role else {})}
     found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
     if found is None:
-        conn.execute(workers.insert().values(name=name, role=role or "worker", token_hash=values["token_hash"]))
+        conn.execute(workers.insert().values(name=name, role=role or "worker", token_hash=changes["token_hash"]))
     else:
-        conn.execute(workers.update().where(workers.c.id == found).values(**values))
+        conn.execute(workers.update().where(workers.c.id == found).values(**changes))
     return token
 
 
@@ -69,6 +72,7 @@ def authenticate(conn: sa.Connection, token: str) -> Account | None:
 def project_access(conn: sa.Connection, worker_id: int, project: str) -> tuple[dict[str, object] | None, bool]:
     """The project called `project` (None if there is none) and whether the worker belongs to
     it, in one query (the server asks this once its token is known)."""
+    values.refuse(project, "project name")
     member = (
         sa.select(sa.func.count())
         .where(project_workers.c.project_id == projects.c.id, project_workers.c.worker_id == worker_id)
@@ -77,12 +81,13 @@ def project_access(conn: sa.Connection, worker_id: int, project: str) -> tuple[d
     row = conn.execute(sa.select(projects, member.label("is_member")).where(projects.c.name == project)).mappings().first()
     if row is None:
         return None, False
-    values = dict(row)
-    return values, bool(values.pop("is_member"))
+    columns = dict(row)
+    return columns, bool(columns.pop("is_member"))
 
 
 def account(conn: sa.Connection, name: str) -> Account:
     """The account called `name`."""
+    values.refuse(name, "worker name")
     row = conn.execute(sa.select(workers.c.id, workers.c.name, workers.c.role).where(workers.c.name == name)).first()
     if row is None:
         raise NotFound(f"no worker {name!r}")
@@ -146,6 +151,7 @@ def list_workers(conn: sa.Connection) -> list[WorkerSummary]:
 
 def find_worker(conn: sa.Connection, name: str) -> WorkerSummary | None:
     """The worker called `name`, or None."""
+    values.refuse(name, "worker name")
     found = _summaries(conn, name)
     return found[0] if found else None
 
@@ -158,6 +164,7 @@ def remove_worker(conn: sa.Connection, name: str, *, force: bool = False) -> Rem
     control answers and skill), which decides how their labels count in results. With the token
     revoked they cannot reach any project; a new token (``issue_token``) would give those back.
     """
+    values.refuse(name, "worker name")
     row = conn.execute(sa.select(workers.c.id, workers.c.token_hash).where(workers.c.name == name)).first()
     if row is None:
         raise NotFound(f"no worker {name!r}")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import sqlalchemy as sa
 
+from crowdnb import values
 from crowdnb.errors import Problem, ValidationError
 from crowdnb.store.schema import tasks
 from crowdnb.store.types import NewTask
@@ -27,11 +28,16 @@ def insert_tasks(
 ) -> int:
     """Insert `new` (from input rows `rows`, named in errors); returns how many were added.
 
-    Ids already in the project raise `ValidationError` naming row and id (`on_duplicate="error"`)
-    or are left as they are (`"skip"`, with a warning when their content differs from what is
-    stored). `progress` is called with the number of rows done (stored or skipped)."""
+    Values the store cannot keep (`crowdnb.values`) raise `ValidationError` naming row and
+    column. Ids already in the project raise `ValidationError` naming row and id
+    (`on_duplicate="error"`) or are left as they are (`"skip"`, with a warning when their content
+    differs from what is stored). `progress` is called with the number of rows done (stored or
+    skipped)."""
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(f"on_duplicate must be one of {list(ON_DUPLICATE)}, got {on_duplicate!r}")
+    unstorable = _unstorable(rows, new)
+    if unstorable:
+        raise ValidationError(unstorable)
     stored = set(conn.scalars(sa.select(tasks.c.external_id).where(tasks.c.project_id == project_id)))
     clashes = [(row, t) for row, t in zip(rows, new, strict=True) if t.external_id in stored]
     if clashes and on_duplicate == "error":
@@ -70,6 +76,17 @@ def insert_tasks(
         if progress is not None:
             progress(len(chunk))
     return len(fresh)
+
+
+def _unstorable(rows: Sequence[Hashable], new: Sequence[NewTask]) -> list[Problem]:
+    """What the store cannot keep in the tasks (`crowdnb.values`), by row and column (a path
+    inside a column's value when nested)."""
+    return [
+        Problem(row, flaw.where, flaw.message)
+        for row, t in zip(rows, new, strict=True)
+        for where, value in (("id", t.external_id), ("", t.payload), ("", t.meta), ("answer", t.known_answer))
+        for flaw in values.flaws(value, where)
+    ]
 
 
 def _changed(conn: sa.Connection, project_id: int, again: list[NewTask]) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crowdnb import values
 from crowdnb.errors import Conflict, NotFound, check_name
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store.schema import projects
@@ -18,7 +19,9 @@ def create(
     lease_seconds: int, quality: QualityPolicy | None, review_rate: float, review_window_seconds: int | None,
 ) -> None:
     """Insert a project; `Conflict` if the name is taken, ValueError for bad settings."""
+    values.refuse(name, "project name")
     check_name(name, "project")
+    values.refuse(config, "config")
     check_policy(kind, quality)
     if overlap < 1:
         raise ValueError(f"overlap must be at least 1, got {overlap}")
@@ -41,6 +44,7 @@ def create(
 
 def find(conn: sa.Connection, name: str) -> ProjectInfo | None:
     """The project called `name`, or None."""
+    values.refuse(name, "project name")
     row = conn.execute(sa.select(projects).where(projects.c.name == name)).mappings().first()
     return None if row is None else ProjectInfo(**row)
 

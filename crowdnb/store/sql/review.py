@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from crowdnb import values
 from crowdnb.errors import Conflict, Forbidden, NotFound
 from crowdnb.store.schema import annotations, assignments, projects, reviews, tasks, utc_after, utcnow
 from crowdnb.store.sql import ledger, quality
@@ -139,6 +140,8 @@ def decide(conn: sa.Connection, project_id: int, inspector_id: int, annotation_i
     `decision_word`. Repeating the same decision is harmless; a different one on a decided
     label raises `Conflict`."""
     decision = decision_word(decision)
+    values.refuse(annotation_id, "annotation_id")
+    values.refuse(reason, "reason")
     if decision == "rejected" and not reason.strip():
         raise ValueError("a rejection needs a reason the worker can act on")
     annotation = conn.execute(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from crowdnb import kinds
+from crowdnb import kinds, values
 from crowdnb.errors import CrowdnbError, LabelError, NotFound
 from crowdnb.intake import tasks_from_frame
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
@@ -185,6 +185,7 @@ class SqlStore:
 
     def worker_id(self, name: str, role: str = "worker") -> int:
         """The id of worker `name`, registering them with `role` on first use."""
+        values.refuse(name, "worker name")
         with self._read() as conn:
             found = conn.scalar(sa.select(workers.c.id).where(workers.c.name == name))
         if found is not None:
@@ -336,8 +337,8 @@ class SqlStore:
         rows: dict[int, PlainLabel] = {}
         for i, submission in enumerate(submissions):
             payload = payloads.get(submission.task_id) if kind.label_uses_payload else {}
-            if payload is None or not submit.id_fits(submission.annotation_id):
-                continue  # not a task of the project, or an id that cannot be one: the general path says so
+            if payload is None or not submit.fits(submission):
+                continue  # not the project's task, or an unstorable id or label: the general path says so
             try:
                 label = kind.validate_label(submission.label, config, payload)
             except LabelError:  # the general path reports it, unless this is a retry of a stored label
@@ -410,7 +411,9 @@ class SqlStore:
             return ledger.balance(conn, worker_id)
 
     def payouts(self, start: datetime, end: datetime) -> pd.DataFrame:
-        """Points earned per worker in [start, end): worker, points, entries."""
+        """Points earned per worker in [start, end): worker, points, entries; both need a time
+        zone."""
+        start, end = ledger.utc_period(start, end)
         with self._write() as conn:
             review.approve_due(conn)
             return ledger.payouts(conn, start, end)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crowdnb import kinds
-from crowdnb.errors import Conflict, NotFound, Problem, ValidationError
+from crowdnb import kinds, values
+from crowdnb.errors import Conflict, LabelError, NotFound, Problem, ValidationError
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store.schema import annotations, projects, tasks
 from crowdnb.store.sql import quality, review, slots
@@ -15,20 +15,26 @@ from crowdnb.store.types import Receipt, Submission
 ANNOTATION_ID_LENGTH = annotations.c.id.type.length  # PostgreSQL would trim longer ids ending in spaces
 
 
-def id_fits(annotation_id: str) -> bool:
-    """Whether an annotation id has 1 to ANNOTATION_ID_LENGTH characters and no NUL (which
-    PostgreSQL cannot store)."""
-    return 0 < len(annotation_id) <= ANNOTATION_ID_LENGTH and "\x00" not in annotation_id
+def id_flaw(annotation_id: str) -> str | None:
+    """What makes an annotation id unstorable (its length, a NUL, ...), or None."""
+    if not 0 < len(annotation_id) <= ANNOTATION_ID_LENGTH:
+        return f"{len(annotation_id)} characters; an annotation id has 1 to {ANNOTATION_ID_LENGTH}"
+    return values.text_flaw(annotation_id)
 
 
-def check_id(annotation_id: str) -> None:
-    """Refuse an annotation id that cannot be stored, naming the field."""
-    if not id_fits(annotation_id):
-        raise ValidationError([Problem(
-            annotation_id[:20], "annotation_id",
-            f"{len(annotation_id)} characters{' with a NUL' if chr(0) in annotation_id else ''}; "
-            f"an annotation id has 1 to {ANNOTATION_ID_LENGTH}, none of them NUL",
-        )])
+def fits(submission: Submission) -> bool:
+    """Whether a submission's annotation id and label can be stored (the grouped path's fast
+    check; `check` says what is wrong)."""
+    return id_flaw(submission.annotation_id) is None and values.storable(submission.label)
+
+
+def check(submission: Submission) -> None:
+    """Refuse an annotation id (`ValidationError`) or a label (`LabelError`) that cannot be
+    stored, naming the field."""
+    flaw = id_flaw(submission.annotation_id)
+    if flaw:
+        raise ValidationError([Problem(submission.annotation_id[:20], "annotation_id", flaw)])
+    values.refuse(submission.label, "label", LabelError)
 
 
 def submit(conn: sa.Connection, project_id: int, worker_id: int, submission: Submission) -> Receipt:
@@ -36,7 +42,7 @@ def submit(conn: sa.Connection, project_id: int, worker_id: int, submission: Sub
     receipt. A new label from the same worker for the same task supersedes the previous one
     (kept for audit). A label is approved at once (and the worker paid) unless the project
     samples it for inspection, or it redoes rejected work."""
-    check_id(submission.annotation_id)
+    check(submission)
     in_project = (tasks.c.project_id == projects.c.id) & (tasks.c.id == submission.task_id)
     project = task = conn.execute(  # the project, and the task if it belongs to it
         sa.select(
