@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from crowdnb import kinds
+from crowdnb import kinds, values
 from crowdnb.client.outbox import Outbox
 from crowdnb.client.sender import OutboxState, Sender
 from crowdnb.client.wire import RETRY_STATUSES, ServerBusy, SignedOut, encode_json, retry_after, segment, unsendable
@@ -269,6 +269,7 @@ class HttpStore:
             "annotation_id": submission.annotation_id, "task_id": submission.task_id, "label": submission.label,
             "duration_ms": submission.duration_ms,
         }
+        values.refuse(submission.label, "label", LabelError)  # as the store would
         try:
             encode_json(body, f"the label of task {submission.task_id}")
         except ValueError as exc:

@@ -1,9 +1,10 @@
 """How the client writes requests and reads what a refusal means.
 
 A body goes out as UTF-8 JSON (no NaN), a name as one URL path segment. What cannot be written
-that way (a lone surrogate such as ``"\\ud800"``, NaN, an object JSON has no form for) is refused
-here with a `ValueError` naming the part, before anything is sent: httpx would raise in the middle
-of the request instead, and a retry would raise again.
+that way, or what the server would refuse anyway (a lone surrogate such as ``"\\ud800"``, NUL,
+NaN: the store's rule, `crowdnb.values`; an object JSON has no form for) is refused here with a
+`ValueError` naming the part, before anything is sent: httpx would raise in the middle of the
+request instead, and a retry would raise again.
 
 Answers that say "not now" are `SourceUnavailable`: `SignedOut` (401, the token is unknown or
 revoked) and `ServerBusy` (408, 425, 429, 5xx, a redirect; with the server's Retry-After).
@@ -18,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
+from crowdnb import values
 from crowdnb.errors import SourceUnavailable
 
 RETRY_STATUSES = frozenset({408, 425, 429})  # besides 5xx: the request was fine, the moment was not
@@ -49,30 +51,11 @@ def encode_json(value: Any, what: str) -> bytes:
 
 
 def unsendable(value: Any, where: str = "") -> str | None:
-    """What in `value` (and where: a path such as ``label[0].text``) UTF-8 JSON cannot hold, or None."""
-    at = f"{where}: " if where else ""
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError as exc:
-            return f"{at}{value[max(0, exc.start - 10) : exc.end + 10]!r} has a lone surrogate at {exc.start}"
-        return None
-    if isinstance(value, bool | int) or value is None:
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"{at}{value} is not a JSON number"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                return f"{at}the key {key!r} is not a JSON key"
-            found = unsendable(key, f"{inner} (the key)") or unsendable(item, inner)
-            if found:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        return next((found for i, item in enumerate(value) if (found := unsendable(item, f"{where}[{i}]"))), None)
-    return f"{at}a {type(value).__name__} is not JSON"
+    """The first part of `value` (named by its path under `where`, e.g. ``label.turns[2]``) that
+    a store would refuse, by the store's own rule (`crowdnb.values`: NUL, a lone surrogate, NaN,
+    too deep), or None."""
+    found = values.flaws(value, where)
+    return str(found[0]) if found else None
 
 
 def segment(name: str, what: str) -> str:

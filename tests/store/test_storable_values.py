@@ -52,7 +52,7 @@ def test_names_are_refused_before_any_query(filled: SqlStore) -> None:
         (lambda: filled.issue_token("a\ud800"), "worker name: " + flaw("a\ud800")),
         (lambda: filled.worker_id("\x00"), "worker name: " + NUL),
         (lambda: filled.account("\x00"), "worker name: " + NUL),
-        (lambda: filled.access("any-token", "\x00"), "project name: " + NUL),
+        (lambda: filled.project_access(1, "\x00"), "project name: " + NUL),
     ]
     for call, message in cases:
         with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):

@@ -27,7 +27,10 @@ router = APIRouter(tags=["media"], route_class=CheckedRoute)
 TaskIdPath = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the task's id, as claims give it")]
 
 
-@router.get(MEDIA_ROUTE)
+IMAGE = {200: {"description": "the image", "content": {media_type: {} for media_type in sorted(set(BROWSER_FORMATS.values()))}}}
+
+
+@router.get(MEDIA_ROUTE, response_class=Response, responses=IMAGE)
 def task_media(
     request: Request, store: StoreDep, root: MediaRoot, access: ProjectCaller, project: str, task_id: TaskIdPath
 ) -> Response:
