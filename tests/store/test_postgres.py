@@ -269,3 +269,33 @@ def test_a_claim_does_not_wait_for_a_held_lease_another_transaction_is_writing(p
     with pg.engine.connect() as conn:
         after = dict(conn.execute(sa.text("SELECT task_id, expires_at FROM assignments")).all())
     assert after[held[0].id] == before[held[0].id] and after[held[1].id] > before[held[1].id]
+
+
+def test_a_retry_racing_its_first_attempt_gets_the_first_receipt(pg: SqlStore) -> None:
+    """The general path (a quality policy keeps labels off the plain one): attempts of one
+    annotation id written at the same moment all get the one receipt; none is refused."""
+    pid = _project(pg, overlap=1)
+    pg.set_quality(pid, QualityPolicy(min_duration_ms=100))
+    worker = pg.worker_id("ana")
+    tasks = pg.claim(pid, worker, 6)
+    for task in tasks:
+        submission = Submission(f"race-{task.id:08d}", task.id, "a", 900)
+        gate = threading.Barrier(6)
+        outcomes: list[Any] = []
+
+        def attempt(submission: Submission = submission, gate: threading.Barrier = gate) -> None:
+            gate.wait()
+            try:
+                outcomes.append(pg.submit(pid, worker, submission))
+            except Exception as exc:  # noqa: BLE001 - what a racing retry must never get
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=attempt) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+        assert sorted(o.duplicate for o in outcomes) == [False] + [True] * 5
+        assert len({o.submitted_at for o in outcomes}) == 1
+    assert len(pg.labels(pid)) == 6

@@ -300,8 +300,7 @@ class SqlStore:
         plain = self._submit_plain(project_id, worker_id, [submission])
         if plain:
             return plain[0]
-        with self._write() as conn:
-            return submit.submit(conn, project_id, worker_id, submission)
+        return self._submit_general(project_id, worker_id, submission)
 
     def submit_many(self, project_id: int, worker_id: int, submissions: Sequence[Submission]) -> list[Receipt | CrowdnbError]:
         """Store a worker's labels, each as `submit` would: its receipt, or the error that
@@ -315,11 +314,25 @@ class SqlStore:
                 outcomes.append(plain[i])
                 continue
             try:
-                with self._write() as conn:
-                    outcomes.append(submit.submit(conn, project_id, worker_id, submission))
+                outcomes.append(self._submit_general(project_id, worker_id, submission))
             except CrowdnbError as exc:
                 outcomes.append(exc)
         return outcomes
+
+    def _submit_general(self, project_id: int, worker_id: int, submission: Submission) -> Receipt:
+        """One label by the general path, in a transaction of its own. A retry that arrives
+        while the first attempt is still being written (a client that gave up waiting) collides
+        with it on the annotation id once that commits; it is then answered with the first
+        attempt's receipt, as any retry is."""
+        try:
+            with self._write() as conn:
+                return submit.submit(conn, project_id, worker_id, submission)
+        except sa.exc.IntegrityError:
+            with self._read() as conn:
+                earlier = submit.receipt(conn, submission, worker_id)
+            if earlier is None:
+                raise
+            return earlier
 
     def notices(self) -> list[str]:
         """Nothing: a local store refuses a label at once, when it is submitted."""

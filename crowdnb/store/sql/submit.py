@@ -52,7 +52,7 @@ def submit(conn: sa.Connection, project_id: int, worker_id: int, submission: Sub
         .select_from(projects.outerjoin(tasks, in_project))
         .where(projects.c.id == project_id)
     ).one()
-    earlier = _receipt(conn, submission, worker_id)
+    earlier = receipt(conn, submission, worker_id)
     if earlier is not None:
         return earlier
     if task.task_id is None:
@@ -110,7 +110,9 @@ def _take_free_slot(conn: sa.Connection, task_id: int) -> None:
         raise Conflict(f"task {task_id} already has all its labels (your lease on it ran out); this label was not stored")
 
 
-def _receipt(conn: sa.Connection, submission: Submission, worker_id: int) -> Receipt | None:
+def receipt(conn: sa.Connection, submission: Submission, worker_id: int) -> Receipt | None:
+    """The receipt of the label stored under the submission's annotation id, if there is one;
+    `Conflict` if that id holds another task's or worker's label."""
     row = conn.execute(
         sa.select(annotations.c.task_id, annotations.c.worker_id, annotations.c.submitted_at).where(
             annotations.c.id == submission.annotation_id
