@@ -16,8 +16,9 @@ variant. Variants, all in one run:
    processes on one PostgreSQL database, the worker threads split across them, each with its own
    token and a kept-alive ``http.client`` connection: ``POST /claim`` with ``n=1``, then
    ``POST /submit`` of its label; a label counts as acknowledged when the server answered 200.
-   ``crowdnb HTTP one call per label``: the same, the way crowdnb's pages work: after the first
-   claim, each ``POST /submit-and-claim`` stores the label and leases the next task.
+   ``crowdnb HTTP one call per label``: the same, the way a page that prefetches works: after a
+   first claim of 10, each ``POST /submit-and-claim`` stores one label, and the last of the ten
+   leases the next ten; one request per label, one claim per ten.
 4. ``crowdnb HTTP batched client``: the same servers, each worker with
    ``crowdnb.connect(url, token, outbox=<own file>)``: ``HttpStore.claim(pid, wid, 10)``,
    ``HttpStore.submit`` per task, ``remote.flush()`` after each batch; a label counts as
@@ -301,7 +302,8 @@ def run_http_single(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: P
     """What a labeling page does: claim one task, submit its label, one HTTP call each, over a
     kept-alive connection (the standard library's http.client, the cheapest Python client, so
     that the clients sharing this machine take as little of it as they can). With `one_call`,
-    the page's own way: each `submit-and-claim` stores the label and leases the next task."""
+    the page's own way: it holds `BATCH` tasks, and the `submit-and-claim` of the last of them
+    leases the next `BATCH`, so each label is one call and a claim serves ten labels."""
     with http_crowd(url, n_tasks, n_workers, overlap, tmp) as (store, project_id, tokens, servers):
 
         def work(i: int, tally: Tally) -> None:
@@ -320,14 +322,15 @@ def run_http_single(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: P
 
             def claim() -> list[int]:
                 if waiting:
-                    return [waiting.pop()]
-                return [t["task_id"] for t in call("claim", {"n": 1})]
+                    batch, waiting[:] = list(waiting), []
+                    return batch
+                return [t["task_id"] for t in call("claim", {"n": BATCH if one_call else 1})]
 
             def label(batch: list[int], tally: Tally) -> None:
-                for task_id in batch:
+                for i, task_id in enumerate(batch):
                     body = {"annotation_id": uuid.uuid4().hex, "task_id": task_id, "label": random.choice(CLASSES), "duration_ms": 1500}
-                    if one_call:
-                        answer = timed(tally, lambda: call("submit-and-claim", {**body, "n": 1}))
+                    if one_call:  # the last label of the batch asks for the next batch
+                        answer = timed(tally, lambda: call("submit-and-claim", {**body, "n": BATCH if i == len(batch) - 1 else 0}))
                         waiting.extend(t["task_id"] for t in answer["tasks"])
                     else:
                         answer = timed(tally, lambda: call("submit", body))
@@ -342,7 +345,7 @@ def run_http_single(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: P
         acked = [a for t in tallies for a in t.acked]
         outcome = crowdnb_outcome(store, project_id, n_tasks, overlap, acked)
         if one_call:
-            return result("crowdnb HTTP one call per label", tallies, seconds, outcome, "submit-and-claim (label + next lease); 2 servers")
+            return result("crowdnb HTTP one call per label", tallies, seconds, outcome, f"submit-and-claim; the last of {BATCH} held leases the next {BATCH}; 2 servers")
         return result("crowdnb HTTP single-label calls", tallies, seconds, outcome, "claim 1, submit 1 per call; 2 servers")
 
 
