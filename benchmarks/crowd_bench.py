@@ -256,6 +256,16 @@ def crowdnb_outcome(store: SqlStore, project_id: int, n_tasks: int, overlap: int
         return judge(per_task, n_tasks, overlap, twice, acked, stored)
 
 
+def crowdnb_run(
+    name: str, store: SqlStore, project_id: int, n_tasks: int, overlap: int, n_workers: int,
+    work: Callable[[int, Tally], None], note: str = "",
+) -> Result:
+    """Run `work` in `n_workers` threads against a crowdnb project, and judge the store after."""
+    tallies, seconds = crowd(n_workers, work)
+    acked = [a for t in tallies for a in t.acked]
+    return result(name, tallies, seconds, crowdnb_outcome(store, project_id, n_tasks, overlap, acked), note)
+
+
 def run_store(name: str, url: str, n_tasks: int, n_workers: int, overlap: int) -> Result:
     """crowdnb's SqlStore used directly, one thread per worker."""
     with SqlStore(url) as store:
@@ -274,9 +284,7 @@ def run_store(name: str, url: str, n_tasks: int, n_workers: int, overlap: int) -
 
             label_until_done(claim, label, tally)
 
-        tallies, seconds = crowd(n_workers, work)
-        acked = [a for t in tallies for a in t.acked]
-        return result(name, tallies, seconds, crowdnb_outcome(store, project_id, n_tasks, overlap, acked))
+        return crowdnb_run(name, store, project_id, n_tasks, overlap, n_workers, work)
 
 
 @contextmanager
@@ -341,12 +349,11 @@ def run_http_single(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: P
             finally:
                 conn.close()
 
-        tallies, seconds = crowd(n_workers, work)
-        acked = [a for t in tallies for a in t.acked]
-        outcome = crowdnb_outcome(store, project_id, n_tasks, overlap, acked)
         if one_call:
-            return result("crowdnb HTTP one call per label", tallies, seconds, outcome, f"submit-and-claim; the last of {BATCH} held leases the next {BATCH}; 2 servers")
-        return result("crowdnb HTTP single-label calls", tallies, seconds, outcome, "claim 1, submit 1 per call; 2 servers")
+            note = f"submit-and-claim; the last of {BATCH} held leases the next {BATCH}; 2 servers"
+            return crowdnb_run("crowdnb HTTP one call per label", store, project_id, n_tasks, overlap, n_workers, work, note)
+        note = "claim 1, submit 1 per call; 2 servers"
+        return crowdnb_run("crowdnb HTTP single-label calls", store, project_id, n_tasks, overlap, n_workers, work, note)
 
 
 def run_http_batched(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: Path, outboxes: Path) -> Result:
@@ -381,11 +388,8 @@ def run_http_batched(url: str, n_tasks: int, n_workers: int, overlap: int, tmp: 
             finally:
                 remote.close()
 
-        tallies, seconds = crowd(n_workers, work)
-        acked = [a for t in tallies for a in t.acked]
-        outcome = crowdnb_outcome(store, project_id, n_tasks, overlap, acked)
         note = f"submit = batch of 10 until flush(); 2 servers; outboxes on {filesystem(outboxes)}"
-        return result("crowdnb HTTP batched client", tallies, seconds, outcome, note)
+        return crowdnb_run("crowdnb HTTP batched client", store, project_id, n_tasks, overlap, n_workers, work, note)
 
 
 # -- plain SQL reference --------------------------------------------------------------------
