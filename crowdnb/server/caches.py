@@ -65,12 +65,17 @@ class Recent(Generic[K, V]):
 @dataclass
 class Caches:
     """Accounts by token hash, and project rows by (account id, project name) for members
-    (and managers). `trusted` is False while changes could go unnoticed: then nothing is kept."""
+    (and managers). `trusted` is False while changes could go unnoticed: then nothing is kept.
+
+    An answer looked up in the store is kept only if no reset came while it was looked up
+    (`generation` is the same before and after): a token revoked during the lookup must not be
+    put back in memory after the notice emptied it."""
 
     seconds: float
     accounts: Recent[str, Account] = field(init=False)
     access: Recent[tuple[int, str], dict[str, Any]] = field(init=False)
     trusted: bool = False
+    generation: int = 0  # resets so far
 
     def __post_init__(self) -> None:
         self.accounts = Recent(self.seconds)
@@ -82,12 +87,14 @@ class Caches:
     def project(self, key: tuple[int, str]) -> dict[str, Any] | None:
         return self.access.get(key) if self.trusted else None
 
-    def keep_account(self, key: str, account: Account) -> None:
-        if self.trusted:
+    def keep_account(self, key: str, account: Account, generation: int) -> None:
+        """Keep `account`, looked up since reset number `generation`."""
+        if self.trusted and generation == self.generation:
             self.accounts.put(key, account)
 
-    def keep_project(self, key: tuple[int, str], row: dict[str, Any]) -> None:
-        if self.trusted:
+    def keep_project(self, key: tuple[int, str], row: dict[str, Any], generation: int) -> None:
+        """Keep a project row, looked up since reset number `generation`."""
+        if self.trusted and generation == self.generation:
             self.access.put(key, row)
 
     def reset(self, trusted: bool) -> None:
@@ -95,6 +102,7 @@ class Caches:
         self.accounts.clear()
         self.access.clear()
         self.trusted = trusted and self.seconds > 0
+        self.generation += 1
 
 
 class AccessListener:

@@ -54,10 +54,11 @@ async def _account(request: Request, credentials: Credentials) -> Account:
     key = token_hash(token)
     account = caches.account(key)
     if account is None:
+        generation = caches.generation
         account = await run_in_threadpool(store.authenticate, token)
         if account is None:
             raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-        caches.keep_account(key, account)
+        caches.keep_account(key, account, generation)
     return account
 
 
@@ -82,9 +83,10 @@ async def _project_access(request: Request, account: Caller, project: str) -> Pr
     row = caches.project(key)
     if row is not None:
         return ProjectAccess(account, row, True)
+    generation = caches.generation
     row, is_member = await run_in_threadpool(store.project_access, account.id, project)
     if row is not None and (is_member or account.role == "manager"):
-        caches.keep_project(key, row)
+        caches.keep_project(key, row, generation)
     return ProjectAccess(account, row, is_member)
 
 
