@@ -136,8 +136,8 @@ def test_a_database_restart_during_outbox_flushes_loses_no_label(faulty: Faulty,
 
 
 def test_after_a_crash_the_server_hears_of_revoked_tokens_again(faulty: Faulty) -> None:
-    """The server's access listener reconnects: a token revoked after the restart stops working
-    at once, though it was in the server's memory before the crash."""
+    """A token in the server's memory before the crash, revoked after the restart, stops working
+    at once (whether the listener is back or the server trusts nothing until it is)."""
     store = SqlStore(faulty.url)
     try:
         token = store.issue_token("listener-check")
