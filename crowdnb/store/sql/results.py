@@ -1,33 +1,129 @@
-"""Aggregated results of a project: which labels count, then the kind's (or a named) method."""
+"""Aggregated results of a project: which labels count, then the kind's (or a named) method.
+
+Labels that count: not superseded, not rejected, not from a banned worker, and not flagged
+(e.g. too fast) unless asked. For single-choice classes the database sends only integer ids and
+the class name of each counted label (`columns`), coded straight into the aggregation's integer
+arrays; no Python object per label exists. Other kinds read their labels as values.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
 
-from crowdnb.aggregation.methods import RESULT_COLUMNS, aggregate
+from crowdnb.aggregation.base import Answers
+from crowdnb.aggregation.methods import RESULT_COLUMNS, SINGLE_CHOICE, aggregate, estimator_class
+from crowdnb.store.schema import annotations, project_workers, tasks
+from crowdnb.store.sql import columns, quality, reads
+
+TASK_IDS = {"id": pa.int64(), "external_id": pa.string()}
+ANSWERS = {"task_id": pa.int64(), "worker_id": pa.int64(), "label": pa.dictionary(pa.int32(), pa.string())}
+KNOWN = {"external_id": pa.string(), "known_answer": pa.string()}
 
 
 def results(
-    labels: pd.DataFrame, tasks: pd.DataFrame, standing: pd.DataFrame, method: Any, *, include_flagged: bool = False,
+    conn: sa.Connection, project_id: int, method: Any, *, class_labels: bool, include_flagged: bool = False,
     **params: Any,
 ) -> pd.DataFrame:
-    """One answer per task in task order (a task without labels has label None and confidence
-    NaN) from a project's `labels`, `tasks` and workers' `standing`.
+    """One answer per task in task order (a task without counted labels has label None,
+    confidence NaN and n_labels 0). Known answers are held fixed by Dawid-Skene; structured
+    methods weigh workers by their skill once any worker has answered a control task.
+    `class_labels`: the project's labels are class names (single-choice kinds)."""
+    order = columns.table(
+        conn, sa.select(tasks.c.id, tasks.c.external_id).where(tasks.c.project_id == project_id).order_by(tasks.c.position),
+        TASK_IDS,
+    )
+    task_ids, external = order["id"].to_numpy(), pd.Index(order["external_id"].to_pandas(), name="task")
+    if class_labels and estimator_class(method) in SINGLE_CHOICE:
+        found = _coded(conn, project_id, task_ids, external, method, include_flagged, params)
+    else:
+        found = _by_value(conn, project_id, method, include_flagged, params)
+    found = found.set_index("task").reindex(external).reset_index()
+    found["label"] = found["label"].astype(object).where(found["label"].notna(), None)
+    found["n_labels"] = found["n_labels"].fillna(0).astype(int)
+    return found[RESULT_COLUMNS]
 
-    Labels of banned workers and rejected ones are left out, and so are flagged ones (e.g. too
-    fast) unless `include_flagged`. Known answers are held fixed by Dawid-Skene; structured
-    methods weigh workers by their skill once any worker has answered a control task."""
-    standing = standing.set_index("worker")
-    banned = set(standing.index[standing["status"] == "banned"])
-    keep = ~labels["worker"].isin(banned) & (labels["status"] != "rejected")
-    if not include_flagged:
-        keep &= labels["flag"].isna()
-    known = tasks.set_index("id")["known_answer"].dropna()
+
+def counted(project_id: int, include_flagged: bool) -> list[sa.ColumnElement[bool]]:
+    """The conditions on `annotations` of the labels that count towards results."""
+    banned = sa.select(project_workers.c.worker_id).where(
+        project_workers.c.project_id == project_id, project_workers.c.status == "banned"
+    )
+    where = [
+        annotations.c.project_id == project_id,
+        annotations.c.status.not_in(["superseded", "rejected"]),
+        annotations.c.worker_id.not_in(banned),
+    ]
+    return where if include_flagged else [*where, annotations.c.flag.is_(None)]
+
+
+def _coded(
+    conn: sa.Connection, project_id: int, task_ids: np.ndarray, external: pd.Index, method: Any,
+    include_flagged: bool, params: dict[str, Any],
+) -> pd.DataFrame:
+    """Results of a categorical method on integer codes read straight from the database."""
+    query = sa.select(annotations.c.task_id, annotations.c.worker_id, columns.json_text(annotations.c.label).label("label"))
+    found = columns.table(conn, query.where(*counted(project_id, include_flagged)), ANSWERS)
+    if found.num_rows == 0:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    task, task_positions = dense(positions(task_ids, found["task_id"].to_numpy()))
+    worker, worker_ids = dense(found["worker_id"].to_numpy())
+    labels = found["label"].unify_dictionaries()
+    names = np.asarray(labels.chunk(0).dictionary.to_pylist(), dtype=object)
+    codes = np.concatenate([c.indices.to_numpy() for c in labels.chunks])
+    rank = np.argsort(np.argsort(names))  # labels are coded in sorted order, as `encode` does
+    label, used = dense(rank[codes])
+    answers = Answers(
+        task=task, worker=worker, label=label,
+        tasks=external[task_positions], workers=pd.Index(worker_ids, name="worker"),
+        labels=pd.Index(np.sort(names)[used], name="label"),
+    )
+    interim = pd.DataFrame({"task": answers.tasks[answers.task], "worker": answers.workers[answers.worker], "label": answers.labels[answers.label]})  # MERGE: pass answers
+    return aggregate(interim, method, known=known_answers(conn, project_id), **params)
+
+
+def _by_value(conn: sa.Connection, project_id: int, method: Any, include_flagged: bool, params: dict[str, Any]) -> pd.DataFrame:
+    """Results of any method on the counted labels read as values."""
+    query = reads.label_query(project_id, ["task", "worker", "label"], class_labels=False, dialect=conn.dialect.name)
+    types = {"task": pa.string(), "worker": pa.string(), "label": pa.string(), "position": pa.int64()}
+    found = columns.table(conn, query.where(*counted(project_id, include_flagged)), types)
+    labels = reads.label_columns(found, ["task", "worker", "label"], class_labels=False)
+    standing = quality.worker_standing(conn, project_id).set_index("worker")
     skills = standing["skill"] if (standing["n_control"] > 0).any() else None
-    result = aggregate(labels.loc[keep, ["task", "worker", "label"]], method, known=known, skills=skills, **params)
-    result = result.set_index("task").reindex(tasks["id"]).rename_axis("task").reset_index()
-    result["label"] = result["label"].astype(object).where(result["label"].notna(), None)
-    result["n_labels"] = result["n_labels"].fillna(0).astype(int)
-    return result[RESULT_COLUMNS]
+    return aggregate(labels, method, known=known_answers(conn, project_id), skills=skills, **params)
+
+
+def known_answers(conn: sa.Connection, project_id: int) -> pd.Series:
+    """The known answers of a project's control tasks, by task id."""
+    query = sa.select(tasks.c.external_id, reads.as_text(tasks.c.known_answer).label("known_answer")).where(
+        tasks.c.project_id == project_id, tasks.c.is_control
+    )
+    found = columns.table(conn, query, KNOWN)
+    return pd.Series(reads.decoded(found["known_answer"]).to_numpy(), index=found["external_id"].to_pylist(), dtype=object)
+
+
+def positions(ids_in_order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of `wanted` is in `ids_in_order` (all of them must be there)."""
+    order = np.argsort(ids_in_order, kind="stable")
+    at = np.searchsorted(ids_in_order[order], wanted)
+    at = np.minimum(at, len(order) - 1)
+    if len(wanted) and not np.array_equal(ids_in_order[order][at], wanted):
+        raise RuntimeError("labels refer to tasks missing from the same read; the store is inconsistent")
+    return order[at]
+
+
+def dense(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes 0..k-1 as int32, the k distinct values in increasing order) of non-negative
+    integers: by a presence table when the values are compact (ids, positions), else by sorting."""
+    size = int(values.max()) + 1 if len(values) else 0
+    if size > 4 * len(values) + (1 << 20):
+        distinct, codes = np.unique(values, return_inverse=True)
+        return codes.astype(np.int32), distinct
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    lookup = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
+    return lookup[values], np.flatnonzero(present)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from crowdnb import kinds, values
 from crowdnb.errors import CrowdnbError, LabelError, NotFound
+from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.intake import tasks_from_frame
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
@@ -80,6 +81,15 @@ class SqlStore:
     def _read(self) -> sa.Connection:
         """A connection for reads (autocommit on PostgreSQL)."""
         return self.reader.connect()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sa.Connection]:
+        """A read-only transaction whose reads all see the same state of the store."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():  # SQLite (WAL): a deferred transaction reads one snapshot
+                yield conn
 
     # Projects
 
@@ -377,10 +387,25 @@ class SqlStore:
             self._label_rules[project_id] = (kinds.get(row.kind), row.config)
         return self._label_rules[project_id]
 
-    def labels(self, project_id: int) -> pd.DataFrame:
-        """Current labels (superseded ones left out), in task order, then time."""
+    def labels(self, project_id: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Current labels (superseded ones left out), in task order, then time; only `columns`
+        (of `LABEL_COLUMNS`) when given, which costs memory for those alone."""
         with self._read() as conn:
-            return reads.label_frame(conn, project_id)
+            return reads.label_frame(conn, project_id, columns, class_labels=self._class_labels(project_id))
+
+    def label_batches(
+        self, project_id: int, columns: Sequence[str] | None = None, *, tasks_per_batch: int = 50_000
+    ) -> Iterator[pd.DataFrame]:
+        """`labels` in pieces of `tasks_per_batch` tasks each, read from one snapshot; memory
+        holds one piece at a time."""
+        with self._snapshot() as conn:
+            yield from reads.label_batches(
+                conn, project_id, columns, class_labels=self._class_labels(project_id), tasks_per_batch=tasks_per_batch
+            )
+
+    def _class_labels(self, project_id: int) -> bool:
+        """Whether the project's labels are class names (a single-choice kind)."""
+        return self._rules(project_id)[0].aggregator in SINGLE_CHOICE
 
     def worker_labels(self, project_id: int, worker_id: int) -> pd.DataFrame:
         """A worker's own labels with their review: task, label, status, reason, submitted_at."""
@@ -390,12 +415,14 @@ class SqlStore:
     def results(
         self, project_id: int, method: Any = None, *, include_flagged: bool = False, **params: Any
     ) -> pd.DataFrame:
-        """One answer per task (see `sql.results`); `method` defaults to the kind's."""
+        """One answer per task (see `sql.results`); `method` defaults to the kind's. Everything
+        is read from one snapshot of the store."""
         kind, _ = self._rules(project_id)
-        return results(
-            self.labels(project_id), self.tasks(project_id), self.worker_standing(project_id),
-            method or kind.aggregator, include_flagged=include_flagged, **params,
-        )
+        with self._snapshot() as conn:
+            return results(
+                conn, project_id, method or kind.aggregator, class_labels=self._class_labels(project_id),
+                include_flagged=include_flagged, **params,
+            )
 
     # Inspection
 

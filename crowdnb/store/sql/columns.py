@@ -1,0 +1,158 @@
+"""Reading query results as columns (Arrow record batches), not as a Python object per row.
+
+PostgreSQL sends the query's rows with ``COPY (query) TO STDOUT (FORMAT csv)`` and Arrow's
+multi-threaded CSV reader parses the stream into typed columns as it arrives, in blocks, so
+memory is bounded by the columns kept, not by rows in flight. SQLite has no bulk export: its
+rows are fetched in chunks through the driver and turned into columns per chunk, so only one
+chunk of Python rows exists at a time.
+
+Neither SQLAlchemy (one Python row per result row, type processors per value) nor psycopg's
+COPY row parser (one tuple per row) does this, and no kept library reads a query on an open
+SQLAlchemy connection into Arrow: ADBC and connectorx open their own connections, outside the
+transaction whose snapshot the other reads of a call use. Hence the few lines here.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+# Rows per SQLite chunk, and bytes per block of the PostgreSQL stream given to the CSV parser.
+SQLITE_CHUNK = 100_000
+COPY_BLOCK = 4 << 20
+
+
+def batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+    """The rows of `query` as record batches with one column per entry of `types` (the
+    query's column labels, in its order), NULL as null; no batch when there are no rows."""
+    names = [c.key for c in query.selected_columns]
+    if names != list(types):
+        raise ValueError(f"column types {list(types)} do not match the query's columns {names}")
+    schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
+    if conn.dialect.name == "postgresql":
+        yield from _copy_batches(conn, query, schema)
+    else:
+        yield from _chunk_batches(conn, query, schema)
+
+
+def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
+    """All rows of `query` as one Arrow table (see `batches`)."""
+    schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
+    return pa.Table.from_batches(list(batches(conn, query, types)), schema=schema)
+
+
+def _copy_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # psycopg binds the parameters client-side, with its own quoting.
+    with cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+        chunks = iter(copy)
+        first = next(chunks, None)
+        if first is None:
+            return
+        stream = _CopyStream(itertools.chain([first], chunks))
+        dictionary = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+        convert = pacsv.ConvertOptions(
+            column_types={f.name: f.type for f in schema},
+            # Unquoted empty fields are NULL; "" (quoted) is an empty string, as PostgreSQL writes them.
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=["t"], false_values=["f"],
+        )
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=schema.names, block_size=COPY_BLOCK),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=convert,
+        )
+        for batch in reader:
+            yield batch if not dictionary else batch.cast(schema)
+        for _ in chunks:  # the reader stops at the end of the data; let COPY finish cleanly
+            pass
+
+
+class _CopyStream(io.RawIOBase):
+    """A readable byte stream over the chunks of a psycopg COPY TO."""
+
+    def __init__(self, chunks: Iterator[Any]) -> None:
+        self._chunks = chunks
+        self._left = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = memoryview(chunk)
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
+def _chunk_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup or []]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(SQLITE_CHUNK):
+            columns = zip(*rows, strict=True)
+            yield pa.RecordBatch.from_arrays(
+                [_array(values, f.type) for values, f in zip(columns, schema, strict=True)], schema=schema
+            )
+    finally:
+        cursor.close()
+
+
+def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
+    if pa.types.is_dictionary(kind):
+        return pa.array(values, kind.value_type).dictionary_encode().cast(kind)
+    return pa.array(values, kind)
+
+
+class json_text(FunctionElement[str]):
+    """A JSON column's value as text: a string's own text (not quoted), other values as JSON."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(element: json_text, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)} #>> '{{}}')"
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"(CASE json_type({value}) WHEN 'text' THEN json_extract({value}, '$') ELSE json({value}) END)"
+
+
+class epoch_us(FunctionElement[int]):
+    """A timestamp as microseconds since 1970-01-01 UTC (SQLite keeps milliseconds)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_us, "postgresql")
+def _epoch_us_pg(element: epoch_us, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+    return f"(extract(epoch from {compiler.process(element.clauses, **kw)}) * 1000000)::bigint"
+
+
+@compiles(epoch_us, "sqlite")
+def _epoch_us_sqlite(element: epoch_us, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: whole seconds from strftime, then the fraction.
+    return f"(CAST(strftime('%s', {value}) AS INTEGER) * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
