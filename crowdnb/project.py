@@ -8,6 +8,7 @@ server checks roles and membership).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crowdnb import kinds
@@ -163,17 +164,23 @@ class Project:
         """All tasks: id, payload, meta, known_answer, priority, n_labels, overlap."""
         return self.store.tasks(self.info.id)
 
-    def labels(self) -> pd.DataFrame:
-        """Current labels: task, worker, label, submitted_at (UTC), duration_ms, status,
-        annotation_id, flag, prediction_accepted."""
-        return self.store.labels(self.info.id)
+    def labels(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Current labels in task order, then time: task, worker, label, submitted_at (UTC),
+        duration_ms, status, annotation_id, flag, prediction_accepted. Name `columns` to read
+        only those (memory is spent on the columns asked for)."""
+        return self.store.labels(self.info.id, columns)
+
+    def label_batches(self, columns: Sequence[str] | None = None, *, tasks_per_batch: int = 50_000) -> Iterator[pd.DataFrame]:
+        """The labels as `labels` gives them, in pieces of `tasks_per_batch` tasks: for writing
+        a project of millions of labels out with one piece in memory at a time."""
+        return self.store.label_batches(self.info.id, columns, tasks_per_batch=tasks_per_batch)
 
     def my_labels(self, worker: str | None = None) -> pd.DataFrame:
         """A worker's own labels (by default the current one's) with their review: task, label,
         status, reason, submitted_at, annotation_id."""
         return self.store.worker_labels(self.info.id, self.store.worker_id(worker or self.store.current_worker()))
 
-    def results(self, method: Any = None, *, include_flagged: bool = False, **params: Any) -> pd.DataFrame:
+    def results(self, method: Any = None, *, include_flagged: bool = False, store: bool = False, **params: Any) -> pd.DataFrame:
         """One answer per task: task, label, confidence, n_labels (in task order; a task without
         labels has label None and confidence NaN).
 
@@ -183,8 +190,17 @@ class Project:
         `include_flagged`. Known answers are held fixed by Dawid-Skene; structured methods weigh
         workers by their skill (control answers, and agreement with confidently closed tasks)
         once any worker has answered a control task.
+
+        `store=True` also keeps them as the project's last results, which `stored_results`
+        (and dashboards and the server) read back without aggregating again.
         """
-        return self.store.results(self.info.id, method, include_flagged=include_flagged, **params)
+        return self.store.results(self.info.id, method, include_flagged=include_flagged, store=store, **params)
+
+    def stored_results(self) -> pd.DataFrame:
+        """The last results kept by ``results(store=True)``, in task order; ``attrs`` tell
+        the method, its params, include_flagged, computed_at (UTC) and the labels counted.
+        A task added since has no row. `NotFound` when none were stored."""
+        return self.store.stored_results(self.info.id)
 
     def workers(self) -> pd.DataFrame:
         """Each worker's standing: worker, status (active, suspended, banned), control answers,

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 
@@ -82,10 +82,28 @@ class HttpStore:
             response = self.http.request(method, "/api/v1" + path, **kwargs)
         except httpx.RequestError as exc:
             raise SourceUnavailable(f"{self.url} unreachable ({exc.__class__.__name__})") from None
-        status = response.status_code
-        if status < 300:
+        if response.status_code < 300:
             self._sender.reachable()
             return response.json() if _is_json(response) else response.content
+        self._refused(response)
+
+    def _lines(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The JSON-lines rows of a GET, read as they arrive; errors as `request` raises them."""
+        try:
+            with self.http.stream("GET", "/api/v1" + path, params={**params, "lines": True}) as response:
+                if response.status_code >= 300:
+                    response.read()
+                    self._refused(response)
+                self._sender.reachable()
+                for line in response.iter_lines():
+                    if line:
+                        yield json.loads(line)
+        except httpx.RequestError as exc:
+            raise SourceUnavailable(f"{self.url} unreachable ({exc.__class__.__name__})") from None
+
+    def _refused(self, response: httpx.Response) -> NoReturn:
+        """Raise what an answer of 300 or more means (see `request`)."""
+        status = response.status_code
         detail, problems = _detail(response)
         message = f"{self.url} answered {status}: {detail}"
         if status == 401:
@@ -303,9 +321,28 @@ class HttpStore:
         operations of the project `project_id` (or of all) that wait or were set aside."""
         return self._sender.state(None if project_id is None else self._info(project_id).name)
 
-    def labels(self, project_id: int) -> pd.DataFrame:
-        """All current labels (managers)."""
-        return _frame(self.request("GET", self._path(project_id, "/labels")), LABEL_COLUMNS)
+    def labels(self, project_id: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All current labels, or their `columns` (managers)."""
+        names = list(LABEL_COLUMNS if columns is None else columns)
+        query = {} if columns is None else {"columns": ",".join(names)}
+        return _frame(self.request("GET", self._path(project_id, "/labels"), params=query), names)
+
+    def label_batches(
+        self, project_id: int, columns: Sequence[str] | None = None, *, tasks_per_batch: int = 50_000
+    ) -> Iterator[pd.DataFrame]:
+        """The labels in pieces of `tasks_per_batch` tasks, built as the server streams them (managers)."""
+        names = list(LABEL_COLUMNS if columns is None else columns)
+        query = {"columns": ",".join(dict.fromkeys(["task", *names]))}
+        rows: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        for row in self._lines(self._path(project_id, "/labels"), query):
+            if row["task"] not in seen and len(seen) == tasks_per_batch:
+                yield _frame(rows, names)
+                rows, seen = [], set()
+            seen.add(row["task"])
+            rows.append(row)
+        if rows:
+            yield _frame(rows, names)
 
     def worker_labels(self, project_id: int, worker_id: int) -> pd.DataFrame:
         """This worker's labels with their review status and rejection reasons."""
@@ -314,14 +351,33 @@ class HttpStore:
         return _frame(self.request("GET", self._path(project_id, "/my-labels")), columns)
 
     def results(
-        self, project_id: int, method: Any = None, *, include_flagged: bool = False, **params: Any
+        self, project_id: int, method: Any = None, *, include_flagged: bool = False, store: bool = False, **params: Any
     ) -> pd.DataFrame:
-        """One answer per task, aggregated by the server (managers)."""
+        """One answer per task, aggregated by the server (managers); `store` keeps them there
+        as the project's last results."""
         from crowdnb.aggregation.methods import RESULT_COLUMNS
 
         name = getattr(method, "name", method)
+        if store:
+            self.request("POST", self._path(project_id, "/results"), json={"method": name, "params": params, "include_flagged": include_flagged})
+            return self.stored_results(project_id)
         query = {"include_flagged": include_flagged, "params": encode_json(params, "the method's params").decode(), **({"method": name} if name else {})}
         return _frame(self.request("GET", self._path(project_id, "/results"), params=query), RESULT_COLUMNS)
+
+    def stored_results(self, project_id: int) -> pd.DataFrame:
+        """The project's last stored results, with how and when in `attrs` (managers)."""
+        from crowdnb.aggregation.methods import RESULT_COLUMNS
+
+        try:
+            response = self.http.get("/api/v1" + self._path(project_id, "/results/stored"))
+        except httpx.RequestError as exc:
+            raise SourceUnavailable(f"{self.url} unreachable ({exc.__class__.__name__})") from None
+        if response.status_code >= 300:
+            self._refused(response)
+        found = _frame(response.json(), RESULT_COLUMNS)
+        run = json.loads(response.headers["x-crowdnb-results"])
+        found.attrs.update({k: v for k, v in run.items() if k != "n_tasks"}, computed_at=datetime.fromisoformat(run["computed_at"]))
+        return found
 
     # Inspection
 

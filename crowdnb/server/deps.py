@@ -6,6 +6,8 @@ no hop to a thread; only a lookup in the store runs in the thread pool."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -139,3 +142,28 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A table as JSON rows: missing values become null, timestamps ISO 8601 strings."""
     out = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()} for row in out]
+
+
+ROWS_PER_PIECE = 20_000  # rows encoded at a time when a table is streamed
+
+
+def streamed(frames: Iterable[pd.DataFrame], lines: bool = False) -> StreamingResponse:
+    """Tables sent as one JSON array of rows (or JSON lines: one row per line), encoded a piece
+    at a time while they are sent, so the server never holds the whole text."""
+
+    def pieces() -> Iterator[bytes]:
+        first = True
+        if not lines:
+            yield b"["
+        for frame in frames:
+            for start in range(0, len(frame), ROWS_PER_PIECE):
+                rows = [json.dumps(r, ensure_ascii=False) for r in records(frame.iloc[start : start + ROWS_PER_PIECE])]
+                if lines:
+                    yield ("\n".join(rows) + "\n").encode()
+                else:
+                    yield (("" if first else ",") + ",".join(rows)).encode()
+                first = False
+        if not lines:
+            yield b"]"
+
+    return StreamingResponse(pieces(), media_type="application/x-ndjson" if lines else "application/json")

@@ -153,3 +153,20 @@ class SubmitAndClaim(SubmitIn):
 
 class ReceiptAndTasks(ReceiptOut):
     tasks: list[TaskOut]
+
+
+class ResultsIn(Body):
+    method: str | None = Field(None, max_length=64, description="an aggregation method; default: the kind's")
+    params: dict[str, Any] = Field(default_factory=dict, description="the method's parameters")
+    include_flagged: bool = False
+
+
+class ResultRun(BaseModel):
+    """How a project's stored results were made."""
+
+    method: str
+    params: dict[str, Any]
+    include_flagged: bool
+    computed_at: datetime
+    n_tasks: int
+    n_labels: int

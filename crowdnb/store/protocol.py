@@ -7,7 +7,7 @@ argument. Projects are named by id, workers by id; over HTTP the token decides w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -116,9 +116,15 @@ class Store(Protocol):
         (over HTTP: queued labels the server refused); empty for a local store."""
         ...
 
-    def labels(self, project_id: int) -> pd.DataFrame:
-        """Current labels: task, worker, label, submitted_at, duration_ms, status, annotation_id,
-        flag, prediction_accepted."""
+    def labels(self, project_id: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Current labels in task order, then time: task, worker, label, submitted_at,
+        duration_ms, status, annotation_id, flag, prediction_accepted (or only `columns`)."""
+        ...
+
+    def label_batches(
+        self, project_id: int, columns: Sequence[str] | None = None, *, tasks_per_batch: int = 50_000
+    ) -> Iterator[pd.DataFrame]:
+        """`labels` in pieces of `tasks_per_batch` tasks, for exports in bounded memory."""
         ...
 
     def worker_labels(self, project_id: int, worker_id: int) -> pd.DataFrame:
@@ -126,9 +132,15 @@ class Store(Protocol):
         ...
 
     def results(
-        self, project_id: int, method: str | None = None, *, include_flagged: bool = False, **params: Any
+        self, project_id: int, method: str | None = None, *, include_flagged: bool = False, store: bool = False,
+        **params: Any,
     ) -> pd.DataFrame:
-        """One answer per task: task, label, confidence, n_labels (see `Project.results`)."""
+        """One answer per task: task, label, confidence, n_labels (see `Project.results`);
+        `store` keeps them as the project's last results."""
+        ...
+
+    def stored_results(self, project_id: int) -> pd.DataFrame:
+        """The last results kept by `results(store=True)`, with how and when in `attrs`."""
         ...
 
     def claim_reviews(self, project_id: int, inspector_id: int, n: int) -> list[dict[str, Any]]:

@@ -153,6 +153,8 @@ tasks = sa.Table(
 )
 sa.Index("ix_tasks_queue", tasks.c.project_id, tasks.c.is_open, tasks.c.priority.desc(), tasks.c.position)
 sa.Index("ix_tasks_control", tasks.c.project_id, tasks.c.is_control, tasks.c.position)
+# Tasks in order (reads of a project's tasks, labels in pieces of tasks).
+sa.Index("ix_tasks_position", tasks.c.project_id, tasks.c.position)
 
 # A label, always on its worker's slot of the task (the assignment, which refers to the task,
 # the worker and the project): one foreign key check per label instead of three, each of which
@@ -251,3 +253,29 @@ ledger = sa.Table(
     sa.Index("ix_ledger_worker", "worker_id"),
     sa.Index("ix_ledger_created", "created_at"),
 )
+
+# The last aggregation stored of a project (`results(store=True)`): how it was made, and one
+# answer per task, so that dashboards, exports and the server read it without recomputing.
+result_runs = sa.Table(
+    "result_runs",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("method", sa.String(64), nullable=False),
+    sa.Column("params", JSONType, nullable=False),
+    sa.Column("include_flagged", sa.Boolean, nullable=False),
+    sa.Column("n_tasks", sa.BigInteger, nullable=False),
+    sa.Column("n_labels", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", UTCDateTime(), nullable=False, server_default=utcnow()),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("result_runs.project_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("label", JSONType, nullable=True),
+    sa.Column("confidence", sa.Float, nullable=True),
+    sa.Column("n_labels", sa.Integer, nullable=False),
+)
+sa.Index("ix_results_position", results.c.project_id, results.c.position)

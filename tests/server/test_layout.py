@@ -20,6 +20,8 @@ OPERATIONS = [
     ("GET", "/api/v1/projects/{project}/my-labels"),
     ("GET", "/api/v1/projects/{project}/progress"),
     ("GET", "/api/v1/projects/{project}/results"),
+    ("POST", "/api/v1/projects/{project}/results"),
+    ("GET", "/api/v1/projects/{project}/results/stored"),
     ("GET", "/api/v1/projects/{project}/tasks"),
     ("GET", "/api/v1/projects/{project}/tasks/{task_id}/media"),
     ("GET", "/api/v1/projects/{project}/workers"),

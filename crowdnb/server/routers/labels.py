@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from crowdnb.server import models
-from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project, receipt_json, records, tasks_json
+from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project, receipt_json, records, streamed, tasks_json
 from crowdnb.store import Receipt, Task
+from crowdnb.store.types import LABEL_COLUMNS
 from crowdnb.server.routing import CheckedRoute
 
 router = APIRouter(prefix="/projects/{project}", tags=["labels"], route_class=CheckedRoute)
@@ -55,11 +56,19 @@ async def submit_many(store: StoreDep, access: ProjectCaller, project: str, body
     ])
 
 
-@router.get("/labels")
-def get_labels(store: StoreDep, access: ProjectCaller, project: str) -> list[dict[str, Any]]:
-    """Every label of the project with its worker (managers only)."""
+@router.get("/labels", response_model=list[dict[str, Any]])
+def get_labels(
+    store: StoreDep, access: ProjectCaller, project: str, columns: str | None = None, lines: bool = False
+) -> StreamingResponse:
+    """Every current label of the project in task order, then time (managers only): the
+    comma-separated `columns` of them, or all; streamed as it is read, as a JSON array or, with
+    `lines`, as JSON lines."""
     info = member_project(access, project, "manager")
-    return records(store.labels(info.id))
+    names = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+    unknown = [n for n in names or [] if n not in LABEL_COLUMNS]
+    if unknown:
+        raise HTTPException(422, f"unknown label column(s) {unknown}; columns: {LABEL_COLUMNS}")
+    return streamed(store.label_batches(info.id, names), lines=lines)
 
 
 @router.get("/my-labels")

@@ -6,14 +6,16 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
 
 from crowdnb import kinds
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.server import models
-from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, records, require
+from crowdnb.server.deps import Caller, ProjectCaller, StoreDep, member_project, require, streamed
 from crowdnb.server.routing import CheckedRoute
-from crowdnb.store import ProjectInfo
+from crowdnb.store import ProjectInfo, SqlStore
 
 router = APIRouter(prefix="/projects", tags=["projects"], route_class=CheckedRoute)
 
@@ -73,24 +75,54 @@ def add_member(store: StoreDep, access: ProjectCaller, project: str, body: model
     return models.Me(id=account.id, name=account.name, role=account.role)
 
 
-@router.get("/{project}/results")
+@router.get("/{project}/results", response_model=list[dict[str, Any]])
 def results(
     store: StoreDep, access: ProjectCaller, project: str, method: str | None = None, include_flagged: bool = False,
     params: str = "{}",
-) -> list[dict[str, Any]]:
+) -> StreamingResponse:
     """One answer per task with its confidence, by the kind's aggregation method or `method`;
-    `params` is a JSON object of the method's parameters (managers only)."""
+    `params` is a JSON object of the method's parameters (managers only). Streamed as encoded."""
     info = member_project(access, project, "manager")
+    return streamed([_aggregated(store, info.id, method, include_flagged, _params(params), keep=False)])
+
+
+@router.post("/{project}/results", response_model=models.ResultRun)
+def store_results(store: StoreDep, access: ProjectCaller, project: str, body: models.ResultsIn) -> models.ResultRun:
+    """Aggregate as `GET results` does and keep the answers as the project's last results
+    (managers only); answers how they were made, not the rows (`GET results/stored` has them)."""
+    info = member_project(access, project, "manager")
+    found = _aggregated(store, info.id, body.method, body.include_flagged, body.params, keep=True)
+    return models.ResultRun(n_tasks=len(found), n_labels=int(found["n_labels"].sum()), **found.attrs)
+
+
+@router.get("/{project}/results/stored", response_model=list[dict[str, Any]])
+def stored_results(store: StoreDep, access: ProjectCaller, project: str) -> StreamingResponse:
+    """The project's last stored results in task order (managers only); the response's
+    headers tell how and when they were made (`X-Crowdnb-Results`: JSON)."""
+    info = member_project(access, project, "manager")
+    found = store.stored_results(info.id)
+    run = models.ResultRun(n_tasks=len(found), **found.attrs)
+    response = streamed([found])
+    response.headers["X-Crowdnb-Results"] = run.model_dump_json()
+    return response
+
+
+def _aggregated(store: SqlStore, project_id: int, method: str | None, include_flagged: bool, params: dict[str, Any], *, keep: bool) -> pd.DataFrame:
     try:
-        options = json.loads(params)
+        return store.results(project_id, method, include_flagged=include_flagged, store=keep, **params)
+    except TypeError as exc:  # a parameter the method does not take
+        raise HTTPException(422, str(exc)) from None
+
+
+def _params(text: str) -> dict[str, Any]:
+    """A method's parameters from their JSON text; 422 unless it is an object."""
+    try:
+        options = json.loads(text)
     except json.JSONDecodeError as exc:
         raise HTTPException(422, f"params must be a JSON object: {exc}") from None
     if not isinstance(options, dict):
         raise HTTPException(422, "params must be a JSON object")
-    try:
-        return records(store.results(info.id, method, include_flagged=include_flagged, **options))
-    except TypeError as exc:  # a parameter the method does not take
-        raise HTTPException(422, str(exc)) from None
+    return options
 
 
 def _policy(body: dict[str, Any] | None) -> QualityPolicy | None:

@@ -15,8 +15,9 @@ transaction whose snapshot the other reads of a call use. Hence the few lines he
 from __future__ import annotations
 
 import io
+import json
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -49,11 +50,23 @@ def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.Dat
     return pa.Table.from_batches(list(batches(conn, query, types)), schema=schema)
 
 
-def _copy_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _compiled(conn: sa.Connection, query: sa.Select[Any]) -> tuple[str, dict[str, Any], list[str]]:
+    """The query's SQL for the driver, its parameters as the driver takes them (after the
+    types' own conversions, e.g. SQLite's JSON paths), and their order (positional styles)."""
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = {}
+    for name, value in compiled.params.items():
+        bind = compiled.binds.get(name)
+        processor = bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) if bind is not None else None
+        params[name] = processor(value) if processor else value
+    return str(compiled), params, list(compiled.positiontup or [])
+
+
+def _copy_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    sql, params, _ = _compiled(conn, query)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     # psycopg binds the parameters client-side, with its own quoting.
-    with cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
         chunks = iter(copy)
         first = next(chunks, None)
         if first is None:
@@ -101,11 +114,10 @@ class _CopyStream(io.RawIOBase):
 
 
 def _chunk_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = [compiled.params[name] for name in compiled.positiontup or []]
+    sql, params, order = _compiled(conn, query)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(str(compiled), params)
+        cursor.execute(sql, [params[name] for name in order])
         while rows := cursor.fetchmany(SQLITE_CHUNK):
             columns = zip(*rows, strict=True)
             yield pa.RecordBatch.from_arrays(
@@ -118,6 +130,8 @@ def _chunk_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema
 def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
     if pa.types.is_dictionary(kind):
         return pa.array(values, kind.value_type).dictionary_encode().cast(kind)
+    if pa.types.is_boolean(kind):  # SQLite keeps booleans as 0 and 1
+        return pa.array([None if v is None else bool(v) for v in values], kind)
     return pa.array(values, kind)
 
 
@@ -156,3 +170,28 @@ def _epoch_us_sqlite(element: epoch_us, compiler: sa.sql.compiler.SQLCompiler, *
     value = compiler.process(element.clauses, **kw)
     # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: whole seconds from strftime, then the fraction.
     return f"(CAST(strftime('%s', {value}) AS INTEGER) * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
+
+
+def insert(
+    conn: sa.Connection, table: sa.Table, names: Sequence[str], rows: Iterable[Sequence[Any]],
+    fixed: Mapping[str, Any] | None = None, *, chunk: int = SQLITE_CHUNK,
+) -> None:
+    """Insert many rows of values for the columns `names` (plus the same `fixed` values in
+    every row): PostgreSQL by COPY, SQLite by executemany in chunks, in the caller's transaction."""
+    fixed = dict(fixed or {})
+    if conn.dialect.name != "postgresql":
+        remaining = iter(rows)
+        while piece := list(itertools.islice(remaining, chunk)):
+            conn.execute(table.insert(), [{**fixed, **dict(zip(names, row, strict=True))} for row in piece])
+        return
+    every = [*fixed, *names]
+    as_json = [isinstance(table.c[n].type, sa.JSON) for n in every]
+    head = list(fixed.values())
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in every)
+    with cursor.copy(f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({quoted}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([
+                json.dumps(v, ensure_ascii=False) if j and v is not None else v
+                for v, j in zip([*head, *row], as_json, strict=True)
+            ])

@@ -8,6 +8,7 @@ arrays; no Python object per label exists. Other kinds read their labels as valu
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,14 @@ import sqlalchemy as sa
 
 from crowdnb.aggregation.base import Answers
 from crowdnb.aggregation.methods import RESULT_COLUMNS, SINGLE_CHOICE, aggregate, estimator_class
-from crowdnb.store.schema import annotations, project_workers, tasks
+from crowdnb.store.schema import annotations, project_workers, result_runs, tasks
+from crowdnb.store.schema import results as stored_results
 from crowdnb.store.sql import columns, quality, reads
 
-TASK_IDS = {"id": pa.int64(), "external_id": pa.string()}
+TASK_IDS = {"id": pa.int64(), "external_id": pa.string(), "position": pa.int64()}
 ANSWERS = {"task_id": pa.int64(), "worker_id": pa.int64(), "label": pa.dictionary(pa.int32(), pa.string())}
 KNOWN = {"external_id": pa.string(), "known_answer": pa.string()}
+STORED = {"task": pa.string(), "label": pa.string(), "confidence": pa.float64(), "n_labels": pa.int64()}
 
 
 def results(
@@ -32,11 +35,10 @@ def results(
     """One answer per task in task order (a task without counted labels has label None,
     confidence NaN and n_labels 0). Known answers are held fixed by Dawid-Skene; structured
     methods weigh workers by their skill once any worker has answered a control task.
-    `class_labels`: the project's labels are class names (single-choice kinds)."""
-    order = columns.table(
-        conn, sa.select(tasks.c.id, tasks.c.external_id).where(tasks.c.project_id == project_id).order_by(tasks.c.position),
-        TASK_IDS,
-    )
+    `class_labels`: the project's labels are class names (single-choice kinds). The frame's
+    `attrs` keep the tasks' store ids and positions (for `keep`)."""
+    query = sa.select(tasks.c.id, tasks.c.external_id, tasks.c.position).where(tasks.c.project_id == project_id)
+    order = columns.table(conn, query.order_by(tasks.c.position), TASK_IDS)
     task_ids, external = order["id"].to_numpy(), pd.Index(order["external_id"].to_pandas(), name="task")
     if class_labels and estimator_class(method) in SINGLE_CHOICE:
         found = _coded(conn, project_id, task_ids, external, method, include_flagged, params)
@@ -45,7 +47,9 @@ def results(
     found = found.set_index("task").reindex(external).reset_index()
     found["label"] = found["label"].astype(object).where(found["label"].notna(), None)
     found["n_labels"] = found["n_labels"].fillna(0).astype(int)
-    return found[RESULT_COLUMNS]
+    found = found[RESULT_COLUMNS]
+    found.attrs.update(task_ids=task_ids, positions=order["position"].to_numpy())
+    return found
 
 
 def counted(project_id: int, include_flagged: bool) -> list[sa.ColumnElement[bool]]:
@@ -127,3 +131,48 @@ def dense(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     present[values] = True
     lookup = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
     return lookup[values], np.flatnonzero(present)
+
+
+def keep(conn: sa.Connection, project_id: int, found: pd.DataFrame, method: str, params: dict[str, Any], include_flagged: bool) -> datetime:
+    """Store `found` (from `results`) as the project's last results, replacing the ones kept
+    before; returns the time it was stored (the database's clock)."""
+    conn.execute(result_runs.delete().where(result_runs.c.project_id == project_id))
+    stamp = conn.execute(
+        result_runs.insert()
+        .values(
+            project_id=project_id, method=method, params=params, include_flagged=include_flagged,
+            n_tasks=len(found), n_labels=int(found["n_labels"].sum()),
+        )
+        .returning(result_runs.c.computed_at)
+    ).scalar_one()
+    confidence = found["confidence"].to_numpy(dtype=float)
+    rows = zip(
+        found.attrs["task_ids"].tolist(), found.attrs["positions"].tolist(), found["label"].tolist(),
+        np.where(np.isnan(confidence), None, confidence).tolist(), found["n_labels"].tolist(), strict=True,
+    )
+    columns.insert(conn, stored_results, ["task_id", "position", "label", "confidence", "n_labels"], rows, {"project_id": project_id})
+    return stamp
+
+
+def kept(conn: sa.Connection, project_id: int) -> pd.DataFrame | None:
+    """The project's stored results in task order, with `attrs` method, params,
+    include_flagged, computed_at, n_labels; None when none are stored."""
+    run = conn.execute(sa.select(result_runs).where(result_runs.c.project_id == project_id)).first()
+    if run is None:
+        return None
+    query = (
+        sa.select(tasks.c.external_id.label("task"), reads.as_text(stored_results.c.label).label("label"),
+                  stored_results.c.confidence, stored_results.c.n_labels)
+        .join(tasks, tasks.c.id == stored_results.c.task_id)
+        .where(stored_results.c.project_id == project_id)
+        .order_by(stored_results.c.position)
+    )
+    found = columns.table(conn, query, STORED)
+    frame = pd.DataFrame({
+        "task": found["task"].to_pandas(), "label": reads.decoded(found["label"]),
+        "confidence": found["confidence"].to_numpy(zero_copy_only=False), "n_labels": found["n_labels"].to_numpy(),
+    })
+    frame.attrs.update(
+        method=run.method, params=run.params, include_flagged=run.include_flagged, computed_at=run.computed_at, n_labels=run.n_labels,
+    )
+    return frame

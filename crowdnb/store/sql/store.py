@@ -22,14 +22,13 @@ import sqlalchemy as sa
 
 from crowdnb import kinds, values
 from crowdnb.errors import CrowdnbError, LabelError, NotFound
-from crowdnb.aggregation.methods import SINGLE_CHOICE
+from crowdnb.aggregation.methods import SINGLE_CHOICE, estimator_class, method_name
 from crowdnb.intake import tasks_from_frame
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
 from crowdnb.store.schema import projects, workers
-from crowdnb.store.sql import accounts, handout, intake, ledger, quality, reads, review, submit
+from crowdnb.store.sql import accounts, handout, intake, ledger, quality, reads, results, review, submit
 from crowdnb.store.sql import projects as project_rows
-from crowdnb.store.sql.results import results
 from crowdnb.store.types import Account, NewTask, ProjectInfo, Receipt, Submission, Task
 
 if TYPE_CHECKING:
@@ -413,16 +412,34 @@ class SqlStore:
             return review.worker_labels(conn, project_id, worker_id)
 
     def results(
-        self, project_id: int, method: Any = None, *, include_flagged: bool = False, **params: Any
+        self, project_id: int, method: Any = None, *, include_flagged: bool = False, store: bool = False, **params: Any
     ) -> pd.DataFrame:
         """One answer per task (see `sql.results`); `method` defaults to the kind's. Everything
-        is read from one snapshot of the store."""
+        is read from one snapshot of the store. `store`: keep them as the project's last
+        results (`stored_results`)."""
         kind, _ = self._rules(project_id)
+        method = method or kind.aggregator
         with self._snapshot() as conn:
-            return results(
-                conn, project_id, method or kind.aggregator, class_labels=self._class_labels(project_id),
-                include_flagged=include_flagged, **params,
+            found = results.results(
+                conn, project_id, method, class_labels=self._class_labels(project_id), include_flagged=include_flagged, **params,
             )
+        name = method_name(estimator_class(method))
+        if store:
+            with self._write() as conn:
+                found.attrs["computed_at"] = results.keep(conn, project_id, found, name, params, include_flagged)
+        for internal in ("task_ids", "positions"):
+            found.attrs.pop(internal)
+        found.attrs.update(method=name, params=params, include_flagged=include_flagged)
+        return found
+
+    def stored_results(self, project_id: int) -> pd.DataFrame:
+        """The project's last stored results, with `attrs` method, params, include_flagged,
+        computed_at and n_labels; `NotFound` when none were stored."""
+        with self._snapshot() as conn:
+            found = results.kept(conn, project_id)
+        if found is None:
+            raise NotFound("no results are stored for this project; results(store=True) computes and stores them")
+        return found
 
     # Inspection
 
