@@ -127,3 +127,28 @@ def test_what_the_server_refuses_or_hides_and_what_comes_back_as_locally(crowd: 
     assert project.labels()["status"].tolist() == ["approved"] and project.labels()["flag"].tolist() == [None]
     results = project.results()
     assert results["label"].tolist() == ["a", None] and results["confidence"].isna().tolist() == [False, True]
+
+
+def test_labels_in_columns_and_pieces_and_stored_results_over_http(crowd: Crowd, people: dict[str, HttpStore]) -> None:
+    boss, ana = people["boss"], people["ana"]
+    project = crowdnb.Project.create("many", "text-class", store=boss, classes=["a", "b"], overlap=1)
+    project.add_tasks(pd.DataFrame({"id": [f"t{i}" for i in range(9)], "text": ["日本語のテキスト"] * 9}))
+    project.add_member("ana")
+    mine, me = crowdnb.Project.open("many", store=ana), ana.worker_id(ana.current_worker())
+    for task in ana.claim(mine.info.id, me, 9):
+        ana.submit(mine.info.id, me, Submission(f"many-label-{task.id}", task.id, "ab"[task.id % 2], 900))
+    assert ana.flush() == 0
+    local = crowdnb.Project.open("many", store=crowd.store)
+    pd.testing.assert_frame_equal(project.labels(["task", "label"]), local.labels(["task", "label"]), check_dtype=False)
+    pieces = list(project.label_batches(["label", "duration_ms"], tasks_per_batch=4))
+    assert [len(p) for p in pieces] == [4, 4, 1] and list(pieces[0].columns) == ["label", "duration_ms"]
+    assert pd.concat(pieces)["label"].tolist() == local.labels()["label"].tolist()
+    with pytest.raises(crowdnb.NotFound, match="store=True"):
+        project.stored_results()
+    stored = project.results("majority-vote", store=True)
+    assert stored.attrs["method"] == "majority-vote" and stored.attrs["computed_at"] == local.stored_results().attrs["computed_at"]
+    pd.testing.assert_frame_equal(stored, local.stored_results(), check_dtype=False)
+    with pytest.raises(crowdnb.Forbidden):
+        mine.stored_results()
+    with pytest.raises(crowdnb.LabelError, match="colour"):
+        project.labels(["colour"])
