@@ -20,7 +20,7 @@ from crowdnb.store.schema import UTCDateTime, metadata, projects, tasks, workers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import scale_load  # noqa: E402
+import scale_load
 
 SPEC = scale_load.Spec(
     tasks=150, labels_per_task=3, workers=20, control_share=0.05, review_rate=0.2, inspectors=2, price=2,
