@@ -3,7 +3,9 @@
 initdb and pg_ctl refuse to run as root, so as root they run as the `postgres` user on a
 directory that user owns. Nothing is shared with a system cluster; `stop()` removes everything.
 For fault tests, `kill9()` crashes the server (kill -9 of the postmaster) and `restart()` brings
-it back on the same data and port, recovering from the write-ahead log.
+it back on the same data and port, recovering from the write-ahead log. Given a `root` (and a
+`port`), the cluster lives there instead and is kept: started again on the same data, stopped
+without removing it (the scale benchmark's database, `benchmarks/scale_load.py`).
 """
 
 from __future__ import annotations
@@ -38,12 +40,16 @@ def _free_port() -> int:
 
 
 class Cluster:
-    """A PostgreSQL server on 127.0.0.1 at a free port; `durable=False` turns fsync off."""
+    """A PostgreSQL server on 127.0.0.1 at a free port (or `port`); `durable=False` turns fsync
+    off. Its files are in a new temporary directory removed by `stop()`, or in `root`, kept."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, root: Path | None = None, port: int | None = None) -> None:
         self.bin = _bin_dir()
-        self.root = Path(tempfile.mkdtemp(prefix="crowdnb-pg-", dir="/tmp"))
-        self.port = _free_port()
+        self.kept = root is not None
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="crowdnb-pg-", dir="/tmp"))
+        self.port = port if port is not None else _free_port()
         self.durable = durable
         self._as_postgres = os.geteuid() == 0
 
@@ -113,11 +119,19 @@ class Cluster:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
     def stop(self) -> None:
+        """Stop the server; a temporary cluster's files go too (a kept one stops cleanly)."""
         try:
             if (self.data / "postmaster.pid").exists():
-                self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+                mode = "fast" if self.kept else "immediate"
+                self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.kept:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    def stop_command(self) -> str:
+        """The shell command that stops the server cleanly (for a kept cluster left running)."""
+        runner = "runuser -u postgres -- " if self._as_postgres else ""
+        return f"{runner}{self.bin / 'pg_ctl'} -D {self.data} -m fast -w stop"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
