@@ -4,6 +4,7 @@ caller may see."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -35,11 +36,6 @@ TASK_TYPES = {
     "id": pa.string(), "payload": pa.string(), "meta": pa.string(), "known_answer": pa.string(),
     "priority": pa.float64(), "n_labels": pa.int64(), "overlap": pa.int64(),
 }
-LABEL_TYPES = {
-    "task": pa.string(), "worker": pa.string(), "label": pa.string(), "submitted_at": pa.int64(),
-    "duration_ms": pa.int64(), "status": pa.string(), "annotation_id": pa.string(), "flag": pa.string(),
-    "prediction_accepted": pa.bool_(),
-}
 
 
 def task_frame(conn: sa.Connection, project_id: int) -> pd.DataFrame:
@@ -67,7 +63,7 @@ def task_frame(conn: sa.Connection, project_id: int) -> pd.DataFrame:
         .order_by(tasks.c.position)
     )
     found = columns.table(conn, query, TASK_TYPES)
-    frame = pd.DataFrame({"id": _strings(found["id"])})
+    frame = pd.DataFrame({"id": found["id"].to_pandas()})
     for name in ("payload", "meta", "known_answer"):
         frame[name] = decoded(found[name])
     frame["priority"] = found["priority"].to_numpy()
@@ -81,56 +77,99 @@ def count_tasks(conn: sa.Connection, project_id: int) -> int:
     return int(conn.scalar(sa.select(sa.func.count()).where(tasks.c.project_id == project_id)))
 
 
-def label_query(project_id: int, names: Sequence[str], *, class_labels: bool, dialect: str) -> sa.Select[Any]:
-    """The current labels of a project (superseded ones left out) with the columns `names` (of
-    `LABEL_TYPES`), plus the task's position; `class_labels`: labels are class names, read as
-    text (else as JSON text). `submitted_at` comes as microseconds since 1970; on SQLite,
-    `prediction_accepted` comes as the prediction's JSON text (compared by `label_columns`)."""
-    label = columns.json_text(annotations.c.label) if class_labels else as_text(annotations.c.label)
-    if dialect == "postgresql":
-        prediction = sa.func.nullif(tasks.c.payload["prediction"], sa.literal_column("'null'::jsonb"))
-        accepted: sa.ColumnElement[Any] = prediction == annotations.c.label
-    else:
-        accepted = tasks.c.payload.op("->", return_type=sa.Text)(sa.literal_column("'$.prediction'"))
-    available: dict[str, sa.ColumnElement[Any]] = {
-        "task": tasks.c.external_id,
-        "worker": workers.c.name,
-        "label": label,
-        "submitted_at": columns.epoch_us(annotations.c.submitted_at),
-        "duration_ms": annotations.c.duration_ms,
-        "status": annotations.c.status,
-        "annotation_id": annotations.c.id,
-        "flag": annotations.c.flag,
-        "prediction_accepted": accepted,
-    }
-    unknown = [n for n in names if n not in available]
+@dataclass(frozen=True)
+class TaskOrder:
+    """A project's tasks in order: store ids, positions and own ids, to turn the task ids that
+    label reads send into names and order."""
+
+    ids: np.ndarray
+    positions: np.ndarray
+    external: pa.Array
+
+    @classmethod
+    def read(cls, conn: sa.Connection, project_id: int) -> TaskOrder:
+        query = sa.select(tasks.c.id, tasks.c.position, tasks.c.external_id).where(tasks.c.project_id == project_id)
+        found = columns.table(conn, query.order_by(tasks.c.position), {"id": pa.int64(), "position": pa.int64(), "external_id": pa.string()})
+        return cls(found["id"].to_numpy(), found["position"].to_numpy(), found["external_id"].combine_chunks())
+
+    def rows(self, task_ids: np.ndarray) -> np.ndarray:
+        """The place in task order of each task id (all must be the project's)."""
+        order = np.argsort(self.ids, kind="stable")
+        at = np.minimum(np.searchsorted(self.ids[order], task_ids), max(len(order) - 1, 0))
+        if len(task_ids) and not np.array_equal(self.ids[order][at], task_ids):
+            raise RuntimeError("labels refer to tasks missing from the same read; the store is inconsistent")
+        return order[at]
+
+
+@dataclass(frozen=True)
+class WorkerNames:
+    """Every worker's name by id."""
+
+    lookup: np.ndarray  # worker id -> index into names
+    names: pa.Array
+
+    @classmethod
+    def read(cls, conn: sa.Connection) -> WorkerNames:
+        found = columns.table(conn, sa.select(workers.c.id, workers.c.name), {"id": pa.int64(), "name": pa.string()})
+        ids = found["id"].to_numpy()
+        lookup = np.full(int(ids.max(initial=0)) + 1, -1, dtype=np.int64)
+        lookup[ids] = np.arange(len(ids))
+        return cls(lookup, found["name"].combine_chunks())
+
+    def of(self, worker_ids: np.ndarray) -> pd.Series:
+        return self.names.take(pa.array(self.lookup[worker_ids])).to_pandas()
+
+
+def label_query(
+    project_id: int, names: Sequence[str], *, class_labels: bool, dialect: str
+) -> tuple[sa.Select[Any], dict[str, pa.DataType]]:
+    """The current labels of a project (superseded ones left out) as the columns that give
+    `names` (of `LABEL_COLUMNS`), and their Arrow types: always the task's store id and the time
+    in microseconds since 1970 (`at`), the worker's id for `worker`. `class_labels`: labels are
+    class names, read as text (else as JSON text). PostgreSQL compares labels with predictions;
+    SQLite sends the prediction's JSON text and the label (compared by `label_columns`)."""
+    unknown = [n for n in names if n not in LABEL_COLUMNS]
     if unknown:
         raise ValueError(f"unknown label column(s) {unknown}; columns: {LABEL_COLUMNS}")
-    query = sa.select(*(available[n].label(n) for n in names), tasks.c.position.label("position")).join(
-        tasks, tasks.c.id == annotations.c.task_id
-    )
-    if "worker" in names:
-        query = query.join(workers, workers.c.id == annotations.c.worker_id)
-    return query.where(annotations.c.project_id == project_id, annotations.c.status != "superseded")
+    label = columns.json_text(annotations.c.label) if class_labels else as_text(annotations.c.label)
+    chosen: dict[str, tuple[sa.ColumnElement[Any], pa.DataType]] = {
+        "task_id": (annotations.c.task_id, pa.int64()), "at": (columns.epoch_us(annotations.c.submitted_at), pa.int64()),
+    }
+    sources: dict[str, dict[str, tuple[sa.ColumnElement[Any], pa.DataType]]] = {
+        "worker": {"worker_id": (annotations.c.worker_id, pa.int64())},
+        "label": {"label": (label, pa.string())},
+        "duration_ms": {"duration_ms": (annotations.c.duration_ms, pa.int64())},
+        "status": {"status": (annotations.c.status, pa.string())},
+        "annotation_id": {"annotation_id": (annotations.c.id, pa.string())},
+        "flag": {"flag": (annotations.c.flag, pa.string())},
+    }
+    if dialect == "postgresql":
+        prediction = sa.func.nullif(tasks.c.payload["prediction"], sa.literal_column("'null'::jsonb"))
+        sources["prediction_accepted"] = {"accepted": (prediction == annotations.c.label, pa.bool_())}
+    else:
+        prediction = tasks.c.payload.op("->", return_type=sa.Text)(sa.literal_column("'$.prediction'"))
+        sources["prediction_accepted"] = {"label": (label, pa.string()), "prediction": (prediction, pa.string())}
+    for name in names:
+        chosen.update(sources.get(name, {}))
+    query = sa.select(*(column.label(key) for key, (column, _) in chosen.items()))
+    if "prediction_accepted" in names:
+        query = query.join(tasks, tasks.c.id == annotations.c.task_id)
+    query = query.where(annotations.c.project_id == project_id, annotations.c.status != "superseded")
+    return query, {key: kind for key, (_, kind) in chosen.items()}
 
 
 def label_frame(
-    conn: sa.Connection, project_id: int, names: Sequence[str] | None = None, *, class_labels: bool = False
+    conn: sa.Connection, project_id: int, names: Sequence[str] | None = None, *, class_labels: bool = False,
+    where: Sequence[sa.ColumnElement[bool]] = (),
 ) -> pd.DataFrame:
-    """Current labels (superseded ones left out), in task order, then time; the columns `names`
-    (default all of `LABEL_COLUMNS`). `flag` is set by quality rules (e.g. 'too_fast');
-    `prediction_accepted` tells whether the label is the task's model pre-label unchanged (None
-    when the task had none)."""
+    """Current labels (superseded ones left out, and those not meeting `where`), in task
+    order, then time; the columns `names` (default all of `LABEL_COLUMNS`). `flag` is set by
+    quality rules (e.g. 'too_fast'); `prediction_accepted` tells whether the label is the task's
+    model pre-label unchanged (None when the task had none)."""
     names = list(LABEL_COLUMNS if names is None else names)
-    query = label_query(project_id, names, class_labels=class_labels, dialect=conn.dialect.name)
-    types = {**{n: _read_type(n, conn.dialect.name) for n in names}, "position": pa.int64()}
-    found = columns.table(conn, query, types)
-    position = found["position"].to_numpy()
-    if "submitted_at" in names:
-        order = np.lexsort((found["submitted_at"].to_numpy(), position))
-    else:
-        order = np.argsort(position, kind="stable")
-    return label_columns(found.take(order), names, class_labels=class_labels)
+    query, types = label_query(project_id, names, class_labels=class_labels, dialect=conn.dialect.name)
+    order, named = TaskOrder.read(conn, project_id), WorkerNames.read(conn) if "worker" in names else None
+    return _in_order(columns.table(conn, query.where(*where), types), order, named, names, class_labels)
 
 
 def label_batches(
@@ -140,74 +179,66 @@ def label_batches(
     """`label_frame` in pieces of `tasks_per_batch` tasks each (in task order, then time), so
     that memory holds one piece at a time."""
     names = list(LABEL_COLUMNS if names is None else names)
-    base = label_query(project_id, names, class_labels=class_labels, dialect=conn.dialect.name)
-    types = {**{n: _read_type(n, conn.dialect.name) for n in names}, "position": pa.int64()}
-    bounds = sa.select(sa.func.min(tasks.c.position), sa.func.max(tasks.c.position)).where(tasks.c.project_id == project_id)
-    low, high = conn.execute(bounds).one()
-    if low is None:
-        return
-    for start in range(low, high + 1, tasks_per_batch):
-        piece = base.where(tasks.c.project_id == project_id, tasks.c.position >= start, tasks.c.position < start + tasks_per_batch)
+    query, types = label_query(project_id, names, class_labels=class_labels, dialect=conn.dialect.name)
+    if "prediction_accepted" not in names:
+        query = query.join(tasks, tasks.c.id == annotations.c.task_id)
+    order, named = TaskOrder.read(conn, project_id), WorkerNames.read(conn) if "worker" in names else None
+    positions = order.positions
+    for start in range(0, len(positions), tasks_per_batch):
+        first, last = positions[start], positions[min(start + tasks_per_batch, len(positions)) - 1]
+        piece = query.where(tasks.c.project_id == project_id, tasks.c.position.between(int(first), int(last)))
         found = columns.table(conn, piece, types)
         if found.num_rows:
-            order_by = [found["position"].to_numpy()]
-            if "submitted_at" in names:
-                order_by.insert(0, found["submitted_at"].to_numpy())
-            yield label_columns(found.take(np.lexsort(order_by)), names, class_labels=class_labels)
+            yield _in_order(found, order, named, names, class_labels)
 
 
-def label_columns(found: pa.Table, names: Sequence[str], *, class_labels: bool) -> pd.DataFrame:
-    """Label columns read by `label_query` as the DataFrame that `labels()` returns."""
+def _in_order(found: pa.Table, order: TaskOrder, named: WorkerNames | None, names: Sequence[str], class_labels: bool) -> pd.DataFrame:
+    """Labels read by `label_query`, sorted by task, then time, as `labels()` gives them."""
+    rows = order.rows(found["task_id"].to_numpy())
+    sort = np.lexsort((found["at"].to_numpy(), rows))
+    found, rows = found.take(sort), rows[sort]
     frame = pd.DataFrame(index=pd.RangeIndex(found.num_rows))
     for name in names:
-        column = found[name]
-        if name == "label":
-            frame[name] = _strings(column, objects=True) if class_labels else decoded(column)
+        if name == "task":
+            frame[name] = order.external.take(pa.array(rows)).to_pandas()
+        elif name == "worker":
+            assert named is not None
+            frame[name] = named.of(found["worker_id"].to_numpy())
+        elif name == "label":
+            frame[name] = _values(found["label"], class_labels)
         elif name == "submitted_at":
-            frame[name] = pd.to_datetime(column.to_numpy(), unit="us", utc=True)
+            frame[name] = pd.to_datetime(found["at"].to_numpy(), unit="us", utc=True)
         elif name == "duration_ms":
-            frame[name] = pd.array(column.to_pandas(), dtype="Int64")
+            frame[name] = pd.array(found["duration_ms"].to_pandas(), dtype="Int64")
         elif name == "flag":
-            frame[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+            frame[name] = pd.Series(found["flag"].to_numpy(zero_copy_only=False), dtype=object)
         elif name == "prediction_accepted":
-            frame[name] = _accepted(column, found["label"] if "label" in found.column_names else None, class_labels)
+            frame[name] = _accepted(found, class_labels)
         else:
-            frame[name] = _strings(column)
+            frame[name] = found[name].to_pandas()
     return frame
 
 
-def _accepted(column: pa.ChunkedArray, labels: pa.ChunkedArray | None, class_labels: bool) -> pd.Series:
+def _values(column: pa.ChunkedArray, class_labels: bool) -> pd.Series:
+    """Labels as Python values: class names as they are, anything else decoded from JSON."""
+    return pd.Series(column.to_pylist(), dtype=object) if class_labels else decoded(column)
+
+
+def _accepted(found: pa.Table, class_labels: bool) -> pd.Series:
     """Whether each label is its task's prediction (None: the task had none), from the
     database's comparison (PostgreSQL) or from the prediction's JSON text (SQLite)."""
-    if pa.types.is_boolean(column.type):
-        return pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
-    if labels is None:
-        raise ValueError("prediction_accepted needs the label column on this back end")
-    given = labels.to_pylist() if class_labels else [None if v is None else json.loads(v) for v in labels.to_pylist()]
+    if "accepted" in found.column_names:
+        return pd.Series(found["accepted"].to_numpy(zero_copy_only=False), dtype=object)
+    given = _values(found["label"], class_labels)
     return pd.Series(
-        [None if p is None or p == "null" else json.loads(p) == g for p, g in zip(column.to_pylist(), given, strict=True)],
+        [None if p is None or p == "null" else json.loads(p) == g for p, g in zip(found["prediction"].to_pylist(), given, strict=True)],
         dtype=object,
     )
-
-
-def _read_type(name: str, dialect: str) -> pa.DataType:
-    """The Arrow type a label column is read as (SQLite sends predictions as JSON text)."""
-    if name == "prediction_accepted" and dialect != "postgresql":
-        return pa.string()
-    return LABEL_TYPES[name]
 
 
 def as_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     """A JSON column as its JSON text (not decoded)."""
     return sa.cast(column, sa.Text)
-
-
-def _strings(column: pa.ChunkedArray, *, objects: bool = False) -> pd.Series:
-    """A text column as pandas strings (Arrow-backed where pandas does that), or as Python
-    objects with None for null."""
-    if objects:
-        return pd.Series(column.to_pylist(), dtype=object)
-    return column.to_pandas()
 
 
 def decoded(column: pa.ChunkedArray) -> pd.Series:

@@ -22,7 +22,6 @@ from crowdnb.store.schema import annotations, project_workers, result_runs, task
 from crowdnb.store.schema import results as stored_results
 from crowdnb.store.sql import columns, quality, reads
 
-TASK_IDS = {"id": pa.int64(), "external_id": pa.string(), "position": pa.int64()}
 ANSWERS = {"task_id": pa.int64(), "worker_id": pa.int64(), "label": pa.dictionary(pa.int32(), pa.string())}
 KNOWN = {"external_id": pa.string(), "known_answer": pa.string()}
 STORED = {"task": pa.string(), "label": pa.string(), "confidence": pa.float64(), "n_labels": pa.int64()}
@@ -37,18 +36,17 @@ def results(
     methods weigh workers by their skill once any worker has answered a control task.
     `class_labels`: the project's labels are class names (single-choice kinds). The frame's
     `attrs` keep the tasks' store ids and positions (for `keep`)."""
-    query = sa.select(tasks.c.id, tasks.c.external_id, tasks.c.position).where(tasks.c.project_id == project_id)
-    order = columns.table(conn, query.order_by(tasks.c.position), TASK_IDS)
-    task_ids, external = order["id"].to_numpy(), pd.Index(order["external_id"].to_pandas(), name="task")
+    order = reads.TaskOrder.read(conn, project_id)
+    external = pd.Index(order.external.to_pandas(), name="task")
     if class_labels and estimator_class(method) in SINGLE_CHOICE:
-        found = _coded(conn, project_id, task_ids, external, method, include_flagged, params)
+        found = _coded(conn, project_id, order, external, method, include_flagged, params)
     else:
         found = _by_value(conn, project_id, method, include_flagged, params)
     found = found.set_index("task").reindex(external).reset_index()
     found["label"] = found["label"].astype(object).where(found["label"].notna(), None)
     found["n_labels"] = found["n_labels"].fillna(0).astype(int)
     found = found[RESULT_COLUMNS]
-    found.attrs.update(task_ids=task_ids, positions=order["position"].to_numpy())
+    found.attrs.update(task_ids=order.ids, positions=order.positions)
     return found
 
 
@@ -66,7 +64,7 @@ def counted(project_id: int, include_flagged: bool) -> list[sa.ColumnElement[boo
 
 
 def _coded(
-    conn: sa.Connection, project_id: int, task_ids: np.ndarray, external: pd.Index, method: Any,
+    conn: sa.Connection, project_id: int, order: reads.TaskOrder, external: pd.Index, method: Any,
     include_flagged: bool, params: dict[str, Any],
 ) -> pd.DataFrame:
     """Results of a categorical method on integer codes read straight from the database."""
@@ -74,7 +72,7 @@ def _coded(
     found = columns.table(conn, query.where(*counted(project_id, include_flagged)), ANSWERS)
     if found.num_rows == 0:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    task, task_positions = dense(positions(task_ids, found["task_id"].to_numpy()))
+    task, task_positions = dense(order.rows(found["task_id"].to_numpy()))
     worker, worker_ids = dense(found["worker_id"].to_numpy())
     labels = found["label"].unify_dictionaries()
     names = np.asarray(labels.chunk(0).dictionary.to_pylist(), dtype=object)
@@ -92,10 +90,7 @@ def _coded(
 
 def _by_value(conn: sa.Connection, project_id: int, method: Any, include_flagged: bool, params: dict[str, Any]) -> pd.DataFrame:
     """Results of any method on the counted labels read as values."""
-    query = reads.label_query(project_id, ["task", "worker", "label"], class_labels=False, dialect=conn.dialect.name)
-    types = {"task": pa.string(), "worker": pa.string(), "label": pa.string(), "position": pa.int64()}
-    found = columns.table(conn, query.where(*counted(project_id, include_flagged)), types)
-    labels = reads.label_columns(found, ["task", "worker", "label"], class_labels=False)
+    labels = reads.label_frame(conn, project_id, ["task", "worker", "label"], where=counted(project_id, include_flagged))
     standing = quality.worker_standing(conn, project_id).set_index("worker")
     skills = standing["skill"] if (standing["n_control"] > 0).any() else None
     return aggregate(labels, method, known=known_answers(conn, project_id), skills=skills, **params)
@@ -108,16 +103,6 @@ def known_answers(conn: sa.Connection, project_id: int) -> pd.Series:
     )
     found = columns.table(conn, query, KNOWN)
     return pd.Series(reads.decoded(found["known_answer"]).to_numpy(), index=found["external_id"].to_pylist(), dtype=object)
-
-
-def positions(ids_in_order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Where each of `wanted` is in `ids_in_order` (all of them must be there)."""
-    order = np.argsort(ids_in_order, kind="stable")
-    at = np.searchsorted(ids_in_order[order], wanted)
-    at = np.minimum(at, len(order) - 1)
-    if len(wanted) and not np.array_equal(ids_in_order[order][at], wanted):
-        raise RuntimeError("labels refer to tasks missing from the same read; the store is inconsistent")
-    return order[at]
 
 
 def dense(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
