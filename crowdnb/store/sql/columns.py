@@ -138,20 +138,21 @@ def _json_text_sqlite(element: json_text, compiler: sa.sql.compiler.SQLCompiler,
     return f"(CASE json_type({value}) WHEN 'text' THEN json_extract({value}, '$') ELSE json({value}) END)"
 
 
-class epoch_us(FunctionElement[int]):
-    """A timestamp as microseconds since 1970-01-01 UTC (SQLite keeps milliseconds)."""
+class utc_time(FunctionElement[Any]):
+    """A timestamp column to read as `pa.timestamp("us", "UTC")`: as it is from PostgreSQL
+    (ADBC converts it), as microseconds since 1970 from SQLite (which keeps milliseconds)."""
 
     type = sa.BigInteger()
     inherit_cache = True
 
 
-@compiles(epoch_us, "postgresql")
-def _epoch_us_pg(element: epoch_us, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
-    return f"(extract(epoch from {compiler.process(element.clauses, **kw)}) * 1000000)::bigint"
+@compiles(utc_time, "postgresql")
+def _utc_time_pg(element: utc_time, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
-@compiles(epoch_us, "sqlite")
-def _epoch_us_sqlite(element: epoch_us, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+@compiles(utc_time, "sqlite")
+def _utc_time_sqlite(element: utc_time, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
     value = compiler.process(element.clauses, **kw)
     # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: whole seconds from strftime, then the fraction.
     return f"(CAST(strftime('%s', {value}) AS INTEGER) * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"

@@ -32,6 +32,7 @@ def frame(conn: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
     )
 
 
+UTC_MICROS = pa.timestamp("us", "UTC")
 TASK_TYPES = {
     "id": pa.string(), "payload": pa.string(), "meta": pa.string(), "known_answer": pa.string(),
     "priority": pa.float64(), "n_labels": pa.int64(), "overlap": pa.int64(),
@@ -125,7 +126,7 @@ def label_query(
 ) -> tuple[sa.Select[Any], dict[str, pa.DataType]]:
     """The current labels of a project (superseded ones left out) as the columns that give
     `names` (of `LABEL_COLUMNS`), and their Arrow types: always the task's store id and the time
-    in microseconds since 1970 (`at`), the worker's id for `worker`. `class_labels`: labels are
+    (`at`), the worker's id for `worker`. `class_labels`: labels are
     class names, read as text (else as JSON text). PostgreSQL compares labels with predictions;
     SQLite sends the prediction's JSON text and the label (compared by `label_columns`)."""
     unknown = [n for n in names if n not in LABEL_COLUMNS]
@@ -133,7 +134,7 @@ def label_query(
         raise ValueError(f"unknown label column(s) {unknown}; columns: {LABEL_COLUMNS}")
     label = columns.json_text(annotations.c.label) if class_labels else as_text(annotations.c.label)
     chosen: dict[str, tuple[sa.ColumnElement[Any], pa.DataType]] = {
-        "task_id": (annotations.c.task_id, pa.int64()), "at": (columns.epoch_us(annotations.c.submitted_at), pa.int64()),
+        "task_id": (annotations.c.task_id, pa.int64()), "at": (columns.utc_time(annotations.c.submitted_at), UTC_MICROS),
     }
     sources: dict[str, dict[str, tuple[sa.ColumnElement[Any], pa.DataType]]] = {
         "worker": {"worker_id": (annotations.c.worker_id, pa.int64())},
@@ -143,17 +144,22 @@ def label_query(
         "annotation_id": {"annotation_id": (annotations.c.id, pa.string())},
         "flag": {"flag": (annotations.c.flag, pa.string())},
     }
+    # The tasks that have a prediction, with it (a hash join on these alone, not on every payload).
+    predicted = tasks.c.payload["prediction"] if dialect == "postgresql" else tasks.c.payload.op("->", return_type=sa.Text)(sa.literal_column("'$.prediction'"))
+    predictions = (
+        sa.select(tasks.c.id, predicted.label("prediction"))
+        .where(tasks.c.project_id == project_id, predicted.is_not(None), _json_not_null(predicted, dialect))
+        .subquery("predictions")
+    )
     if dialect == "postgresql":
-        prediction = sa.func.nullif(tasks.c.payload["prediction"], sa.literal_column("'null'::jsonb"))
-        sources["prediction_accepted"] = {"accepted": (prediction == annotations.c.label, pa.bool_())}
+        sources["prediction_accepted"] = {"accepted": (predictions.c.prediction == annotations.c.label, pa.bool_())}
     else:
-        prediction = tasks.c.payload.op("->", return_type=sa.Text)(sa.literal_column("'$.prediction'"))
-        sources["prediction_accepted"] = {"label": (label, pa.string()), "prediction": (prediction, pa.string())}
+        sources["prediction_accepted"] = {"label": (label, pa.string()), "prediction": (predictions.c.prediction, pa.string())}
     for name in names:
         chosen.update(sources.get(name, {}))
     query = sa.select(*(column.label(key) for key, (column, _) in chosen.items()))
     if "prediction_accepted" in names:
-        query = query.join(tasks, tasks.c.id == annotations.c.task_id)
+        query = query.outerjoin(predictions, predictions.c.id == annotations.c.task_id)
     query = query.where(annotations.c.project_id == project_id, annotations.c.status != "superseded")
     return query, {key: kind for key, (_, kind) in chosen.items()}
 
@@ -180,8 +186,7 @@ def label_batches(
     that memory holds one piece at a time."""
     names = list(LABEL_COLUMNS if names is None else names)
     query, types = label_query(project_id, names, class_labels=class_labels, dialect=conn.dialect.name)
-    if "prediction_accepted" not in names:
-        query = query.join(tasks, tasks.c.id == annotations.c.task_id)
+    query = query.join(tasks, tasks.c.id == annotations.c.task_id)
     order, named = TaskOrder.read(conn, project_id), WorkerNames.read(conn) if "worker" in names else None
     positions = order.positions
     for start in range(0, len(positions), tasks_per_batch):
@@ -195,7 +200,7 @@ def label_batches(
 def _in_order(found: pa.Table, order: TaskOrder, named: WorkerNames | None, names: Sequence[str], class_labels: bool) -> pd.DataFrame:
     """Labels read by `label_query`, sorted by task, then time, as `labels()` gives them."""
     rows = order.rows(found["task_id"].to_numpy())
-    sort = np.lexsort((found["at"].to_numpy(), rows))
+    sort = np.lexsort((found["at"].cast(pa.int64()).to_numpy(), rows))
     found, rows = found.take(sort), rows[sort]
     frame = pd.DataFrame(index=pd.RangeIndex(found.num_rows))
     for name in names:
@@ -207,7 +212,7 @@ def _in_order(found: pa.Table, order: TaskOrder, named: WorkerNames | None, name
         elif name == "label":
             frame[name] = _values(found["label"], class_labels)
         elif name == "submitted_at":
-            frame[name] = pd.to_datetime(found["at"].to_numpy(), unit="us", utc=True)
+            frame[name] = found["at"].to_pandas()
         elif name == "duration_ms":
             frame[name] = pd.array(found["duration_ms"].to_pandas(), dtype="Int64")
         elif name == "flag":
@@ -219,9 +224,16 @@ def _in_order(found: pa.Table, order: TaskOrder, named: WorkerNames | None, name
     return frame
 
 
+def _json_not_null(value: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[bool]:
+    """A JSON value that is not JSON null."""
+    null = "'null'::jsonb" if dialect == "postgresql" else "'null'"
+    return value != sa.literal_column(null)
+
+
 def _values(column: pa.ChunkedArray, class_labels: bool) -> pd.Series:
-    """Labels as Python values: class names as they are, anything else decoded from JSON."""
-    return pd.Series(column.to_pylist(), dtype=object) if class_labels else decoded(column)
+    """Labels: class names as pandas strings (no Python object per label), anything else as
+    Python values decoded from JSON."""
+    return column.to_pandas() if class_labels else decoded(column)
 
 
 def _accepted(found: pa.Table, class_labels: bool) -> pd.Series:
@@ -231,7 +243,7 @@ def _accepted(found: pa.Table, class_labels: bool) -> pd.Series:
         return pd.Series(found["accepted"].to_numpy(zero_copy_only=False), dtype=object)
     given = _values(found["label"], class_labels)
     return pd.Series(
-        [None if p is None or p == "null" else json.loads(p) == g for p, g in zip(found["prediction"].to_pylist(), given, strict=True)],
+        [None if p is None else json.loads(p) == g for p, g in zip(found["prediction"].to_pylist(), given, strict=True)],
         dtype=object,
     )
 
