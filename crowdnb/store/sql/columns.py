@@ -117,11 +117,13 @@ def _array(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
         return pa.array(values, kind.value_type).dictionary_encode().cast(kind)
     if pa.types.is_boolean(kind):  # SQLite keeps booleans as 0 and 1
         return pa.array([None if v is None else bool(v) for v in values], kind)
+    if pa.types.is_timestamp(kind):  # SQLite keeps UTC times as text
+        return pa.array(values, pa.string()).cast(pa.timestamp(kind.unit)).cast(kind)
     return pa.array(values, kind)
 
 
 class json_text(FunctionElement[str]):
-    """A JSON column's value as text: a string's own text (not quoted), other values as JSON."""
+    """A JSON string's own text (not quoted), e.g. a class name."""
 
     type = sa.Text()
     inherit_cache = True
@@ -134,28 +136,20 @@ def _json_text_pg(element: json_text, compiler: sa.sql.compiler.SQLCompiler, **k
 
 @compiles(json_text, "sqlite")
 def _json_text_sqlite(element: json_text, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
-    value = compiler.process(element.clauses, **kw)
-    return f"(CASE json_type({value}) WHEN 'text' THEN json_extract({value}, '$') ELSE json({value}) END)"
+    return f"json_extract({compiler.process(element.clauses, **kw)}, '$')"
 
 
 class utc_time(FunctionElement[Any]):
-    """A timestamp column to read as `pa.timestamp("us", "UTC")`: as it is from PostgreSQL
-    (ADBC converts it), as microseconds since 1970 from SQLite (which keeps milliseconds)."""
+    """A timestamp column to read as `pa.timestamp("us", "UTC")`: ADBC converts PostgreSQL's;
+    SQLite's text ('YYYY-MM-DD HH:MM:SS.ffffff', UTC) is parsed per chunk by Arrow."""
 
-    type = sa.BigInteger()
+    type = sa.Text()
     inherit_cache = True
 
 
-@compiles(utc_time, "postgresql")
-def _utc_time_pg(element: utc_time, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
+@compiles(utc_time)
+def _utc_time(element: utc_time, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
-
-
-@compiles(utc_time, "sqlite")
-def _utc_time_sqlite(element: utc_time, compiler: sa.sql.compiler.SQLCompiler, **kw: Any) -> str:
-    value = compiler.process(element.clauses, **kw)
-    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: whole seconds from strftime, then the fraction.
-    return f"(CAST(strftime('%s', {value}) AS INTEGER) * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
 
 
 def insert(
