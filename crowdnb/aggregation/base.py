@@ -1,9 +1,11 @@
 """What every categorical aggregator shares: checked, integer-coded answers and the fit API.
 
-Answers come as a DataFrame with columns ``task, worker, label`` (crowd-kit's format). They are
-coded once into integer arrays (tasks, workers and labels each in sorted order), and every
-estimator works on those arrays with numpy/scipy; results come back as pandas objects indexed by
-the original task, worker and label values.
+Answers come as a DataFrame with columns ``task, worker, label`` (crowd-kit's format) or already
+coded as integers (`Answers`, as the store reads them). A frame is coded once into integer arrays
+(tasks, workers and labels each in sorted order) and every estimator works on those arrays: with
+numpy/scipy (the reference), or with the numba kernels of `crowdnb.aggregation.kernels` when numba
+is installed (``CROWDNB_KERNELS=numpy`` forces the reference). Results come back as pandas
+objects indexed by the original task, worker and label values.
 
 Tie-breaking, everywhere: among equally likely labels the first in sorted order wins (crowd-kit
 does the same through ``DataFrame.idxmax`` on its sorted columns).
@@ -11,9 +13,13 @@ does the same through ``DataFrame.idxmax`` on its sorted columns).
 
 from __future__ import annotations
 
+import importlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
+from types import ModuleType
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -21,12 +27,37 @@ import pandas as pd
 import scipy.sparse as sp
 
 COLUMNS = ("task", "worker", "label")
+CODE = np.int32  # codes, and the sparse matrices' indices: 32 bits halve the memory traffic
+CODE_LIMIT = np.iinfo(CODE).max
+
+
+def kernels() -> ModuleType | None:
+    """The numba kernels, or None for the numpy reference.
+
+    ``CROWDNB_KERNELS`` chooses: unset or ``auto`` takes numba when it imports, ``numpy`` the
+    reference, ``numba`` insists on numba (an ImportError names the extra to install).
+    """
+    choice = os.environ.get("CROWDNB_KERNELS", "auto")
+    if choice == "numpy":
+        return None
+    if choice not in ("auto", "numba"):
+        raise ValueError(f"CROWDNB_KERNELS must be 'auto', 'numpy' or 'numba', got {choice!r}")
+    try:
+        return importlib.import_module("crowdnb.aggregation.kernels")
+    except ImportError as error:
+        if choice == "numba":
+            raise ImportError(f'CROWDNB_KERNELS=numba needs numba: pip install "crowdnb[fast]" ({error})') from error
+        return None
 
 
 @dataclass(frozen=True)
 class Answers:
     """Answers coded as integers: row i says worker ``worker[i]`` gave task ``task[i]`` the
-    label ``label[i]``; the codes index ``tasks``, ``workers`` and ``labels`` (each sorted)."""
+    label ``label[i]``; the codes index ``tasks``, ``workers`` and ``labels``.
+
+    Estimators take them as `encode` makes them (`checked` says what that means); `compact`
+    turns codes made elsewhere (e.g. read from a database) into that form.
+    """
 
     task: np.ndarray
     worker: np.ndarray
@@ -47,19 +78,79 @@ class Answers:
     def counts(self, weights: np.ndarray | None = None) -> np.ndarray:
         """Votes per task and label, shape (tasks, labels), optionally weighted per row."""
         n_tasks, _, n_labels = self.shape
-        flat = np.bincount(self.task * n_labels + self.label, weights, n_tasks * n_labels)
-        return flat.reshape(n_tasks, n_labels).astype(float)
+        flat = np.bincount(self.task_label, weights, n_tasks * n_labels)
+        return flat.reshape(n_tasks, n_labels).astype(float, copy=False)
 
-    def task_by_pair(self) -> sp.csr_matrix:
-        """Sparse (tasks, workers*labels) count matrix: row t, column w*K+l counts how often
-        worker w gave task t the label l. E-steps multiply it by per-pair log-likelihoods,
-        M-steps multiply its transpose by task posteriors."""
+    @cached_property
+    def task_label(self) -> np.ndarray:
+        """Per row, ``task * labels + label``: the row's cell in a (tasks, labels) array."""
+        return self.task.astype(np.int64) * len(self.labels) + self.label
+
+    def checked(self) -> Answers:
+        """These answers as estimators take them, or a ValueError naming what is wrong.
+
+        Codes are integer arrays of one length, each in range and each value of ``tasks``,
+        ``workers`` and ``labels`` used by some answer (as `encode` makes them; `compact` drops
+        the unused ones); the three indexes hold distinct values and ``labels`` is sorted, since
+        ties go to the first label. Codes come back as 32-bit integers.
+        """
+        self._check_codes()
+        for what, index in (("tasks", self.tasks), ("workers", self.workers), ("labels", self.labels)):
+            if not index.is_unique:
+                raise ValueError(f"answers' {what} repeat value(s) {list(index[index.duplicated()].unique()[:5])}")
+            used = np.bincount(getattr(self, what[:-1]), minlength=len(index))
+            if not used.all():
+                unused = list(index[used == 0][:5])
+                raise ValueError(f"answers' {what} include {unused} that no answer uses; drop them with Answers.compact()")
+        if not self.labels.is_monotonic_increasing:
+            raise ValueError(f"answers' labels must be sorted (ties go to the first), got {list(self.labels[:10])}; Answers.compact() sorts them")
+        return self._narrowed()
+
+    def compact(self) -> Answers:
+        """The same answers without the tasks, workers and labels no answer uses, the labels
+        sorted, codes as 32-bit integers: what `encode` gives for the same rows. Bad codes raise
+        a ValueError naming the first bad row."""
+        self._check_codes()
+        coded = {}
+        for what, index in (("task", self.tasks), ("worker", self.workers), ("label", self.labels)):
+            codes = getattr(self, what)
+            if what == "label" and not index.is_monotonic_increasing:
+                order = np.argsort(index.to_numpy(), kind="stable")
+                rank = np.empty(len(index), dtype=CODE)
+                rank[order] = np.arange(len(index), dtype=CODE)
+                codes, index = rank[codes], index[order]
+            used = np.bincount(codes, minlength=len(index)) > 0
+            if not used.all():
+                codes, index = (np.cumsum(used, dtype=np.int64).astype(CODE) - 1)[codes], index[used]
+            coded[what] = codes, index
+        result = Answers(
+            task=coded["task"][0], worker=coded["worker"][0], label=coded["label"][0],
+            tasks=coded["task"][1], workers=coded["worker"][1], labels=coded["label"][1],
+        )
+        return result.checked()
+
+    def _check_codes(self) -> None:
+        """Integer codes of one length, each in range of its index; a ValueError names the
+        first row that is not."""
+        lengths = {what: len(getattr(self, what)) for what in COLUMNS}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"answers' code arrays differ in length: {lengths}")
+        for what, index in (("task", self.tasks), ("worker", self.workers), ("label", self.labels)):
+            codes = getattr(self, what)
+            if not isinstance(codes, np.ndarray) or codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
+                raise ValueError(f"answers' {what} codes must be a 1-D integer numpy array, got {type(codes).__name__} {getattr(codes, 'dtype', '')}")
+            if len(codes) and (codes.min() < 0 or codes.max() >= len(index)):
+                row = int(np.flatnonzero((codes < 0) | (codes >= len(index)))[0])
+                raise ValueError(f"answers' {what} code in row {row} is {codes[row]}, outside 0..{len(index) - 1} (the {what}s index)")
         n_tasks, n_workers, n_labels = self.shape
-        ones = np.ones(self.n_rows)
-        pair = self.worker * n_labels + self.label
-        matrix = sp.csr_matrix((ones, (self.task, pair)), shape=(n_tasks, n_workers * n_labels))
-        matrix.sum_duplicates()
-        return matrix
+        if max(n_tasks, n_workers * n_labels) > CODE_LIMIT:
+            raise ValueError(f"{n_tasks} tasks, {n_workers} workers x {n_labels} labels: more than 32-bit codes hold")
+
+    def _narrowed(self) -> Answers:
+        """These answers with 32-bit codes (copies only where the codes are wider)."""
+        if all(getattr(self, what).dtype == CODE for what in COLUMNS):
+            return self
+        return replace(self, **{what: getattr(self, what).astype(CODE) for what in COLUMNS})
 
     def code_labels(self, values: pd.Series, what: str) -> np.ndarray:
         """Codes of `values` among this data's labels; a ValueError names any unknown value."""
@@ -103,7 +194,87 @@ def _factorize(values: pd.Series, column: str) -> tuple[np.ndarray, pd.Index]:
                 raise ValueError(f"{column} in row {row!r} is {value!r}, which is not hashable") from None
         kinds = sorted({type(v).__name__ for v in values})
         raise ValueError(f"{column} values must be mutually sortable, got types {kinds}: {error}") from None
-    return codes.astype(np.int64), pd.Index(uniques, name=column)
+    if len(uniques) > CODE_LIMIT:
+        raise ValueError(f"{len(uniques)} distinct {column} values: more than 32-bit codes hold")
+    return codes.astype(CODE), pd.Index(uniques, name=column)
+
+
+class Tally:
+    """The distinct (task, worker, label) triples of some answers, each with how often it was
+    given, as sparse count matrices over worker-label pairs (column or row ``w * labels + l``):
+
+    - ``by_task`` (tasks x pairs): what E-steps multiply by per-pair log-likelihoods;
+    - ``by_pair`` (pairs x tasks, made on first use): what the reference M-step multiplies
+      by posteriors.
+
+    Indices ascend within each row. Built once per fit: by the numba kernel when there is one
+    (a counting sort), else by numpy (a sort of the triples' keys).
+    """
+
+    def __init__(self, answers: Answers, fast: ModuleType | None) -> None:
+        n_tasks, n_workers, n_labels = answers.shape
+        self.n_labels = n_labels
+        self.n_workers = n_workers
+        if fast is not None:
+            indptr, indices, data = fast.tally(answers.task, answers.worker, answers.label, n_tasks, n_labels)
+        else:
+            indptr, indices, data = _tally(answers)
+        self.by_task = sp.csr_matrix((data, indices, indptr), shape=(n_tasks, n_workers * n_labels))
+        # Whether some worker gave a task the same label twice (else every count is 1).
+        self.repeated = len(indices) < answers.n_rows
+        self.fast = fast
+
+    @cached_property
+    def by_pair(self) -> sp.csr_matrix:
+        return self.by_task.T.tocsr()
+
+    def counts_of(self, matrix: sp.csr_matrix) -> np.ndarray:
+        """The counts of `by_task` or `by_pair` as kernels take them: empty when all are 1
+        (they then skip reading them)."""
+        return matrix.data if self.repeated else np.empty(0)
+
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """``observed[w, l]``: worker w gave label l at least once."""
+        return (np.diff(self.by_pair.indptr) > 0).reshape(self.n_workers, self.n_labels)
+
+    @cached_property
+    def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task, worker, label) of each distinct triple."""
+        by_task = self.by_task
+        tasks = np.repeat(np.arange(by_task.shape[0], dtype=CODE), np.diff(by_task.indptr))
+        workers, labels = np.divmod(by_task.indices, CODE(self.n_labels))
+        return tasks, workers, labels
+
+    @cached_property
+    def distinct(self) -> np.ndarray:
+        """Per worker, how many distinct (task, label) answers they gave."""
+        return np.bincount(self.triples[1], minlength=self.n_workers).astype(float)
+
+    def accuracy(self, truth: np.ndarray) -> np.ndarray:
+        """Per worker, the share of their answers equal to `truth` (a label code per task), as
+        crowd-kit's ``get_accuracy``: repeated identical answers (same task, worker, label)
+        count once."""
+        tasks, workers, labels = self.triples
+        if self.fast is not None:
+            hits = self.fast.hits(self.by_task.indptr, workers, labels, truth.astype(CODE, copy=False), self.n_workers)
+        else:
+            hits = np.bincount(workers[labels == truth[tasks]], minlength=self.n_workers)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return hits / self.distinct
+
+
+def _tally(answers: Answers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, counts) of the tasks x pairs count matrix, by sorting the triples'
+    keys ``task * pairs + pair`` (the numpy reference of ``kernels.tally``)."""
+    n_tasks, n_workers, n_labels = answers.shape
+    n_pairs = n_workers * n_labels
+    pair = answers.worker.astype(np.int64) * n_labels + answers.label
+    keys, counts = np.unique(answers.task.astype(np.int64) * n_pairs + pair, return_counts=True)
+    tasks, pairs = np.divmod(keys, n_pairs)
+    indptr = np.zeros(n_tasks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tasks, minlength=n_tasks), out=indptr[1:])
+    return indptr, pairs.astype(CODE), counts.astype(float)
 
 
 def most_probable(probas: np.ndarray) -> np.ndarray:
@@ -112,14 +283,34 @@ def most_probable(probas: np.ndarray) -> np.ndarray:
 
 
 def normalize_rows(scores: np.ndarray) -> np.ndarray:
-    """Rows scaled to sum to one."""
-    return scores / scores.sum(axis=1, keepdims=True)
+    """Rows scaled to sum to one (in place)."""
+    scores /= row_sums(scores)[:, None]
+    return scores
+
+
+def row_sums(values: np.ndarray) -> np.ndarray:
+    """Sums of the rows of a (rows, labels) array, left to right. One pass per column:
+    numpy's ``sum(axis=1)`` reduces each row of a few labels on its own, several times slower."""
+    total = values[:, 0].copy()
+    for column in range(1, values.shape[1]):
+        total += values[:, column]
+    return total
+
+
+def row_max(values: np.ndarray) -> np.ndarray:
+    """Largest value of each row of a (rows, labels) array, one pass per column (see
+    `row_sums`)."""
+    top = values[:, 0].copy()
+    for column in range(1, values.shape[1]):
+        np.maximum(top, values[:, column], out=top)
+    return top
 
 
 class ClassificationAggregator(ABC):
     """Base of categorical aggregators, with crowd-kit's API: `fit`, `fit_predict`,
-    `fit_predict_proba`; after fitting, `labels_` (Series by task) and, where the method has
-    them, `probas_` (DataFrame task x label)."""
+    `fit_predict_proba`, and `fit_answers` on integer-coded `Answers`; after fitting,
+    `labels_` (Series by task) and, where the method has them, `probas_` (DataFrame task x
+    label)."""
 
     # The method's name in `crowdnb.aggregation.methods.METHODS` (e.g. "dawid-skene").
     name: ClassVar[str]
@@ -130,9 +321,13 @@ class ClassificationAggregator(ABC):
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
         return f"{type(self).__name__}({params})"
 
-    @abstractmethod
     def fit(self, data: pd.DataFrame) -> Self:
         """Fit to answers with columns ``task, worker, label``."""
+        return self.fit_answers(encode(data))
+
+    @abstractmethod
+    def fit_answers(self, answers: Answers) -> Self:
+        """Fit to integer-coded answers (as `encode` makes them; see `Answers.checked`)."""
 
     def fit_predict(self, data: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.Series:
         """Fit, then return the most likely label of each task."""
@@ -150,7 +345,7 @@ class ClassificationAggregator(ABC):
 
 def probas_frame(answers: Answers, probas: np.ndarray) -> pd.DataFrame:
     """Posteriors as a DataFrame indexed by task with one column per label."""
-    return pd.DataFrame(probas, index=answers.tasks, columns=answers.labels)
+    return pd.DataFrame(probas, index=answers.tasks, columns=answers.labels, copy=False)
 
 
 def labels_series(answers: Answers, codes: np.ndarray) -> pd.Series:
@@ -161,22 +356,6 @@ def labels_series(answers: Answers, codes: np.ndarray) -> pd.Series:
 def worker_series(answers: Answers, values: np.ndarray, name: str) -> pd.Series:
     """Per-worker values as a Series indexed by worker."""
     return pd.Series(values, index=answers.workers, name=name)
-
-
-def accuracy_on(answers: Answers, truth: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Per worker, the share of their answers equal to `truth` (a label code per task),
-    as crowd-kit's ``get_accuracy``: repeated identical answers (same task, worker, label) count
-    once, and answers on tasks without a truth (code -1) are left out."""
-    _, n_workers, n_labels = answers.shape
-    key = (answers.task * n_workers + answers.worker) * n_labels + answers.label
-    _, first = np.unique(key, return_index=True)
-    task, worker, label = answers.task[first], answers.worker[first], answers.label[first]
-    known = truth[task] >= 0
-    w = np.ones(len(first)) if weights is None else weights[first]
-    hits = np.bincount(worker[known], (w * (label == truth[task]))[known], n_workers)
-    totals = np.bincount(worker[known], w[known], n_workers)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return hits / totals
 
 
 class StructuredAggregator(ABC):

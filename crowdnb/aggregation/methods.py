@@ -10,11 +10,13 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crowdnb.aggregation import FAMILIES
-from crowdnb.aggregation.base import ClassificationAggregator, StructuredAggregator
+from crowdnb.aggregation.base import Answers, ClassificationAggregator, StructuredAggregator, encode
 from crowdnb.aggregation.classification import BinaryRelevance, DawidSkene
+from crowdnb.aggregation.classification.dawid_skene import gold_codes
 
 Estimator = type[ClassificationAggregator] | type[StructuredAggregator]
 
@@ -38,7 +40,7 @@ RESULT_COLUMNS = ["task", "label", "confidence", "n_labels"]
 
 
 def aggregate(
-    labels: pd.DataFrame,
+    labels: pd.DataFrame | Answers,
     method: str | Estimator,
     *,
     known: pd.Series | None = None,
@@ -47,14 +49,15 @@ def aggregate(
 ) -> pd.DataFrame:
     """One row per task: task, label, confidence, n_labels.
 
-    `labels` has columns task, worker, label; `method` is a name in `METHODS` or an estimator
-    class. `known` (known answers by task) are held fixed by Dawid-Skene (those of a class some
-    worker gave); `skills` (by worker)
-    weigh structured methods. `params` go to the method's constructor, and one it does not take
-    raises `TypeError`; ``binary-relevance`` takes ``base`` (a categorical method's name or
-    class, default ``"dawid-skene"``) and that method's parameters. Confidence: the largest
-    posterior for categorical methods, the mean per-class certainty for binary relevance, the
-    method's own for structured ones.
+    `labels` has columns task, worker, label, or is already integer-coded (`Answers`; for
+    categorical methods only; tasks, workers and labels that no answer uses are left out, as
+    a frame of the same rows would have them); `method` is a name in `METHODS` or an estimator
+    class. `known` (known answers by task value) are held fixed by Dawid-Skene (those of a
+    class some worker gave); `skills` (by worker) weigh structured methods. `params` go to the
+    method's constructor, and one it does not take raises `TypeError`; ``binary-relevance``
+    takes ``base`` (a categorical method's name or class, default ``"dawid-skene"``) and that
+    method's parameters. Confidence: the largest posterior for categorical methods, the mean
+    per-class certainty for binary relevance, the method's own for structured ones.
     """
     cls = estimator_class(method)
     if issubclass(cls, BinaryRelevance):
@@ -64,26 +67,49 @@ def aggregate(
         _check_params(base, params, extra=("base",), shown_as=cls.name)
     else:
         _check_params(cls, params)
+    if isinstance(labels, Answers):
+        if not issubclass(cls, ClassificationAggregator) or issubclass(cls, BinaryRelevance):
+            raise ValueError(
+                f"aggregation method {method_name(cls)!r} takes its labels as a DataFrame (task, worker, label): "
+                f"integer-coded Answers are for single-choice methods, one of {sorted(CATEGORICAL)}"
+            )
+        return _categorical(cls, labels.compact(), known, params)
     if labels.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    n_labels = labels.groupby("task", sort=True).size()
     if issubclass(cls, BinaryRelevance):
         relevance = cls(base(**params)).fit(labels)
         certainty = relevance.probas_.where(relevance.probas_ >= 0.5, 1 - relevance.probas_)
-        result, confidence = relevance.labels_, certainty.mean(axis=1).fillna(1.0)
-    elif issubclass(cls, ClassificationAggregator):
-        estimator = cls(**params)
-        if cls is DawidSkene and known is not None:
-            # A known answer of a class no worker has given yet cannot be held fixed (the model
-            # knows only the classes it has seen); early in a project that is common.
-            known = known.dropna()
-            estimator.fit(labels, known[known.isin(labels["label"].unique())])
-        else:
-            estimator.fit(labels)
-        result, confidence = estimator.labels_, estimator.probas_.max(axis=1)
+        return _frame(relevance.labels_, certainty.mean(axis=1).fillna(1.0), _per_task(labels))
+    if issubclass(cls, ClassificationAggregator):
+        return _categorical(cls, encode(labels), known, params)
+    structured = cls(**params).fit(labels, skills)
+    return _frame(structured.labels_, structured.confidence_, _per_task(labels))
+
+
+def _categorical(cls: type[ClassificationAggregator], answers: Answers, known: pd.Series | None, params: dict[str, Any]) -> pd.DataFrame:
+    """`aggregate` for a single-choice method on coded answers."""
+    if answers.n_rows == 0:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    estimator = cls(**params)
+    if cls is DawidSkene and known is not None:
+        # A known answer of a class no worker has given yet cannot be held fixed (the model
+        # knows only the classes it has seen); early in a project that is common.
+        known = known.dropna()
+        estimator.fit_answers(answers, gold=gold_codes(answers, known[known.isin(answers.labels)]))
     else:
-        structured = cls(**params).fit(labels, skills)
-        result, confidence = structured.labels_, structured.confidence_
+        estimator.fit_answers(answers)
+    tasks = answers.tasks
+    confidence = pd.Series(estimator.probas_.to_numpy().max(axis=1), index=tasks)
+    return _frame(estimator.labels_, confidence, pd.Series(np.bincount(answers.task, minlength=len(tasks)), index=tasks))
+
+
+def _per_task(labels: pd.DataFrame) -> pd.Series:
+    """How many labels each task of a frame has."""
+    return labels.groupby("task", sort=True).size()
+
+
+def _frame(result: pd.Series, confidence: pd.Series, n_labels: pd.Series) -> pd.DataFrame:
+    """The result frame from labels, confidences and label counts by task."""
     return pd.DataFrame(
         {
             "task": result.index,

@@ -8,7 +8,7 @@ from typing import ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from crowdnb.aggregation.base import COLUMNS, ClassificationAggregator
+from crowdnb.aggregation.base import COLUMNS, Answers, ClassificationAggregator
 from crowdnb.aggregation.classification.majority_vote import MajorityVote
 
 
@@ -48,6 +48,12 @@ class BinaryRelevance(ClassificationAggregator):
         )
         self.probas_ = pd.DataFrame(probas, index=tasks, columns=classes)
         return self
+
+    def fit_answers(self, answers: Answers) -> Self:
+        """Not available: answers here are sets of classes, which have no integer codes; fit a
+        DataFrame instead."""
+        raise ValueError("BinaryRelevance aggregates answers that are sets of classes and takes them as a DataFrame "
+                         "(task, worker, label) in fit(); it has no integer-coded entry point")
 
 
 def _label_sets(data: pd.DataFrame) -> list[frozenset[object]]:

@@ -1,17 +1,35 @@
-"""Dawid-Skene: per-worker confusion matrices fitted by EM; and its one-coin variant."""
+"""Dawid-Skene: per-worker confusion matrices fitted by EM; and its one-coin variant.
+
+Each step has a numpy reference here and a numba kernel in `crowdnb.aggregation.kernels` (used
+when numba imports); both give the same posteriors within 1e-9 and the same labels.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import ModuleType
 from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-from crowdnb.aggregation.base import Answers, ClassificationAggregator, encode, worker_series
+from crowdnb.aggregation.base import (
+    CODE,
+    Answers,
+    ClassificationAggregator,
+    Tally,
+    encode,
+    kernels,
+    normalize_rows,
+    row_max,
+    row_sums,
+    worker_series,
+)
 from crowdnb.aggregation.classification.majority_vote import weighted_vote
 
 EPS = 1e-10
+
+Gold = tuple[np.ndarray, np.ndarray]
 
 
 class DawidSkene(ClassificationAggregator):
@@ -48,35 +66,43 @@ class DawidSkene(ClassificationAggregator):
     def fit(self, data: pd.DataFrame, true_labels: pd.Series | None = None) -> Self:
         """Fit to answers; `true_labels` (known answers, by task) are held fixed at every step."""
         answers = encode(data)
-        gold = _gold(answers, true_labels)
-        counts = answers.task_by_pair()
-        by_pair = counts.T.tocsr()
-        observed = _observed_pairs(answers)
-        probas = _fix(weighted_vote(answers), gold)
-        priors, errors = probas.mean(axis=0), self._m_step(answers, by_pair, observed, probas)
-        # Per task and true label: the log-likelihood of the task's answers. Computed once per
-        # iteration, it serves the lower bound of this iteration and the next E-step.
-        scores = counts @ _log(errors).reshape(-1, len(priors))
+        return self.fit_answers(answers, gold=gold_codes(answers, true_labels))
+
+    def fit_answers(self, answers: Answers, gold: Gold | None = None) -> Self:
+        """Fit to integer-coded answers; `gold` (task codes, label codes) are known answers,
+        held fixed at every step."""
+        answers = answers.checked()
+        fast = kernels()
+        model = _Model(answers, Tally(answers, fast), _known(answers, gold), fast)
+        probas = _fix(weighted_vote(answers, None, fast), model.known)
+        priors = probas.mean(axis=0)
+        errors, log_errors, skills = self._m_step(model, model.expected_counts(probas))
         self.loss_history_: list[float] = []
         self.n_iter_ = 0
+        entropy = 0.0
         for _ in range(self.n_iter):
-            previous = probas
-            probas = _fix(_e_step(scores, priors), gold)
-            priors, errors = probas.mean(axis=0), self._m_step(answers, by_pair, observed, probas)
-            scores = counts @ _log(errors).reshape(-1, len(priors))
-            self.loss_history_.append(_lower_bound(answers, scores, probas, priors))
+            step = model.e_step(log_errors, priors, probas, with_delta=self.tol > 0)
+            if self.n_iter_:
+                self.loss_history_.append((step.expected + entropy) / answers.n_rows)
+            probas, priors, entropy = step.probas, step.priors, step.entropy
+            errors, log_errors, skills = self._m_step(model, step.counts)
             self.n_iter_ += 1
-            if np.abs(probas - previous).max(initial=0.0) < self.tol:
+            if step.delta < self.tol:
                 break
+        if self.n_iter_:
+            # The lower bound of the last iteration: its posteriors under its parameters.
+            self.loss_history_.append((model.expected(log_errors, priors, probas) + entropy) / answers.n_rows)
         self._set_results(answers, probas)
         self.priors_ = pd.Series(priors, index=answers.labels, name="prior")
-        self.errors_ = _errors_frame(answers, errors)
+        self.errors_ = _errors_frame(answers, model.tally, errors)
+        if skills is not None:
+            self.skills_ = worker_series(answers, skills, "skill")
         return self
 
-    def _m_step(
-        self, answers: Answers, by_pair: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
-    ) -> np.ndarray:
-        return confusion_matrices(answers, by_pair, observed, probas)
+    def _m_step(self, model: _Model, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(errors, their logs as a (workers * labels, labels) array, skills per worker or
+        None) from the expected answer counts."""
+        return *model.confusion(counts), None
 
 
 class OneCoinDawidSkene(DawidSkene):
@@ -90,70 +116,142 @@ class OneCoinDawidSkene(DawidSkene):
     name: ClassVar[str] = "one-coin-dawid-skene"
 
     def fit(self, data: pd.DataFrame) -> Self:  # type: ignore[override]
-        super().fit(data)
-        return self
+        return self.fit_answers(encode(data))
 
-    def _m_step(
-        self, answers: Answers, by_pair: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
-    ) -> np.ndarray:
-        _, n_workers, n_labels = answers.shape
-        given = probas[answers.task, answers.label]
-        skills = np.bincount(answers.worker, given, n_workers) / np.bincount(answers.worker, None, n_workers)
-        self.skills_ = worker_series(answers, skills, "skill")
-        wrong = (1 - skills) / max(n_labels - 1, 1)
-        errors = np.repeat(wrong[:, None, None], n_labels, axis=1).repeat(n_labels, axis=2)
+    def fit_answers(self, answers: Answers) -> Self:  # type: ignore[override]
+        return super().fit_answers(answers)
+
+    def _m_step(self, model: _Model, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        skills, errors, log_errors = model.one_coin(counts)
+        return errors, log_errors, skills
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One E-step: new posteriors, their means per label (the next priors), their entropy
+    (clipped at 1e-10, as the lower bound has it) and their expected answer counts (pairs x
+    true labels); the expected complete-data log-likelihood of the previous posteriors under
+    the parameters this step used; the largest change of any posterior."""
+
+    probas: np.ndarray
+    priors: np.ndarray
+    entropy: float
+    counts: np.ndarray
+    expected: float
+    delta: float
+
+
+class _Model:
+    """The E- and M-steps of (one-coin) Dawid-Skene on one tally: numba kernels (compiled for
+    this number of labels) when `fast` is given, else numpy (the reference).
+
+    Steps write into arrays allocated once per fit (posteriors alternate between two): at 10
+    million answers a fresh 40 MB array per step costs more than the step's arithmetic, since
+    every page of new memory is a page fault.
+    """
+
+    def __init__(self, answers: Answers, tally: Tally, known: np.ndarray, fast: ModuleType | None) -> None:
+        n_tasks, n_workers, n_labels = answers.shape
+        self.tally = tally
+        self.known = known
+        self.kernels = None if fast is None else fast.for_labels(n_labels)
+        self.answered = np.bincount(answers.worker, minlength=n_workers).astype(float)
+        self._posteriors = (np.empty((n_tasks, n_labels)), np.empty((n_tasks, n_labels)))
+        self._scratch = np.empty((n_tasks, n_labels))
+        self._counts = np.empty((n_workers * n_labels, n_labels))
+        self._errors = np.empty((n_workers, n_labels, n_labels))
+        self._log_errors = np.zeros((n_workers * n_labels, n_labels))  # 0 where never given, kept
+
+    def expected_counts(self, probas: np.ndarray) -> np.ndarray:
+        """Per worker-label pair and true label, the expected number of answers given the
+        posteriors: the pairs x tasks count matrix times `probas`."""
+        p = self.tally.by_pair
+        if self.kernels is not None:
+            self.kernels.expected_counts(p.indptr, p.indices, self.tally.counts_of(p), probas, self._counts)
+            return self._counts
+        return np.asarray(p @ probas)
+
+    def e_step(self, log_errors: np.ndarray, priors: np.ndarray, previous: np.ndarray, with_delta: bool) -> _Step:
+        """Posteriors from the answers' log-likelihoods and the priors (clipped at 1e-10); the
+        largest change is measured `with_delta` (else 0; the kernels always measure it)."""
+        log_priors = np.log(np.maximum(priors, EPS))
+        probas = self._posteriors[1] if previous is self._posteriors[0] else self._posteriors[0]
+        if self.kernels is not None:
+            t = self.tally.by_task
+            shifted = self._scratch
+            expected = self.kernels.scores(t.indptr, t.indices, self.tally.counts_of(t), log_errors, log_priors, previous, shifted)
+            np.exp(shifted, out=probas)
+            sums = self.kernels.posteriors(shifted, probas, self.known, previous)
+            n_labels = probas.shape[1]
+            priors, entropy, delta = sums[:n_labels] / len(probas), sums[n_labels], sums[n_labels + 1]
+            return _Step(probas, priors, entropy, self.expected_counts(probas), expected, delta)
+        scores = self._scores(log_errors, log_priors)
+        expected = float(np.vdot(previous, scores))
+        scores -= row_max(scores)[:, None]
+        normalize_rows(np.exp(scores, out=probas))
+        _fix(probas, self.known)
+        clipped = np.maximum(probas, EPS, out=scores)
+        entropy = -float(np.vdot(clipped, np.log(clipped, out=self._scratch)))
+        delta = float(np.abs(np.subtract(probas, previous, out=scores)).max(initial=0.0)) if with_delta else 0.0
+        return _Step(probas, probas.mean(axis=0), entropy, self.expected_counts(probas), expected, delta)
+
+    def expected(self, log_errors: np.ndarray, priors: np.ndarray, probas: np.ndarray) -> float:
+        """The expected complete-data log-likelihood of `probas`."""
+        log_priors = np.log(np.maximum(priors, EPS))
+        if self.kernels is not None:
+            t = self.tally.by_task
+            return self.kernels.scores(t.indptr, t.indices, self.tally.counts_of(t), log_errors, log_priors, probas, self._scratch)
+        return float(np.vdot(probas, self._scores(log_errors, log_priors)))
+
+    def _scores(self, log_errors: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+        """Per task and true label: the log-likelihood of the task's answers plus the log-prior."""
+        scores = self.tally.by_task @ log_errors
+        scores += log_priors
+        return scores
+
+    def confusion(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """M-step: ``errors[w, observed, true]``, each worker's expected answer counts clipped
+        at 1e-10 where the worker gave that label, normalized over observed labels; and their
+        logs."""
+        errors, observed = self._errors, self.tally.observed
+        if self.kernels is not None:
+            self.kernels.confusion(counts, observed.ravel(), errors)
+            return errors, self._log(errors)
+        np.maximum(counts.reshape(errors.shape), EPS, out=errors)
+        errors *= observed[:, :, None]
+        errors /= errors.sum(axis=1, keepdims=True)
+        return errors, self._log(errors)
+
+    def one_coin(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One-coin M-step: (skills, errors, their logs). A worker's skill is the mean posterior
+        of the labels they gave; errors are ``s`` on the diagonal and ``(1 - s) / (labels - 1)``
+        elsewhere, clipped to [1e-10, 1 - 1e-10], zero where the worker never gave the label."""
+        errors, observed = self._errors, self.tally.observed
+        if self.kernels is not None:
+            skills = self.kernels.one_coin(counts, observed.ravel(), self.answered, errors)
+            return skills, errors, self._log(errors)
+        n_labels = errors.shape[1]
         diagonal = np.arange(n_labels)
+        skills = row_sums(counts.reshape(errors.shape)[:, diagonal, diagonal]) / self.answered
+        errors[:] = ((1 - skills) / max(n_labels - 1, 1))[:, None, None]
         errors[:, diagonal, diagonal] = skills[:, None]
-        errors = np.clip(errors, EPS, 1 - EPS)
-        return np.where(observed[:, :, None], errors, 0.0)
+        np.clip(errors, EPS, 1 - EPS, out=errors)
+        errors *= observed[:, :, None]
+        return skills, errors, self._log(errors)
+
+    def _log(self, errors: np.ndarray) -> np.ndarray:
+        """Natural logs of confusion matrices as a (workers * labels, labels) array; 0 where a
+        worker never gave the label (never used)."""
+        rows = errors.reshape(self._log_errors.shape)
+        np.log(rows, out=self._log_errors, where=self.tally.observed.reshape(-1, 1))
+        return self._log_errors
 
 
-def confusion_matrices(
-    answers: Answers, by_pair: sp.csr_matrix, observed: np.ndarray, probas: np.ndarray
-) -> np.ndarray:
-    """M-step: ``errors[w, observed, true]``, each worker's expected answer counts given the
-    posteriors (`by_pair`: the (workers*labels, tasks) count matrix), clipped at 1e-10 where
-    the worker gave that label, normalized over observed labels."""
-    _, n_workers, n_labels = answers.shape
-    expected = np.asarray(by_pair @ probas).reshape(n_workers, n_labels, n_labels)
-    expected = np.where(observed[:, :, None], np.maximum(expected, EPS), 0.0)
-    return expected / expected.sum(axis=1, keepdims=True)
-
-
-def _log(errors: np.ndarray) -> np.ndarray:
-    """Natural log of confusion matrices; 0 where a worker never gave the label (never used)."""
-    return np.log(np.where(errors > 0, errors, 1.0))
-
-
-def _e_step(scores: np.ndarray, priors: np.ndarray) -> np.ndarray:
-    """Task posteriors from the answers' log-likelihoods and the priors (clipped at 1e-10)."""
-    shifted = scores + np.log(np.maximum(priors, EPS))
-    shifted -= shifted.max(axis=1, keepdims=True)
-    likelihood = np.exp(shifted)
-    return likelihood / likelihood.sum(axis=1, keepdims=True)
-
-
-def _lower_bound(answers: Answers, scores: np.ndarray, probas: np.ndarray, priors: np.ndarray) -> float:
-    """Evidence lower bound per answer: expected complete-data log-likelihood plus the entropy
-    of the posteriors."""
-    expected = (probas * scores).sum() + (probas @ np.log(np.maximum(priors, EPS))).sum()
-    clipped = np.maximum(probas, EPS)
-    entropy = -(clipped * np.log(clipped)).sum()
-    return float((expected + entropy) / answers.n_rows)
-
-
-def _observed_pairs(answers: Answers) -> np.ndarray:
-    """``observed[w, l]``: worker w gave label l at least once."""
-    _, n_workers, n_labels = answers.shape
-    seen = np.zeros(n_workers * n_labels, dtype=bool)
-    seen[answers.worker * n_labels + answers.label] = True
-    return seen.reshape(n_workers, n_labels)
-
-
-def _gold(answers: Answers, true_labels: pd.Series | None) -> tuple[np.ndarray, np.ndarray]:
-    """(task codes, label codes) of known answers for tasks in the data."""
+def gold_codes(answers: Answers, true_labels: pd.Series | None) -> Gold | None:
+    """(task codes, label codes) of known answers (by task value) for tasks in the data; a
+    ValueError names missing values and labels no worker gave."""
     if true_labels is None:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return None
     if true_labels.isna().any():
         raise ValueError(f"true_labels is missing (NaN/None) for task(s) {list(true_labels.index[true_labels.isna()])[:5]}")
     tasks = answers.code_tasks(true_labels.index)
@@ -162,20 +260,41 @@ def _gold(answers: Answers, true_labels: pd.Series | None) -> tuple[np.ndarray, 
     return tasks[present], labels
 
 
-def _fix(probas: np.ndarray, gold: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Posteriors with known answers set to certainty."""
-    tasks, labels = gold
+def _known(answers: Answers, gold: Gold | None) -> np.ndarray:
+    """Per task, the code of its known label (-1: none); a ValueError names bad gold codes."""
+    n_tasks, _, n_labels = answers.shape
+    known = np.full(n_tasks, -1, dtype=CODE)
+    if gold is None:
+        return known
+    tasks, labels = (np.asarray(codes) for codes in gold)
+    if tasks.shape != labels.shape or tasks.ndim != 1:
+        raise ValueError(f"gold must be two 1-D code arrays of one length, got shapes {tasks.shape} and {labels.shape}")
+    for what, codes, size in (("task", tasks, n_tasks), ("label", labels, n_labels)):
+        if not np.issubdtype(codes.dtype, np.integer) and len(codes):
+            raise ValueError(f"gold {what} codes must be integers, got {codes.dtype}")
+        bad = (codes < 0) | (codes >= size)
+        if bad.any():
+            raise ValueError(f"gold {what} code {codes[bad][0]} is outside 0..{size - 1}")
+    known[tasks] = labels
+    if (known[tasks] != labels).any():
+        task = tasks[np.flatnonzero(known[tasks] != labels)[0]]
+        raise ValueError(f"gold gives task {answers.tasks[task]!r} two different labels")
+    return known
+
+
+def _fix(probas: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Posteriors with known answers set to certainty (in place)."""
+    tasks = np.flatnonzero(known >= 0)
     if len(tasks):
         probas[tasks] = 0.0
-        probas[tasks, labels] = 1.0
+        probas[tasks, known[tasks]] = 1.0
     return probas
 
 
-def _errors_frame(answers: Answers, errors: np.ndarray) -> pd.DataFrame:
+def _errors_frame(answers: Answers, tally: Tally, errors: np.ndarray) -> pd.DataFrame:
     """Confusion matrices as crowd-kit lays them out: rows (worker, observed label) for the
     labels each worker gave, one column per true label."""
     _, n_workers, n_labels = answers.shape
-    observed = _observed_pairs(answers).ravel()
     index = pd.MultiIndex.from_product([answers.workers, answers.labels], names=["worker", "label"])
     frame = pd.DataFrame(errors.reshape(n_workers * n_labels, n_labels), index=index, columns=answers.labels)
-    return frame[observed]
+    return frame[tally.observed.ravel()]

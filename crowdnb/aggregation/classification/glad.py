@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from crowdnb.aggregation.base import Answers, ClassificationAggregator, encode, worker_series
+from crowdnb.aggregation.base import Answers, ClassificationAggregator, worker_series
 
 LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -55,8 +55,8 @@ class GLAD(ClassificationAggregator):
         self.m_step_max_iter = m_step_max_iter
         self.m_step_tol = m_step_tol
 
-    def fit(self, data: pd.DataFrame) -> Self:
-        answers = encode(data)
+    def fit_answers(self, answers: Answers) -> Self:
+        answers = answers.checked()
         model = _Model(answers, self._priors(answers), *self._prior_means(answers))
         alphas, betas = np.ones(len(answers.workers)), np.ones(len(answers.tasks))
         probas = model.posteriors(alphas, betas)
@@ -135,7 +135,7 @@ class _Model:
         n_tasks, _, n_labels = a.shape
         _, right, wrong = self._logs(alphas, betas)
         scores = np.bincount(a.task, wrong, n_tasks)[:, None] + np.log(self.priors)
-        scores += np.bincount(a.task * n_labels + a.label, right - wrong, n_tasks * n_labels).reshape(n_tasks, n_labels)
+        scores += np.bincount(a.task_label, right - wrong, n_tasks * n_labels).reshape(n_tasks, n_labels)
         scores -= scores.max(axis=1, keepdims=True)
         likelihood = np.exp(scores)
         return likelihood / likelihood.sum(axis=1, keepdims=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Self
 
 import numpy as np
-import pandas as pd
 import scipy.stats as sps
 from scipy.special import digamma
 
-from crowdnb.aggregation.base import Answers, ClassificationAggregator, encode, worker_series
+from crowdnb.aggregation.base import Answers, ClassificationAggregator, worker_series
 
 
 class MACE(ClassificationAggregator):
@@ -50,10 +49,10 @@ class MACE(ClassificationAggregator):
         self.beta = beta
         self.random_state = random_state
 
-    def fit(self, data: pd.DataFrame) -> Self:
+    def fit_answers(self, answers: Answers) -> Self:
         if self.method not in ("vb", "em"):
             raise ValueError(f"method must be 'vb' or 'em', got {self.method!r}")
-        answers = encode(data)
+        answers = answers.checked()
         best: tuple[float, np.ndarray, np.ndarray] | None = None
         for restart in range(self.n_restarts):
             spamming, thetas = self._start(answers, self.random_state + restart)
@@ -93,7 +92,7 @@ def _gold_marginals(answers: Answers, spamming: np.ndarray, thetas: np.ndarray) 
     knows = spamming[a.worker, 1]
     log_other = np.bincount(a.task, np.log(spam), n_tasks)
     log_own = np.log(spam + knows) - np.log(spam)
-    scores = log_other[:, None] + np.bincount(a.task * n_labels + a.label, log_own, n_tasks * n_labels).reshape(n_tasks, n_labels)
+    scores = log_other[:, None] + np.bincount(a.task_label, log_own, n_tasks * n_labels).reshape(n_tasks, n_labels)
     return np.exp(scores) / n_labels
 
 

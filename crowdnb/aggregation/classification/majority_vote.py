@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import ClassVar, Literal, Self
 
 import numpy as np
@@ -10,8 +11,9 @@ import pandas as pd
 from crowdnb.aggregation.base import (
     Answers,
     ClassificationAggregator,
-    accuracy_on,
+    Tally,
     encode,
+    kernels,
     most_probable,
     normalize_rows,
     worker_series,
@@ -44,34 +46,40 @@ class MajorityVote(ClassificationAggregator):
 
     def fit(self, data: pd.DataFrame, skills: pd.Series | None = None) -> Self:
         """Fit to answers; `skills` (by worker) turns the vote into a weighted one."""
-        answers = encode(data)
+        return self.fit_answers(encode(data), skills)
+
+    def fit_answers(self, answers: Answers, skills: pd.Series | None = None) -> Self:
+        """Fit to integer-coded answers; `skills` is by worker value, as in `fit`."""
+        answers = answers.checked()
+        fast = kernels()
         weights = None
         if skills is not None:
             answers, weights = self._weights(answers, skills)
-        probas = weighted_vote(answers, weights)
+        probas = weighted_vote(answers, weights, fast)
         self._set_results(answers, probas)
-        self.skills_ = worker_series(answers, accuracy_on(answers, most_probable(probas)), "skill")
+        self.skills_ = worker_series(answers, Tally(answers, fast).accuracy(most_probable(probas)), "skill")
         return self
 
     def _weights(self, answers: Answers, skills: pd.Series) -> tuple[Answers, np.ndarray]:
-        """Per-row weights from per-worker skills, following `on_missing_skill`."""
+        """Per-worker weights from `skills`, following `on_missing_skill` (with "ignore", the
+        answers of workers without a skill are dropped)."""
         if self.on_missing_skill != "value" and self.default_skill is not None:
             raise ValueError('default_skill is used only with on_missing_skill="value"')
-        per_worker = skills.reindex(answers.workers).to_numpy(dtype=float)
-        weights = per_worker[answers.worker]
+        weights = skills.reindex(answers.workers).to_numpy(dtype=float)
         unknown = np.isnan(weights)
         if not unknown.any():
             return answers, weights
         if self.on_missing_skill == "error":
-            names = list(answers.workers[np.isnan(per_worker)])[:5]
-            raise ValueError(f"no skill for worker(s) {names} ({unknown.sum()} answers); pass skills for every worker")
+            names = list(answers.workers[unknown])[:5]
+            rows = int(unknown[answers.worker].sum())
+            raise ValueError(f"no skill for worker(s) {names} ({rows} answers); pass skills for every worker")
         if self.on_missing_skill == "value":
             if self.default_skill is None:
                 raise ValueError('on_missing_skill="value" needs default_skill')
             return answers, np.where(unknown, self.default_skill, weights)
         if self.on_missing_skill != "ignore":
             raise ValueError(f"unknown on_missing_skill {self.on_missing_skill!r}; use 'error', 'ignore' or 'value'")
-        kept = ~unknown
+        kept = ~unknown[answers.worker]
         left = np.bincount(answers.task[kept], minlength=len(answers.tasks))
         if (left == 0).any():
             raise ValueError(f"{int((left == 0).sum())} task(s) have no answers from workers with known skills")
@@ -79,9 +87,14 @@ class MajorityVote(ClassificationAggregator):
             answers.task[kept], answers.worker[kept], answers.label[kept],
             answers.tasks, answers.workers, answers.labels,
         )
-        return reduced, weights[kept]
+        return reduced, weights
 
 
-def weighted_vote(answers: Answers, weights: np.ndarray | None = None) -> np.ndarray:
-    """Vote shares per task and label (tasks x labels), weighted per row when given."""
-    return normalize_rows(answers.counts(weights))
+def weighted_vote(answers: Answers, skills: np.ndarray | None = None, fast: ModuleType | None = None) -> np.ndarray:
+    """Vote shares per task and label (tasks x labels), each answer weighted by its worker's
+    skill when `skills` (per worker code) is given."""
+    if fast is not None:
+        n_tasks, _, n_labels = answers.shape
+        weights = np.empty(0) if skills is None else skills.astype(float, copy=False)
+        return fast.vote(answers.task, answers.worker, answers.label, weights, n_tasks, n_labels)
+    return normalize_rows(answers.counts(None if skills is None else skills[answers.worker]))

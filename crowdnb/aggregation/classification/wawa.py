@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Self
 
-import pandas as pd
-
-from crowdnb.aggregation.base import ClassificationAggregator, accuracy_on, encode, most_probable, worker_series
+from crowdnb.aggregation.base import (
+    Answers,
+    ClassificationAggregator,
+    Tally,
+    kernels,
+    most_probable,
+    worker_series,
+)
 from crowdnb.aggregation.classification.majority_vote import weighted_vote
 
 
@@ -19,10 +24,11 @@ class Wawa(ClassificationAggregator):
 
     name: ClassVar[str] = "wawa"
 
-    def fit(self, data: pd.DataFrame) -> Self:
-        answers = encode(data)
-        plain = most_probable(weighted_vote(answers))
-        skills = accuracy_on(answers, plain)
-        self._set_results(answers, weighted_vote(answers, skills[answers.worker]))
+    def fit_answers(self, answers: Answers) -> Self:
+        answers = answers.checked()
+        fast = kernels()
+        plain = most_probable(weighted_vote(answers, None, fast))
+        skills = Tally(answers, fast).accuracy(plain)
+        self._set_results(answers, weighted_vote(answers, skills, fast))
         self.skills_ = worker_series(answers, skills, "skill")
         return self

@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-import pandas as pd
 
-from crowdnb.aggregation.base import ClassificationAggregator, accuracy_on, encode, most_probable, worker_series
+from crowdnb.aggregation.base import (
+    Answers,
+    ClassificationAggregator,
+    Tally,
+    kernels,
+    most_probable,
+    worker_series,
+)
 from crowdnb.aggregation.classification.majority_vote import weighted_vote
 
 
@@ -44,15 +50,17 @@ class ZeroBasedSkill(ClassificationAggregator):
         self.lr_reduce_factor = lr_reduce_factor
         self.eps = eps
 
-    def fit(self, data: pd.DataFrame) -> Self:
-        answers = encode(data)
+    def fit_answers(self, answers: Answers) -> Self:
+        answers = answers.checked()
+        fast = kernels()
+        tally = Tally(answers, fast)
         skills = np.full(len(answers.workers), 1 / len(answers.labels) + self.eps)
         rate = self.lr_init
         for step in range(1, self.n_iter + 1):
             if step % self.lr_steps_to_reduce == 0:
                 rate *= self.lr_reduce_factor
-            labels = most_probable(weighted_vote(answers, skills[answers.worker]))
-            skills = skills + rate * (accuracy_on(answers, labels) - skills)
-        self._set_results(answers, weighted_vote(answers, skills[answers.worker]))
+            labels = most_probable(weighted_vote(answers, skills, fast))
+            skills = skills + rate * (tally.accuracy(labels) - skills)
+        self._set_results(answers, weighted_vote(answers, skills, fast))
         self.skills_ = worker_series(answers, skills, "skill")
         return self
