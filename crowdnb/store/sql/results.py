@@ -84,8 +84,7 @@ def _coded(
         tasks=external[task_positions], workers=pd.Index(worker_ids, name="worker"),
         labels=pd.Index(np.sort(names)[used], name="label"),
     )
-    interim = pd.DataFrame({"task": answers.tasks[answers.task], "worker": answers.workers[answers.worker], "label": answers.labels[answers.label]})  # MERGE: pass answers
-    return aggregate(interim, method, known=known_answers(conn, project_id), **params)
+    return aggregate(answers, method, known=known_answers(conn, project_id), **params)
 
 
 def _by_value(conn: sa.Connection, project_id: int, method: Any, include_flagged: bool, params: dict[str, Any]) -> pd.DataFrame:
