@@ -1,8 +1,12 @@
-"""Tasks in: bad frames raise errors naming rows and fields, and store nothing."""
+"""Tasks in: bad frames raise errors naming rows and fields, and store nothing; good ones are
+written as the store keeps them."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,7 +14,8 @@ import pytest
 from samples import write_images
 
 import crowdnb
-from crowdnb import ValidationError
+from crowdnb import ValidationError, kinds
+from crowdnb.intake import CHUNK, MAX_ID_LENGTH, tasks_from_frame
 
 
 @pytest.fixture
@@ -143,3 +148,74 @@ def test_invalid_ids_are_not_called_duplicates(project: crowdnb.Project, images:
 def test_empty_text_is_refused_naming_row_and_field(store: crowdnb.Store, empty: str) -> None:
     project = crowdnb.Project.create("texts", kind="spans", classes=["PER"], store=store)
     _rejects(project, pd.DataFrame({"text": ["fine", empty]}, index=["r1", "r2"]), "row 'r2', field 'text'", "empty text")
+
+
+TEXT_CLASS = (kinds.get("text-class"), {"classes": ["pos", "neg"]})
+
+
+def _rows(frame: pd.DataFrame, kind: tuple[kinds.Kind, dict[str, Any]] = TEXT_CLASS) -> list[tuple[Any, ...]]:
+    table = tasks_from_frame(frame, *kind)
+    return [row for start in range(0, len(table), CHUNK) for row in table.json(start, min(start + CHUNK, len(table)))]
+
+
+def test_rows_are_written_as_compact_json_with_unicode_as_is() -> None:
+    frame = pd.DataFrame({"id": ["a", "b"], "text": ["日本語 \"q\"\n", "x"], "answer": [None, "neg"], "priority": [1, 0.5]})
+    assert _rows(frame) == [("a", '{"text":"日本語 \\"q\\"\\n"}', "{}", None, 1.0), ("b", '{"text":"x"}', "{}", '"neg"', 0.5)]
+
+
+def test_text_content_ids_are_the_hash_of_the_sorted_json_as_ever() -> None:
+    texts = ["good", "日本語", 'a "quote"\n', "emoji 😀"]
+    expected = [hashlib.sha1(json.dumps({"text": t}, sort_keys=True).encode()).hexdigest()[:16] for t in texts]
+    assert [row[0] for row in _rows(pd.DataFrame({"text": texts}))] == expected
+
+
+def test_metadata_of_each_dtype_is_written_as_json_values() -> None:
+    frame = pd.DataFrame({
+        "text": ["a", "b"],
+        "name": pd.Series(["x", None], dtype="str"),
+        "count": pd.Series([1, None], dtype="Int64"),
+        "score": [float("inf"), 0.25],
+        "flag": [True, False],
+        "at": pd.to_datetime(["2026-01-01", None]),
+        "tags": [["t", 1], {"k": None}],
+    })
+    metas = [json.loads(row[2]) for row in _rows(frame)]
+    assert metas == [
+        {"name": "x", "count": 1, "score": None, "flag": True, "at": "2026-01-01T00:00:00", "tags": ["t", 1]},
+        {"name": None, "count": None, "score": 0.25, "flag": False, "at": None, "tags": {"k": None}},
+    ]
+
+
+def test_predictions_join_the_payloads_that_have_one() -> None:
+    kind = (kinds.get("spans"), {"classes": ["PER"], "allow_overlap": False})
+    frame = pd.DataFrame({"text": ["Ada Lovelace", "nobody"], "prediction": [[{"start": 0, "end": 3, "label": "PER"}], None]})
+    payloads = [json.loads(row[1]) for row in _rows(frame, kind)]
+    assert payloads == [
+        {"text": "Ada Lovelace", "prediction": [{"start": 0, "end": 3, "label": "PER", "text": "Ada"}]}, {"text": "nobody"},
+    ]
+    with pytest.raises(ValidationError, match=r"row 1, field 'prediction': spans\[0\]: range \[0, 30\)"):
+        tasks_from_frame(frame.assign(prediction=[None, [{"start": 0, "end": 30, "label": "PER"}]]), *kind)
+
+
+def test_values_the_store_cannot_keep_are_named_in_any_dtype() -> None:
+    frame = pd.DataFrame({
+        "id": pd.Series(["a", "b\x00", "c", 4], dtype=object),
+        "text": pd.Series(["x", "y", "z\x00", "w"], dtype="str"),
+        "note": pd.Series(["ok", None, "n\x00", "ok"], dtype="str"),
+        "shop": pd.Categorical(["a", "b", "a", "c\x00"]),
+        "priority": [0, np.nan, 1, np.inf],
+    })
+    with pytest.raises(ValidationError) as caught:
+        tasks_from_frame(frame, *TEXT_CLASS)
+    assert sorted((p.row, p.field) for p in caught.value.problems) == [
+        (1, "id"), (1, "priority"), (2, "note"), (2, "text"), (3, "priority"), (3, "shop"),
+    ]
+    assert "contains U+0000 (NUL) at position 1" in str(caught.value)
+
+
+def test_integer_ids_become_strings_and_long_or_blank_ones_are_named() -> None:
+    assert [row[0] for row in _rows(pd.DataFrame({"id": [7, 8], "text": ["a", "b"]}))] == ["7", "8"]
+    frame = pd.DataFrame({"id": ["x" * (MAX_ID_LENGTH + 1), " ", "ok"], "text": ["a", "b", "c"]})
+    with pytest.raises(ValidationError) as caught:
+        tasks_from_frame(frame, *TEXT_CLASS)
+    assert [(p.row, p.field) for p in caught.value.problems] == [(0, "id"), (1, "id")]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from crowdnb import kinds, values
 from crowdnb.errors import CrowdnbError, LabelError, NotFound
 from crowdnb.aggregation.methods import SINGLE_CHOICE, estimator_class, method_name
-from crowdnb.intake import tasks_from_frame
+from crowdnb.intake import tasks_from_frame, tasks_from_new
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
 from crowdnb.store.schema import projects, workers
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from crowdnb.store.sql.postgres import PlainPath
 
 WORKER_ENV = "CROWDNB_WORKER"
-ANALYZE_AFTER = 500  # tasks added at once after which PostgreSQL's statistics are refreshed
 
 
 class SqlStore:
@@ -145,8 +144,9 @@ class SqlStore:
         kind, config = self._rules(project_id)
         checked = (lambda n: progress("checking", n)) if progress else None
         stored = (lambda n: progress("storing", n)) if progress else None
-        new = tasks_from_frame(frame, kind, config, tick=checked)
-        return self.insert_tasks(project_id, new, rows=list(frame.index), on_duplicate=on_duplicate, progress=stored)
+        table = tasks_from_frame(frame, kind, config, tick=checked)
+        with self._write() as conn:
+            return intake.insert_tasks(conn, project_id, table, on_duplicate=on_duplicate, progress=stored)
 
     def insert_tasks(
         self, project_id: int, new: Sequence[NewTask], *, rows: Sequence[Hashable] | None = None,
@@ -154,15 +154,9 @@ class SqlStore:
     ) -> int:
         """Add tasks already validated (`NewTask`s) all or nothing; `rows` names them in errors
         (default: their ids). See `sql.intake.insert_tasks`."""
-        names = list(rows) if rows is not None else [t.external_id for t in new]
+        table = tasks_from_new(new, list(rows) if rows is not None else [t.external_id for t in new])
         with self._write() as conn:
-            added = intake.insert_tasks(conn, project_id, names, new, on_duplicate=on_duplicate, progress=progress)
-        if added >= ANALYZE_AFTER and self.dialect == "postgresql":
-            # Fresh statistics, or the planner takes a new project's queue for a few rows and
-            # reads all of it to hand out ten tasks (31 ms per claim at 3,000 tasks).
-            with self._read() as conn:
-                conn.exec_driver_sql("ANALYZE tasks")
-        return added
+            return intake.insert_tasks(conn, project_id, table, on_duplicate=on_duplicate, progress=progress)
 
     def tasks(self, project_id: int) -> pd.DataFrame:
         """All tasks of a project in order: id, payload, meta, known_answer, priority, n_labels,
