@@ -29,19 +29,22 @@ import scipy.sparse as sp
 COLUMNS = ("task", "worker", "label")
 CODE = np.int32  # codes, and the sparse matrices' indices: 32 bits halve the memory traffic
 CODE_LIMIT = np.iinfo(CODE).max
+KERNELS_FROM = 200_000  # answers from which CROWDNB_KERNELS=auto takes the numba kernels
 
 
-def kernels() -> ModuleType | None:
-    """The numba kernels, or None for the numpy reference.
+def kernels(n_answers: int) -> ModuleType | None:
+    """The numba kernels for a fit on `n_answers` answers, or None for the numpy reference.
 
-    ``CROWDNB_KERNELS`` chooses: unset or ``auto`` takes numba when it imports, ``numpy`` the
-    reference, ``numba`` insists on numba (an ImportError names the extra to install).
+    ``CROWDNB_KERNELS`` chooses: unset or ``auto`` takes numba when it imports and there are at
+    least `KERNELS_FROM` answers (below, numpy is as fast and numba's import costs more than the
+    fit), ``numpy`` the reference, ``numba`` insists on numba at any size (an ImportError names
+    the extra to install).
     """
     choice = os.environ.get("CROWDNB_KERNELS", "auto")
-    if choice == "numpy":
-        return None
-    if choice not in ("auto", "numba"):
+    if choice not in ("auto", "numpy", "numba"):
         raise ValueError(f"CROWDNB_KERNELS must be 'auto', 'numpy' or 'numba', got {choice!r}")
+    if choice == "numpy" or (choice == "auto" and n_answers < KERNELS_FROM):
+        return None
     try:
         return importlib.import_module("crowdnb.aggregation.kernels")
     except ImportError as error:
@@ -345,17 +348,17 @@ class ClassificationAggregator(ABC):
 
 def probas_frame(answers: Answers, probas: np.ndarray) -> pd.DataFrame:
     """Posteriors as a DataFrame indexed by task with one column per label."""
-    return pd.DataFrame(probas, index=answers.tasks, columns=answers.labels, copy=False)
+    return pd.DataFrame(probas, index=answers.tasks.rename("task"), columns=answers.labels.rename("label"), copy=False)
 
 
 def labels_series(answers: Answers, codes: np.ndarray) -> pd.Series:
     """Label codes as a Series of label values indexed by task (named like crowd-kit's)."""
-    return pd.Series(answers.labels.take(codes), index=answers.tasks, name="agg_label")
+    return pd.Series(answers.labels.take(codes), index=answers.tasks.rename("task"), name="agg_label")
 
 
 def worker_series(answers: Answers, values: np.ndarray, name: str) -> pd.Series:
     """Per-worker values as a Series indexed by worker."""
-    return pd.Series(values, index=answers.workers, name=name)
+    return pd.Series(values, index=answers.workers.rename("worker"), name=name)
 
 
 class StructuredAggregator(ABC):

@@ -72,7 +72,7 @@ class DawidSkene(ClassificationAggregator):
         """Fit to integer-coded answers; `gold` (task codes, label codes) are known answers,
         held fixed at every step."""
         answers = answers.checked()
-        fast = kernels()
+        fast = kernels(answers.n_rows)
         model = _Model(answers, Tally(answers, fast), _known(answers, gold), fast)
         probas = _fix(weighted_vote(answers, None, fast), model.known)
         priors = probas.mean(axis=0)
@@ -93,7 +93,7 @@ class DawidSkene(ClassificationAggregator):
             # The lower bound of the last iteration: its posteriors under its parameters.
             self.loss_history_.append((model.expected(log_errors, priors, probas) + entropy) / answers.n_rows)
         self._set_results(answers, probas)
-        self.priors_ = pd.Series(priors, index=answers.labels, name="prior")
+        self.priors_ = pd.Series(priors, index=answers.labels.rename("label"), name="prior")
         self.errors_ = _errors_frame(answers, model.tally, errors)
         if skills is not None:
             self.skills_ = worker_series(answers, skills, "skill")
@@ -296,5 +296,5 @@ def _errors_frame(answers: Answers, tally: Tally, errors: np.ndarray) -> pd.Data
     labels each worker gave, one column per true label."""
     _, n_workers, n_labels = answers.shape
     index = pd.MultiIndex.from_product([answers.workers, answers.labels], names=["worker", "label"])
-    frame = pd.DataFrame(errors.reshape(n_workers * n_labels, n_labels), index=index, columns=answers.labels)
+    frame = pd.DataFrame(errors.reshape(n_workers * n_labels, n_labels), index=index, columns=answers.labels.rename("label"))
     return frame[tally.observed.ravel()]

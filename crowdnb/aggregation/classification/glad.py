@@ -72,8 +72,8 @@ class GLAD(ClassificationAggregator):
                 break
         self._set_results(answers, probas)
         self.alphas_ = worker_series(answers, alphas, "alpha")
-        self.betas_ = pd.Series(betas, index=answers.tasks, name="beta")
-        self.priors_ = pd.Series(model.priors, index=answers.labels, name="prior")
+        self.betas_ = pd.Series(betas, index=answers.tasks.rename("task"), name="beta")
+        self.priors_ = pd.Series(model.priors, index=answers.labels.rename("label"), name="prior")
         return self
 
     def _m_step(

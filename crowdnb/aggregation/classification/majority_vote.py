@@ -51,7 +51,7 @@ class MajorityVote(ClassificationAggregator):
     def fit_answers(self, answers: Answers, skills: pd.Series | None = None) -> Self:
         """Fit to integer-coded answers; `skills` is by worker value, as in `fit`."""
         answers = answers.checked()
-        fast = kernels()
+        fast = kernels(answers.n_rows)
         weights = None
         if skills is not None:
             answers, weights = self._weights(answers, skills)

@@ -26,7 +26,7 @@ class Wawa(ClassificationAggregator):
 
     def fit_answers(self, answers: Answers) -> Self:
         answers = answers.checked()
-        fast = kernels()
+        fast = kernels(answers.n_rows)
         plain = most_probable(weighted_vote(answers, None, fast))
         skills = Tally(answers, fast).accuracy(plain)
         self._set_results(answers, weighted_vote(answers, skills, fast))

@@ -52,7 +52,7 @@ class ZeroBasedSkill(ClassificationAggregator):
 
     def fit_answers(self, answers: Answers) -> Self:
         answers = answers.checked()
-        fast = kernels()
+        fast = kernels(answers.n_rows)
         tally = Tally(answers, fast)
         skills = np.full(len(answers.workers), 1 / len(answers.labels) + self.eps)
         rate = self.lr_init
