@@ -7,7 +7,7 @@ project, each call timed in a fresh process with its own peak memory, against th
 
 The projects are made by `scale_load.py` (the set-up half): by default the kept PostgreSQL
 project of 1,000,000 tasks x 10 labels from 100,000 workers (`--pg-dir` builds it, or reuses and
-starts the server there) and the SQLite project of 100,000 x 10 from 10,000 workers
+starts the server there) and the SQLite project of 100,000 x 10 from 100,000 workers
 (`--sqlite-build` builds it when the file is missing). Both are only read, apart from two
 things: `results(store=True)` keeps results (removed again afterwards, and not run at all when
 the project already has stored results, which are someone's), and `add_tasks` goes to a new
@@ -77,20 +77,33 @@ class Shape:
 
 
 PG_SHAPE = Shape(1_000_000, 10, 100_000)
-SQLITE_SHAPE = Shape(100_000, 10, 10_000)
+SQLITE_SHAPE = Shape(100_000, 10, 100_000)  # as the kept file was built
 
 
 # The calls, as the child runs them
 
 
-def _export(project: Any) -> int:
+@dataclass(frozen=True)
+class Exported:
+    """What the export stream wrote, and the part of its time spent getting the pieces."""
+
+    rows: int
+    reading_seconds: float
+
+
+def _export(project: Any) -> Exported:
     """The export stream: every piece of `label_batches` written as CSV to a sink that drops it."""
-    rows = 0
+    rows, reading = 0, 0.0
     with open(os.devnull, "w") as sink:
-        for piece in project.label_batches():
+        pieces = iter(project.label_batches())
+        while True:
+            began = time.perf_counter()
+            piece = next(pieces, None)
+            reading += time.perf_counter() - began
+            if piece is None:
+                return Exported(rows, reading)
             piece.to_csv(sink, header=rows == 0, index=False)
             rows += len(piece)
-    return rows
 
 
 CALLS: dict[str, tuple[str, Callable[[Any], Any] | None]] = {
@@ -153,7 +166,7 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     from crowdnb.store import SqlStore
 
     store = SqlStore(job["url"])
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = {"code": checkout()[1]}
     if job["call"] == "add-tasks":
         project, frame = _add_tasks_setup(store, job["rows"])
         run: Callable[[], Any] = partial(project.add_tasks, frame, progress=False)
@@ -170,7 +183,9 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     value = run()
     seconds = time.perf_counter() - began
     peak = maxrss_gib()
-    rows = value if isinstance(value, int) else len(value)
+    if isinstance(value, Exported):
+        facts["note"] = f"{value.reading_seconds:.1f} s of it getting the pieces, the rest writing CSV"
+    rows = value.rows if isinstance(value, Exported) else value if isinstance(value, int) else len(value)
     facts.update(seconds=seconds, peak_gib=peak, base_gib=base, rows=rows)
     if job.get("truth") and "confidence" in getattr(value, "columns", ()):
         facts["accuracy"] = accuracy(value, job["truth"])
@@ -406,28 +421,35 @@ def verdict(row: Row) -> str:
     return "PASS" if row.target.met(row.facts["seconds"], row.facts["peak_gib"]) else "FAIL"
 
 
+def line(row: Row) -> str:
+    """One row of the table (Markdown)."""
+    f = row.facts
+    if "seconds" in f:
+        figures = f"{f['rows']:,} | {f['seconds']:.1f} | {f['peak_gib']:.2f} | {f['base_gib']:.2f}"
+    else:
+        figures = f"{f.get('error') or f.get('skipped')} | | |"
+    acc = f"{f['accuracy']:.4f}" if "accuracy" in f else ""
+    return (
+        f"| {row.backend} | {CALLS[row.call][0]} | {figures} | {row.load[0]:.2f} -> {row.load[1]:.2f} "
+        f"| {row.target or ''} | {verdict(row)} | {acc} | {f.get('code', '')} |"
+    )
+
+
 def table(rows: list[Row]) -> str:
-    """The results as a Markdown table."""
+    """The results as a Markdown table, and the notes of its rows."""
     lines = [
-        "| backend | call | rows | s | peak GiB | baseline GiB | load before -> after | target | PASS/FAIL | accuracy |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | call | rows | s | peak GiB | baseline GiB | load before -> after | target | PASS/FAIL | accuracy | code |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *map(line, rows),
     ]
-    for row in rows:
-        f = row.facts
-        if "seconds" in f:
-            figures = f"{f['rows']:,} | {f['seconds']:.1f} | {f['peak_gib']:.2f} | {f['base_gib']:.2f}"
-        else:
-            figures = f"{f.get('error') or f.get('skipped')} | | |"
-        acc = f"{f['accuracy']:.4f}" if "accuracy" in f else ""
-        lines.append(
-            f"| {row.backend} | {CALLS[row.call][0]} | {figures} | {row.load[0]:.2f} -> {row.load[1]:.2f} "
-            f"| {row.target or ''} | {verdict(row)} | {acc} |"
-        )
-    return "\n".join(lines)
+    notes = [f"{row.backend} {CALLS[row.call][0]}: {row.facts['note']}" for row in rows if "note" in row.facts]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
-def code_measured() -> str:
-    """Where crowdnb is imported from (without importing it), and that checkout's commit."""
+def checkout() -> tuple[Path, str]:
+    """Where crowdnb is imported from (found without importing it) and that checkout's commit
+    ('+' when its tracked files have changes; '?' outside git). The children report theirs:
+    code that changes during a run shows in the table."""
     spec = importlib.util.find_spec("crowdnb")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("crowdnb is not importable: run with PYTHONPATH=<checkout>")
@@ -438,7 +460,7 @@ def code_measured() -> str:
         return subprocess.run([*git, *command], check=False, capture_output=True, text=True).stdout.strip()
 
     commit, dirty = out("rev-parse", "--short", "HEAD"), out("status", "--porcelain", "--untracked-files=no")
-    return f"{root} at {commit or 'unknown commit'}{' (uncommitted changes)' if dirty else ''}"
+    return root, (commit or "?") + ("+" if dirty else "")
 
 
 def machine_facts(backends: list[Backend]) -> list[str]:
@@ -452,7 +474,7 @@ def machine_facts(backends: list[Backend]) -> list[str]:
             f"{platform.platform()}, Python {platform.python_version()}"
         ),
         f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        f"code: {code_measured()}",
+        "code: {} at {}".format(*checkout()),
     ]
     for backend in backends:
         if backend.name == "sqlite":
@@ -567,7 +589,7 @@ def main() -> None:
     for backend in backends:
         for row in measure(backend, calls_of(args.only), args.add_tasks, args.timeout):
             rows.append(row)
-            print(table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+            print(line(row), file=sys.stderr, flush=True)
     print()
     print(table(rows))
     print(
