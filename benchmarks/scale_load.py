@@ -56,6 +56,7 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from crowdnb import kinds
+from crowdnb.intake import to_json
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store import SqlStore
 from crowdnb.store.schema import assignments, ledger, tasks, workers
@@ -403,7 +404,7 @@ def _rows(spec: Spec, chunk: Chunk, ids: Ids) -> dict[str, pa.Table]:
     position = chunk.start + np.arange(n)
     task_id = ids.first_task + position
     labels = [json.dumps(c) for c in spec.classes]  # JSON texts, as SQLAlchemy serializes them
-    answer = np.where(chunk.control, chunk.truth, len(labels))
+    answers = [to_json(c) for c in spec.classes]  # as intake serializes them (SQL NULL: no answer)
     of_label = chunk.task_of_label
     label_task = ids.first_task + of_label
     worker_id = ids.worker[chunk.worker]
@@ -415,9 +416,9 @@ def _rows(spec: Spec, chunk: Chunk, ids: Ids) -> dict[str, pa.Table]:
             "project_id": np.full(n, ids.project),
             "external_id": task_ids(chunk.start, n),
             "position": position,
-            "payload": [json.dumps({"text": t}) for t in chunk.text],
-            "meta": [f'{{"batch": {b}}}' for b in batch_of(position)],
-            "known_answer": _coded(answer, [*labels, "null"]),
+            "payload": [to_json({"text": t}) for t in chunk.text],
+            "meta": [to_json({"batch": int(b)}) for b in batch_of(position)],
+            "known_answer": _coded(chunk.truth, answers, mask=~chunk.control),
             "priority": np.zeros(n),
             "n_active": np.full(n, spec.labels_per_task, dtype=np.int32),
             "is_open": np.zeros(n, dtype=bool),
