@@ -4,8 +4,8 @@ caller may see."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from crowdnb.store.sql import columns
 from crowdnb.store.schema import annotations, assignments, projects, tasks, workers
+from crowdnb.store.sql import columns
 from crowdnb.store.types import LABEL_COLUMNS, Account
 
 
@@ -86,16 +86,18 @@ class TaskOrder:
     ids: np.ndarray
     positions: np.ndarray
     external: pa.Array
+    by_id: np.ndarray  # the order that sorts `ids`
 
     @classmethod
     def read(cls, conn: sa.Connection, project_id: int) -> TaskOrder:
         query = sa.select(tasks.c.id, tasks.c.position, tasks.c.external_id).where(tasks.c.project_id == project_id)
         found = columns.table(conn, query.order_by(tasks.c.position), {"id": pa.int64(), "position": pa.int64(), "external_id": pa.string()})
-        return cls(found["id"].to_numpy(), found["position"].to_numpy(), found["external_id"].combine_chunks())
+        ids = found["id"].to_numpy()
+        return cls(ids, found["position"].to_numpy(), found["external_id"].combine_chunks(), np.argsort(ids, kind="stable"))
 
     def rows(self, task_ids: np.ndarray) -> np.ndarray:
         """The place in task order of each task id (all must be the project's)."""
-        order = np.argsort(self.ids, kind="stable")
+        order = self.by_id
         at = np.minimum(np.searchsorted(self.ids[order], task_ids), max(len(order) - 1, 0))
         if len(task_ids) and not np.array_equal(self.ids[order][at], task_ids):
             raise RuntimeError("labels refer to tasks missing from the same read; the store is inconsistent")

@@ -72,17 +72,14 @@ def _coded(
     found = columns.table(conn, query.where(*counted(project_id, include_flagged)), ANSWERS)
     if found.num_rows == 0:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    task, task_positions = dense(order.rows(found["task_id"].to_numpy()))
-    worker, worker_ids = dense(found["worker_id"].to_numpy())
+    worker_ids = found["worker_id"].to_numpy()
     labels = found["label"].unify_dictionaries()
-    names = np.asarray(labels.chunk(0).dictionary.to_pylist(), dtype=object)
-    codes = np.concatenate([c.indices.to_numpy() for c in labels.chunks])
-    rank = np.argsort(np.argsort(names))  # labels are coded in sorted order, as `encode` does
-    label, used = dense(rank[codes])
+    # Codes into every task, every worker id and the classes as read: `aggregate` compacts them.
     answers = Answers(
-        task=task, worker=worker, label=label,
-        tasks=external[task_positions], workers=pd.Index(worker_ids, name="worker"),
-        labels=pd.Index(np.sort(names)[used], name="label"),
+        task=order.rows(found["task_id"].to_numpy()), worker=worker_ids,
+        label=np.concatenate([c.indices.to_numpy() for c in labels.chunks]),
+        tasks=external, workers=pd.RangeIndex(int(worker_ids.max()) + 1, name="worker"),
+        labels=pd.Index(labels.chunk(0).dictionary.to_pylist(), name="label"),
     )
     return aggregate(answers, method, known=known_answers(conn, project_id), **params)
 
@@ -102,19 +99,6 @@ def known_answers(conn: sa.Connection, project_id: int) -> pd.Series:
     )
     found = columns.table(conn, query, KNOWN)
     return pd.Series(reads.decoded(found["known_answer"]).to_numpy(), index=found["external_id"].to_pylist(), dtype=object)
-
-
-def dense(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes 0..k-1 as int32, the k distinct values in increasing order) of non-negative
-    integers: by a presence table when the values are compact (ids, positions), else by sorting."""
-    size = int(values.max()) + 1 if len(values) else 0
-    if size > 4 * len(values) + (1 << 20):
-        distinct, codes = np.unique(values, return_inverse=True)
-        return codes.astype(np.int32), distinct
-    present = np.zeros(size, dtype=bool)
-    present[values] = True
-    lookup = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
-    return lookup[values], np.flatnonzero(present)
 
 
 def keep(conn: sa.Connection, project_id: int, found: pd.DataFrame, method: str, params: dict[str, Any], include_flagged: bool) -> datetime:
