@@ -41,7 +41,7 @@ def batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.D
     names = [c.key for c in query.selected_columns]
     if names != list(types):
         raise ValueError(f"column types {list(types)} do not match the query's columns {names}")
-    schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
+    schema = _schema(types)
     if conn.dialect.name == "postgresql":
         yield from _adbc_batches(conn, query, schema)
     else:
@@ -50,8 +50,11 @@ def batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.D
 
 def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
     """All rows of `query` as one Arrow table (see `batches`)."""
-    schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
-    return pa.Table.from_batches(list(batches(conn, query, types)), schema=schema)
+    return pa.Table.from_batches(list(batches(conn, query, types)), schema=_schema(types))
+
+
+def _schema(types: Mapping[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([pa.field(name, kind) for name, kind in types.items()])
 
 
 def _compiled(dialect: sa.Dialect, query: sa.Select[Any]) -> tuple[str, list[Any]]:
