@@ -229,7 +229,11 @@ class Tally:
 
     @cached_property
     def by_pair(self) -> sp.csr_matrix:
-        return self.by_task.T.tocsr()
+        by_task = self.by_task
+        if self.fast is None:
+            return by_task.T.tocsr()
+        indptr, indices, data = self.fast.transpose(by_task.indptr, by_task.indices, self.counts_of(by_task), by_task.shape[1])
+        return sp.csr_matrix((data, indices, indptr), shape=by_task.shape[::-1])
 
     def counts_of(self, matrix: sp.csr_matrix) -> np.ndarray:
         """The counts of `by_task` or `by_pair` as kernels take them: empty when all are 1

@@ -93,15 +93,26 @@ def tally(task, worker, label, n_tasks, n_labels):  # type: ignore[no-untyped-de
     distinct = np.zeros(n_tasks + 1, np.int64)
     for b in prange(n_blocks):
         for t in range(b * BLOCK, min(n_tasks, (b + 1) * BLOCK)):
-            segment = pairs[starts[t]:starts[t + 1]]
-            segment.sort()
+            first, last = starts[t], starts[t + 1]
+            if last - first > 32:
+                pairs[first:last].sort()
+            else:  # insertion sort: a task has a few answers
+                for j in range(first + 1, last):
+                    value = pairs[j]
+                    i = j - 1
+                    while i >= first and pairs[i] > value:
+                        pairs[i + 1] = pairs[i]
+                        i -= 1
+                    pairs[i + 1] = value
             count = 0
-            for j in range(len(segment)):
-                if j == 0 or segment[j] != segment[j - 1]:
+            for j in range(first, last):
+                if j == first or pairs[j] != pairs[j - 1]:
                     count += 1
             distinct[t + 1] = count
     for t in range(n_tasks):
         distinct[t + 1] += distinct[t]
+    if distinct[n_tasks] == n:  # no answer repeated: the sorted pairs are the matrix
+        return starts, pairs, np.ones(n)
     indices = np.empty(distinct[n_tasks], np.int32)
     counts = np.empty(distinct[n_tasks], np.float64)
     for b in prange(n_blocks):
@@ -115,6 +126,30 @@ def tally(task, worker, label, n_tasks, n_labels):  # type: ignore[no-untyped-de
                 else:
                     counts[out] += 1.0
     return distinct, indices, counts
+
+
+def transpose(indptr, indices, data, n_columns):  # type: ignore[no-untyped-def]
+    """(indptr, indices, data) of the transpose of a CSR matrix (rows of the result ascend in
+    column order, as scipy's ``tocsr`` of the transpose has them); `data` empty stands for all
+    ones (and the result's data is all ones)."""
+    n_rows = len(indptr) - 1
+    starts = np.zeros(n_columns + 1, np.int64)
+    for j in range(len(indices)):
+        starts[indices[j] + 1] += 1
+    for c in range(n_columns):
+        starts[c + 1] += starts[c]
+    fill = starts[:-1].copy()
+    rows = np.empty(len(indices), np.int32)
+    ones = len(data) == 0
+    values = np.ones(len(indices))
+    for r in range(n_rows):
+        for j in range(indptr[r], indptr[r + 1]):
+            c = indices[j]
+            rows[fill[c]] = r
+            if not ones:
+                values[fill[c]] = data[j]
+            fill[c] += 1
+    return starts, rows, values
 
 
 def vote(task, worker, label, skills, n_tasks, n_labels):  # type: ignore[no-untyped-def]
@@ -148,6 +183,7 @@ def hits(indptr, workers, labels, truth, n_workers):  # type: ignore[no-untyped-
 
 
 tally = _jit(tally, work=0)
+transpose = _jit(transpose)
 vote = _jit(vote)
 hits = _jit(hits)
 
