@@ -152,11 +152,12 @@ def transpose(indptr, indices, data, n_columns):  # type: ignore[no-untyped-def]
     return starts, rows, values
 
 
-def vote(task, worker, label, skills, n_tasks, n_labels):  # type: ignore[no-untyped-def]
-    """Vote shares per task and label, each answer weighted by its worker's skill (every
-    answer 1 when `skills` is empty); summed in row order as ``np.bincount`` does (reference:
-    ``majority_vote.weighted_vote``)."""
-    shares = np.zeros((n_tasks, n_labels))
+def vote(task, worker, label, skills, shares):  # type: ignore[no-untyped-def]
+    """Vote shares per task and label into `shares`, each answer weighted by its worker's skill
+    (every answer 1 when `skills` is empty); summed in row order as ``np.bincount`` does
+    (reference: ``majority_vote.weighted_vote``)."""
+    n_tasks, n_labels = shares.shape
+    shares[:] = 0.0
     weighted = len(skills) > 0
     for i in range(len(task)):
         shares[task[i], label[i]] += skills[worker[i]] if weighted else 1.0
@@ -166,31 +167,17 @@ def vote(task, worker, label, skills, n_tasks, n_labels):  # type: ignore[no-unt
             total += shares[t, k]
         for k in range(n_labels):
             shares[t, k] /= total
-    return shares
-
-
-def hits(indptr, workers, labels, truth, n_workers):  # type: ignore[no-untyped-def]
-    """Per worker, how many of their distinct answers (task by task: `indptr` over the
-    answers' `workers` and `labels`) equal `truth` (a label code per task). Reference:
-    ``base.Tally.accuracy``."""
-    found = np.zeros(n_workers)
-    for t in range(len(indptr) - 1):
-        right = truth[t]
-        for j in range(indptr[t], indptr[t + 1]):
-            if labels[j] == right:
-                found[workers[j]] += 1.0
-    return found
 
 
 tally = _jit(tally, work=0)
 transpose = _jit(transpose)
 vote = _jit(vote)
-hits = _jit(hits)
 
 
 @functools.cache
 def for_labels(n_labels: int) -> SimpleNamespace:
-    """The Dawid-Skene kernels compiled for `n_labels` labels (a constant inside them)."""
+    """The kernels that loop over labels, compiled for `n_labels` labels (a constant inside them:
+    the loops unroll, divisions by it become multiplications)."""
     K = n_labels  # the constant every loop over labels runs to
 
     def scores(indptr, indices, data, log_errors, log_priors, previous, shifted):  # type: ignore[no-untyped-def]
@@ -226,6 +213,21 @@ def for_labels(n_labels: int) -> SimpleNamespace:
         for b in range(n_blocks):
             total += sums[b]
         return total
+
+    def hits(indptr, indices, truth, n_workers):  # type: ignore[no-untyped-def]
+        """Per worker, how many of their distinct answers (the tasks x pairs count matrix's
+        entries) equal `truth` (a label code per task), and how many they gave. Reference:
+        ``base.Tally.accuracy``."""
+        found = np.zeros(n_workers)
+        given = np.zeros(n_workers)
+        for t in range(len(indptr) - 1):
+            right = truth[t]
+            for j in range(indptr[t], indptr[t + 1]):
+                worker, label = divmod(indices[j], K)
+                given[worker] += 1.0
+                if label == right:
+                    found[worker] += 1.0
+        return found, given
 
     def posteriors(shifted, likelihood, known, previous):  # type: ignore[no-untyped-def]
         """Rows of `likelihood` (``exp(shifted)``) scaled to sum to one, in place, known
@@ -327,6 +329,7 @@ def for_labels(n_labels: int) -> SimpleNamespace:
         return skills
 
     return SimpleNamespace(
+        hits=_jit(hits),
         scores=_jit(scores, work=1),
         posteriors=_jit(posteriors, work=0),
         expected_counts=_jit(expected_counts, work=1),
