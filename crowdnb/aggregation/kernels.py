@@ -1,28 +1,31 @@
 """Numba kernels for the categorical aggregators' inner loops (the optional ``crowdnb[fast]``).
 
-Why by hand: at 10 million answers from 100,000 workers a Dawid-Skene iteration of the numpy
-reference is two scipy sparse products plus a chain of whole-array passes over the (tasks,
-labels) posteriors (``max``, ``sum`` over rows of a few labels, clipping, the lower bound), each
-through a fresh temporary. scipy's products loop over the labels with a count unknown to its
-compiler, and numpy reduces a row of 5 labels at a fraction of its speed. Here each kernel is
-compiled for the number of labels (a constant: the loops over labels unroll and their sums stay
-in registers) and does a step's work on a task, or a worker-label pair, in one visit; the two
-products run on both cores. No library offers these fused steps.
+Why by hand: at 10 million answers from 100,000 workers, a Dawid-Skene iteration of the numpy
+reference is two scipy sparse products plus whole-array numpy passes over the (tasks, labels)
+posteriors. scipy's products loop over a number of labels its compiler does not know (the loop
+neither unrolls nor keeps its sums in registers) on one core, and numpy reduces rows of 5 labels
+(``max``, ``sum``, ``argmax``) one short row at a time. Each kernel that loops over labels is
+compiled here for the number of labels (`for_labels`), does a step's work on a task, or a
+worker-label pair, in one visit, and runs on every core; neither library has such operations.
+What remains is memory latency: a product gathers one row of a 20-40 MB table at random per
+answer. Building the sparse matrices (`tally`, `transpose`) is a counting sort instead of
+numpy's sort of 64-bit keys.
 
 Each kernel mirrors a numpy reference in `crowdnb.aggregation.base` or
 `crowdnb.aggregation.classification` and computes in the same order: sparse products sum a row's
 entries in order from zero as scipy does, rows of labels sum left to right as numpy's ``sum``
 does for fewer than 8 labels, votes sum answers in row order as ``np.bincount`` does, and
-``exp`` and ``log`` are numpy's own, called on the kernels' output. So labels agree, and
-posteriors agree within 1e-9 (the lower bound and the priors are summed in blocks, and may differ
-in the last bits). Parallel loops run over fixed blocks of tasks or pairs whose partial sums are
-added in block order, so results do not depend on the number of threads.
+``exp`` and ``log`` are numpy's own, called between kernels. So labels agree, and posteriors
+agree within 1e-9 (priors and the lower bound are summed in blocks and may differ in the last
+bits). Parallel loops run over fixed blocks of tasks or pairs whose partial sums are added in
+block order, so results do not depend on the number of threads.
 
-Inputs below `PARALLEL_FROM` elements run on one thread (starting threads costs more, and on
-a busy machine a thread that waits for its peer costs much more), and parallel calls are
-serialized: numba's fallback threading layer (workqueue) aborts the process
-when two threads enter it at once. Compiled code is cached (next to this file, or in numba's user
-cache directory when that is not writable; without any, every process compiles on first use).
+Inputs below `PARALLEL_FROM` elements run on one thread (starting threads costs more than they
+save there, and on a busy machine a thread waiting for its peer costs much more), and parallel
+calls are serialized: numba's fallback threading layer (workqueue) aborts the process when two
+threads enter it at once. Compiled code is cached next to this file, or in numba's user cache
+directory when that is not writable; with neither, each process compiles on first use (about
+20 s for all kernels on 2 CPUs).
 
 Selected by `crowdnb.aggregation.base.kernels`; ``CROWDNB_KERNELS=numpy`` turns them off.
 """

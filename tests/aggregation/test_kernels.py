@@ -4,6 +4,9 @@ thread gives. numba is in the test extra, so these tests fail (never skip) witho
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -105,3 +108,18 @@ def test_threads_change_nothing(method: str, monkeypatch: pytest.MonkeyPatch) ->
     pd.testing.assert_frame_equal(threaded.probas_, one_thread.probas_, rtol=0, atol=0)
     if isinstance(one_thread, DawidSkene):
         assert threaded.loss_history_ == one_thread.loss_history_
+
+
+def test_kernels_compile_without_a_cache_directory() -> None:
+    """With no writable cache location numba cannot cache; the kernels then compile in the
+    process instead of failing at import."""
+    code = (
+        "import pandas as pd\n"
+        "from crowdnb.aggregation import MajorityVote, kernels\n"
+        "frame = pd.DataFrame({'task': [1, 1, 2], 'worker': [1, 2, 1], 'label': ['a', 'a', 'b']})\n"
+        "print(MajorityVote().fit_predict(frame).tolist(), type(kernels.vote._cache).__name__)\n"
+    )
+    env = {**os.environ, "CROWDNB_KERNELS": "numba", "NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["['a',", "'b']", "NullCache"]

@@ -7,6 +7,7 @@ when numba imports); both give the same posteriors within 1e-9 and the same labe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 from typing import ClassVar, Self
 
@@ -152,15 +153,20 @@ class _Model:
 
     def __init__(self, answers: Answers, tally: Tally, known: np.ndarray, fast: ModuleType | None) -> None:
         n_tasks, n_workers, n_labels = answers.shape
+        self.answers = answers
         self.tally = tally
         self.known = known
         self.kernels = None if fast is None else fast.for_labels(n_labels)
-        self.answered = np.bincount(answers.worker, minlength=n_workers).astype(float)
         self._posteriors = (np.empty((n_tasks, n_labels)), np.empty((n_tasks, n_labels)))
         self._scratch = np.empty((n_tasks, n_labels))
-        self._counts = np.empty((n_workers * n_labels, n_labels))
+        self._counts = None if fast is None else np.empty((n_workers * n_labels, n_labels))
         self._errors = np.empty((n_workers, n_labels, n_labels))
         self._log_errors = np.zeros((n_workers * n_labels, n_labels))  # 0 where never given, kept
+
+    @cached_property
+    def answered(self) -> np.ndarray:
+        """Per worker, how many answers they gave (repeats included)."""
+        return np.bincount(self.answers.worker, minlength=self.tally.n_workers).astype(float)
 
     def expected_counts(self, probas: np.ndarray) -> np.ndarray:
         """Per worker-label pair and true label, the expected number of answers given the
