@@ -52,8 +52,7 @@ _LOCK = threading.Lock()
 def _jit(function: Callable[..., Any], work: int | None = None) -> Callable[..., Any]:
     """``numba.njit``, cached where a cache directory is writable. With `work` (the position
     of the argument whose size measures the work) the kernel is parallel: it runs on one thread
-    below `PARALLEL_FROM` elements of work, hands its blocks out one at a time (dynamic
-    scheduling), and runs one call at a time."""
+    below `PARALLEL_FROM` elements of work, and one call at a time."""
     parallel = work is not None
     try:
         compiled = numba.njit(cache=True, parallel=parallel)(function)
@@ -65,17 +64,14 @@ def _jit(function: Callable[..., Any], work: int | None = None) -> Callable[...,
     @functools.wraps(function)
     def run(*args: Any) -> Any:
         with _LOCK:
-            threads, chunk = numba.get_num_threads(), numba.get_parallel_chunksize()
-            if args[work].size < PARALLEL_FROM:
-                numba.set_num_threads(1)
-            # Blocks are handed out one at a time, so a thread that the machine holds back
-            # takes fewer of them instead of holding up the others.
-            numba.set_parallel_chunksize(1)
+            if args[work].size >= PARALLEL_FROM:
+                return compiled(*args)
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
             try:
                 return compiled(*args)
             finally:
                 numba.set_num_threads(threads)
-                numba.set_parallel_chunksize(chunk)
 
     return run
 
