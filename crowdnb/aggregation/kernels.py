@@ -8,16 +8,18 @@ neither unrolls nor keeps its sums in registers) on one core, and numpy reduces 
 compiled here for the number of labels (`for_labels`), does a step's work on a task, or a
 worker-label pair, in one visit, and runs on every core; neither library has such operations.
 What remains is memory latency: a product gathers one row of a 20-40 MB table at random per
-answer. Building the sparse matrices (`tally`, `transpose`) is a counting sort instead of
-numpy's sort of 64-bit keys.
+answer. So the M-step's product is kept from one iteration to the next and only the change of
+the tasks whose posteriors moved is added (`propagate`): after a few iterations almost every
+task's posteriors have settled, and a few percent still move. Building the sparse matrices
+(`tally`, `transpose`) is a counting sort instead of numpy's sort of 64-bit keys.
 
 Each kernel mirrors a numpy reference in `crowdnb.aggregation.base` or
 `crowdnb.aggregation.classification` and computes in the same order: sparse products sum a row's
 entries in order from zero as scipy does, rows of labels sum left to right as numpy's ``sum``
 does for fewer than 8 labels, votes sum answers in row order as ``np.bincount`` does, and
 ``exp`` and ``log`` are numpy's own, called between kernels. So labels agree, and posteriors
-agree within 1e-9 (priors and the lower bound are summed in blocks and may differ in the last
-bits). Parallel loops run over fixed blocks of tasks or pairs whose partial sums are added in
+agree within 1e-9 (priors and the lower bound are summed in blocks, and the kept M-step sums
+leave out moves below `PROPAGATE_ABOVE`: they differ in the last bits). Parallel loops run over fixed blocks of tasks or pairs whose partial sums are added in
 block order, so results do not depend on the number of threads.
 
 Inputs below `PARALLEL_FROM` elements run on one thread (starting threads costs more than they
@@ -45,6 +47,10 @@ from numba import prange
 EPS = 1e-10
 ENTROPY_EPS = -EPS * np.log(EPS)  # the entropy term of a posterior clipped at EPS
 BLOCK = 4096  # tasks, pairs or workers per parallel block
+# A task whose posteriors moved by at most this since they were last added into the expected
+# answer counts is left as it is there (`propagate`); the counts then differ from a full sum by
+# at most this times the answers of a worker-label pair, far below the 1e-9 the paths agree to.
+PROPAGATE_ABOVE = 1e-15
 PARALLEL_FROM = 2_000_000  # elements of work (answers, or cells of a tasks x labels array)
 _LOCK = threading.Lock()
 
@@ -289,6 +295,40 @@ def for_labels(n_labels: int) -> SimpleNamespace:
                     for k in range(K):
                         counts[p, k] += count * probas[t, k]
 
+    def propagate(indptr, indices, data, probas, propagated, counts, most):  # type: ignore[no-untyped-def]
+        """Bring `counts` (expected answer counts of the posteriors `propagated`) up to date
+        with `probas` by adding, for each task whose posteriors moved by more than
+        `PROPAGATE_ABOVE`, the change over its answers (from the tasks x pairs count matrix);
+        those tasks' `propagated` become `probas`. Does nothing and returns False when more
+        than `most` tasks moved (a full `expected_counts` is then faster). One thread, tasks in
+        order: deterministic."""
+        n_tasks = len(indptr) - 1
+        ones = len(data) == 0
+        moved = 0
+        for t in range(n_tasks):
+            for k in range(K):
+                if abs(probas[t, k] - propagated[t, k]) > PROPAGATE_ABOVE:
+                    moved += 1
+                    break
+        if moved > most:
+            return False
+        change = np.empty(K)
+        for t in range(n_tasks):
+            far = False
+            for k in range(K):
+                change[k] = probas[t, k] - propagated[t, k]
+                far = far or abs(change[k]) > PROPAGATE_ABOVE
+            if not far:
+                continue
+            for j in range(indptr[t], indptr[t + 1]):
+                count = 1.0 if ones else data[j]
+                p = indices[j]
+                for k in range(K):
+                    counts[p, k] += count * change[k]
+            for k in range(K):
+                propagated[t, k] = probas[t, k]
+        return True
+
     def confusion(counts, observed, errors):  # type: ignore[no-untyped-def]
         """Dawid-Skene M-step into `errors` (workers x observed x true): expected counts
         clipped at 1e-10 where the worker gave the label (`observed`, per pair), zero where
@@ -336,6 +376,7 @@ def for_labels(n_labels: int) -> SimpleNamespace:
         scores=_jit(scores, work=1),
         posteriors=_jit(posteriors, work=0),
         expected_counts=_jit(expected_counts, work=1),
+        propagate=_jit(propagate),
         confusion=_jit(confusion, work=0),
         one_coin=_jit(one_coin, work=0),
     )

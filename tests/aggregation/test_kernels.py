@@ -123,3 +123,26 @@ def test_kernels_compile_without_a_cache_directory() -> None:
     env.pop("NUMBA_CACHE_DIR", None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.split() == ["['a',", "'b']", "NullCache"]
+
+
+def test_expected_counts_follow_the_tasks_that_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a first full sum the kernels add only the change of the tasks whose posteriors
+    moved; the counts stay those of a full sum, and a task that moved by less than
+    PROPAGATE_ABOVE is left as it was."""
+    from crowdnb.aggregation import kernels as compiled
+    from crowdnb.aggregation.base import Tally, encode
+    from crowdnb.aggregation.classification.dawid_skene import _known, _Model
+
+    monkeypatch.setenv("CROWDNB_KERNELS", "numba")
+    answers = encode(tied(4, n_tasks=1000))
+    model = _Model(answers, Tally(answers, compiled), _known(answers, None), compiled)
+    rng = np.random.default_rng(0)
+    first = rng.dirichlet(np.ones(3), size=1000)
+    model.expected_counts(first)
+    moved = first.copy()
+    moved[:50] = rng.dirichlet(np.ones(3), size=50)  # 5 %: added as changes
+    moved[50:60] += compiled.PROPAGATE_ABOVE / 2  # too little to add
+    counts = model.expected_counts(moved).copy()
+    np.testing.assert_allclose(counts, model.tally.by_pair @ moved, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(model._propagated[:50], moved[:50])
+    np.testing.assert_array_equal(model._propagated[50:], first[50:])

@@ -160,6 +160,7 @@ class _Model:
         self._posteriors = (np.empty((n_tasks, n_labels)), np.empty((n_tasks, n_labels)))
         self._scratch = np.empty((n_tasks, n_labels))
         self._counts = None if fast is None else np.empty((n_workers * n_labels, n_labels))
+        self._propagated: np.ndarray | None = None  # the posteriors `_counts` sums (kernels)
         self._errors = np.empty((n_workers, n_labels, n_labels))
         self._log_errors = np.zeros((n_workers * n_labels, n_labels))  # 0 where never given, kept
 
@@ -170,12 +171,23 @@ class _Model:
 
     def expected_counts(self, probas: np.ndarray) -> np.ndarray:
         """Per worker-label pair and true label, the expected number of answers given the
-        posteriors: the pairs x tasks count matrix times `probas`."""
+        posteriors: the pairs x tasks count matrix times `probas`.
+
+        The kernels keep the counts of the last call and add only the change of the tasks whose
+        posteriors moved (after a few iterations, a few percent of them; see
+        `kernels.PROPAGATE_ABOVE`); when more than a fifth moved they sum afresh."""
         p = self.tally.by_pair
-        if self.kernels is not None:
+        if self.kernels is None:
+            return np.asarray(p @ probas)
+        t = self.tally.by_task
+        if self._propagated is None or not self.kernels.propagate(
+            t.indptr, t.indices, self.tally.counts_of(t), probas, self._propagated, self._counts, len(probas) // 5
+        ):
             self.kernels.expected_counts(p.indptr, p.indices, self.tally.counts_of(p), probas, self._counts)
-            return self._counts
-        return np.asarray(p @ probas)
+            if self._propagated is None:
+                self._propagated = np.empty_like(probas)
+            np.copyto(self._propagated, probas)
+        return self._counts
 
     def e_step(self, log_errors: np.ndarray, priors: np.ndarray, previous: np.ndarray, with_delta: bool) -> _Step:
         """Posteriors from the answers' log-likelihoods and the priors (clipped at 1e-10); the
