@@ -17,7 +17,7 @@ import importlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import ModuleType
 from typing import Any, ClassVar, Self
@@ -68,6 +68,8 @@ class Answers:
     tasks: pd.Index
     workers: pd.Index
     labels: pd.Index
+    # Set by `encode`, `checked` and `compact`, whose answers need no second check.
+    _canonical: bool = field(default=False, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -97,14 +99,12 @@ class Answers:
         the unused ones); the three indexes hold distinct values and ``labels`` is sorted, since
         ties go to the first label. Codes come back as 32-bit integers.
         """
-        self._check_codes()
-        for what, index in (("tasks", self.tasks), ("workers", self.workers), ("labels", self.labels)):
-            if not index.is_unique:
-                raise ValueError(f"answers' {what} repeat value(s) {list(index[index.duplicated()].unique()[:5])}")
-            used = np.bincount(getattr(self, what[:-1]), minlength=len(index))
+        if self._canonical:
+            return self
+        for what, used in self._uses().items():
+            index = self._index(what)
             if not used.all():
-                unused = list(index[used == 0][:5])
-                raise ValueError(f"answers' {what} include {unused} that no answer uses; drop them with Answers.compact()")
+                raise ValueError(f"answers' {what}s include {list(index[used == 0][:5])} that no answer uses; drop them with Answers.compact()")
         if not self.labels.is_monotonic_increasing:
             raise ValueError(f"answers' labels must be sorted (ties go to the first), got {list(self.labels[:10])}; Answers.compact() sorts them")
         return self._narrowed()
@@ -113,47 +113,59 @@ class Answers:
         """The same answers without the tasks, workers and labels no answer uses, the labels
         sorted, codes as 32-bit integers: what `encode` gives for the same rows. Bad codes raise
         a ValueError naming the first bad row."""
-        self._check_codes()
+        if self._canonical:
+            return self
         coded = {}
-        for what, index in (("task", self.tasks), ("worker", self.workers), ("label", self.labels)):
-            codes = getattr(self, what)
+        for what, used in self._uses().items():
+            codes, index = getattr(self, what), self._index(what)
             if what == "label" and not index.is_monotonic_increasing:
                 order = np.argsort(index.to_numpy(), kind="stable")
                 rank = np.empty(len(index), dtype=CODE)
                 rank[order] = np.arange(len(index), dtype=CODE)
-                codes, index = rank[codes], index[order]
-            used = np.bincount(codes, minlength=len(index)) > 0
+                codes, index, used = rank[codes], index[order], used[order]
             if not used.all():
-                codes, index = (np.cumsum(used, dtype=np.int64).astype(CODE) - 1)[codes], index[used]
+                codes, index = (np.cumsum(used > 0, dtype=np.int64).astype(CODE) - 1)[codes], index[used > 0]
             coded[what] = codes, index
-        result = Answers(
+        return Answers(
             task=coded["task"][0], worker=coded["worker"][0], label=coded["label"][0],
             tasks=coded["task"][1], workers=coded["worker"][1], labels=coded["label"][1],
-        )
-        return result.checked()
+        )._narrowed()
 
-    def _check_codes(self) -> None:
-        """Integer codes of one length, each in range of its index; a ValueError names the
-        first row that is not."""
+    def _index(self, what: str) -> pd.Index:
+        return {"task": self.tasks, "worker": self.workers, "label": self.labels}[what]
+
+    def _uses(self) -> dict[str, np.ndarray]:
+        """Per column, how many answers use each value of its index; a ValueError names codes
+        that are not 1-D integer arrays of one length, the first row whose code is out of
+        range, and repeated index values."""
         lengths = {what: len(getattr(self, what)) for what in COLUMNS}
         if len(set(lengths.values())) > 1:
             raise ValueError(f"answers' code arrays differ in length: {lengths}")
-        for what, index in (("task", self.tasks), ("worker", self.workers), ("label", self.labels)):
-            codes = getattr(self, what)
-            if not isinstance(codes, np.ndarray) or codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
-                raise ValueError(f"answers' {what} codes must be a 1-D integer numpy array, got {type(codes).__name__} {getattr(codes, 'dtype', '')}")
-            if len(codes) and (codes.min() < 0 or codes.max() >= len(index)):
-                row = int(np.flatnonzero((codes < 0) | (codes >= len(index)))[0])
-                raise ValueError(f"answers' {what} code in row {row} is {codes[row]}, outside 0..{len(index) - 1} (the {what}s index)")
         n_tasks, n_workers, n_labels = self.shape
         if max(n_tasks, n_workers * n_labels) > CODE_LIMIT:
             raise ValueError(f"{n_tasks} tasks, {n_workers} workers x {n_labels} labels: more than 32-bit codes hold")
+        uses = {}
+        for what in COLUMNS:
+            codes, index = getattr(self, what), self._index(what)
+            if not isinstance(codes, np.ndarray) or codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
+                raise ValueError(f"answers' {what} codes must be a 1-D integer numpy array, got {type(codes).__name__} {getattr(codes, 'dtype', '')}")
+            if not index.is_unique:
+                raise ValueError(f"answers' {what}s repeat value(s) {list(index[index.duplicated()].unique()[:5])}")
+            try:
+                used = np.bincount(codes, minlength=len(index))
+            except ValueError:  # a negative code
+                used = None
+            if used is None or len(used) > len(index):
+                row = int(np.flatnonzero((codes < 0) | (codes >= len(index)))[0])
+                raise ValueError(f"answers' {what} code in row {row} is {codes[row]}, outside 0..{len(index) - 1} (the {what}s index)")
+            uses[what] = used
+        return uses
 
     def _narrowed(self) -> Answers:
-        """These answers with 32-bit codes (copies only where the codes are wider)."""
+        """These answers, checked, with 32-bit codes (copies only where the codes are wider)."""
         if all(getattr(self, what).dtype == CODE for what in COLUMNS):
-            return self
-        return replace(self, **{what: getattr(self, what).astype(CODE) for what in COLUMNS})
+            return replace(self, _canonical=True)
+        return replace(self, _canonical=True, **{what: getattr(self, what).astype(CODE) for what in COLUMNS})
 
     def code_labels(self, values: pd.Series, what: str) -> np.ndarray:
         """Codes of `values` among this data's labels; a ValueError names any unknown value."""
@@ -180,7 +192,7 @@ def encode(data: pd.DataFrame) -> Answers:
     coded = {column: _factorize(data[column], column) for column in COLUMNS}
     return Answers(
         task=coded["task"][0], worker=coded["worker"][0], label=coded["label"][0],
-        tasks=coded["task"][1], workers=coded["worker"][1], labels=coded["label"][1],
+        tasks=coded["task"][1], workers=coded["worker"][1], labels=coded["label"][1], _canonical=True,
     )
 
 
@@ -229,7 +241,11 @@ class Tally:
 
     @cached_property
     def by_pair(self) -> sp.csr_matrix:
-        return self.by_task.T.tocsr()
+        by_task = self.by_task
+        if self.fast is None:
+            return by_task.T.tocsr()
+        indptr, indices, data = self.fast.transpose(by_task.indptr, by_task.indices, self.counts_of(by_task), by_task.shape[1])
+        return sp.csr_matrix((data, indices, indptr), shape=by_task.shape[::-1])
 
     def counts_of(self, matrix: sp.csr_matrix) -> np.ndarray:
         """The counts of `by_task` or `by_pair` as kernels take them: empty when all are 1
@@ -241,30 +257,28 @@ class Tally:
         """``observed[w, l]``: worker w gave label l at least once."""
         return (np.diff(self.by_pair.indptr) > 0).reshape(self.n_workers, self.n_labels)
 
-    @cached_property
-    def triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(task, worker, label) of each distinct triple."""
-        by_task = self.by_task
-        tasks = np.repeat(np.arange(by_task.shape[0], dtype=CODE), np.diff(by_task.indptr))
-        workers, labels = np.divmod(by_task.indices, CODE(self.n_labels))
-        return tasks, workers, labels
-
-    @cached_property
-    def distinct(self) -> np.ndarray:
-        """Per worker, how many distinct (task, label) answers they gave."""
-        return np.bincount(self.triples[1], minlength=self.n_workers).astype(float)
-
     def accuracy(self, truth: np.ndarray) -> np.ndarray:
         """Per worker, the share of their answers equal to `truth` (a label code per task), as
         crowd-kit's ``get_accuracy``: repeated identical answers (same task, worker, label)
         count once."""
-        tasks, workers, labels = self.triples
+        by_task = self.by_task
         if self.fast is not None:
-            hits = self.fast.hits(self.by_task.indptr, workers, labels, truth.astype(CODE, copy=False), self.n_workers)
+            count = self.fast.for_labels(self.n_labels).hits
+            hits, given = count(by_task.indptr, by_task.indices, truth.astype(CODE, copy=False), self.n_workers)
         else:
+            tasks, workers, labels, given = self._triples
             hits = np.bincount(workers[labels == truth[tasks]], minlength=self.n_workers)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return hits / self.distinct
+            return hits / given
+
+    @cached_property
+    def _triples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(task, worker, label) of each distinct triple and the number per worker, for the
+        numpy reference of `accuracy` (Zero-Based Skill calls it at every step)."""
+        by_task = self.by_task
+        tasks = np.repeat(np.arange(by_task.shape[0], dtype=CODE), np.diff(by_task.indptr))
+        workers, labels = np.divmod(by_task.indices, CODE(self.n_labels))
+        return tasks, workers, labels, np.bincount(workers, minlength=self.n_workers)
 
 
 def _tally(answers: Answers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,8 +295,15 @@ def _tally(answers: Answers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def most_probable(probas: np.ndarray) -> np.ndarray:
-    """Per row, the column of the largest value; ties go to the first (sorted) label."""
-    return np.argmax(probas, axis=1)
+    """Per row, the column of the largest value; ties go to the first (sorted) label. One pass
+    per column (``np.argmax(axis=1)`` works row by row, several times slower on a few labels)."""
+    best = probas[:, 0].copy()
+    choice = np.zeros(len(probas), dtype=np.intp)
+    for column in range(1, probas.shape[1]):
+        better = probas[:, column] > best
+        choice[better] = column
+        np.maximum(best, probas[:, column], out=best)
+    return choice
 
 
 def normalize_rows(scores: np.ndarray) -> np.ndarray:

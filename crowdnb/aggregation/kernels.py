@@ -1,28 +1,34 @@
 """Numba kernels for the categorical aggregators' inner loops (the optional ``crowdnb[fast]``).
 
-Why by hand: at 10 million answers from 100,000 workers a Dawid-Skene iteration of the numpy
-reference is two scipy sparse products plus a chain of whole-array passes over the (tasks,
-labels) posteriors (``max``, ``sum`` over rows of a few labels, clipping, the lower bound), each
-through a fresh temporary. scipy's products loop over the labels with a count unknown to its
-compiler, and numpy reduces a row of 5 labels at a fraction of its speed. Here each kernel is
-compiled for the number of labels (a constant: the loops over labels unroll and their sums stay
-in registers) and does a step's work on a task, or a worker-label pair, in one visit; the two
-products run on both cores. No library offers these fused steps.
+Why by hand: at 10 million answers from 100,000 workers, a Dawid-Skene iteration of the numpy
+reference is two scipy sparse products plus whole-array numpy passes over the (tasks, labels)
+posteriors. scipy's products loop over a number of labels its compiler does not know (the loop
+neither unrolls nor keeps its sums in registers) on one core, and numpy reduces rows of 5 labels
+(``max``, ``sum``, ``argmax``) one short row at a time. Each kernel that loops over labels is
+compiled here for the number of labels (`for_labels`), does a step's work on a task, or a
+worker-label pair, in one visit, and runs on every core; neither library has such operations.
+What remains is memory latency: a product gathers one row of a 20-40 MB table at random per
+answer. So the M-step's product is kept from one iteration to the next and only the change of
+the tasks whose posteriors moved is added (`propagate`): after a few iterations almost every
+task's posteriors have settled, and a few percent still move. Building the sparse matrices
+(`tally`, `transpose`) is a counting sort instead of numpy's sort of 64-bit keys.
 
 Each kernel mirrors a numpy reference in `crowdnb.aggregation.base` or
 `crowdnb.aggregation.classification` and computes in the same order: sparse products sum a row's
 entries in order from zero as scipy does, rows of labels sum left to right as numpy's ``sum``
 does for fewer than 8 labels, votes sum answers in row order as ``np.bincount`` does, and
-``exp`` and ``log`` are numpy's own, called on the kernels' output. So labels agree, and
-posteriors agree within 1e-9 (the lower bound and the priors are summed in blocks, and may differ
-in the last bits). Parallel loops run over fixed blocks of tasks or pairs whose partial sums are
-added in block order, so results do not depend on the number of threads.
+``exp`` and ``log`` are numpy's own, called between kernels. So labels agree, and posteriors
+agree within 1e-9 (priors and the lower bound are summed in blocks, and the kept M-step sums
+leave out moves below `PROPAGATE_ABOVE`: posteriors differed by 2e-12 at most at 10M answers). Parallel loops run over
+fixed blocks of tasks or pairs whose partial sums are added in block order, so results do not
+depend on the number of threads.
 
-Inputs below `PARALLEL_FROM` elements run on one thread (starting threads costs more, and on
-a busy machine a thread that waits for its peer costs much more), and parallel calls are
-serialized: numba's fallback threading layer (workqueue) aborts the process
-when two threads enter it at once. Compiled code is cached (next to this file, or in numba's user
-cache directory when that is not writable; without any, every process compiles on first use).
+Inputs below `PARALLEL_FROM` elements run on one thread (starting threads costs more than they
+save there, and on a busy machine a thread waiting for its peer costs much more), and parallel
+calls are serialized: numba's fallback threading layer (workqueue) aborts the process when two
+threads enter it at once. Compiled code is cached next to this file, or in numba's user cache
+directory when that is not writable; with neither, each process compiles on first use (about
+20 s for all kernels on 2 CPUs).
 
 Selected by `crowdnb.aggregation.base.kernels`; ``CROWDNB_KERNELS=numpy`` turns them off.
 """
@@ -42,6 +48,10 @@ from numba import prange
 EPS = 1e-10
 ENTROPY_EPS = -EPS * np.log(EPS)  # the entropy term of a posterior clipped at EPS
 BLOCK = 4096  # tasks, pairs or workers per parallel block
+# A task whose posteriors moved by at most this since they were last added into the expected
+# answer counts is left as it is there (`propagate`); the counts then differ from a full sum by
+# at most this times the answers of a worker-label pair, far below the 1e-9 the paths agree to.
+PROPAGATE_ABOVE = 1e-15
 PARALLEL_FROM = 2_000_000  # elements of work (answers, or cells of a tasks x labels array)
 _LOCK = threading.Lock()
 
@@ -93,15 +103,26 @@ def tally(task, worker, label, n_tasks, n_labels):  # type: ignore[no-untyped-de
     distinct = np.zeros(n_tasks + 1, np.int64)
     for b in prange(n_blocks):
         for t in range(b * BLOCK, min(n_tasks, (b + 1) * BLOCK)):
-            segment = pairs[starts[t]:starts[t + 1]]
-            segment.sort()
+            first, last = starts[t], starts[t + 1]
+            if last - first > 32:
+                pairs[first:last].sort()
+            else:  # insertion sort: a task has a few answers
+                for j in range(first + 1, last):
+                    value = pairs[j]
+                    i = j - 1
+                    while i >= first and pairs[i] > value:
+                        pairs[i + 1] = pairs[i]
+                        i -= 1
+                    pairs[i + 1] = value
             count = 0
-            for j in range(len(segment)):
-                if j == 0 or segment[j] != segment[j - 1]:
+            for j in range(first, last):
+                if j == first or pairs[j] != pairs[j - 1]:
                     count += 1
             distinct[t + 1] = count
     for t in range(n_tasks):
         distinct[t + 1] += distinct[t]
+    if distinct[n_tasks] == n:  # no answer repeated: the sorted pairs are the matrix
+        return starts, pairs, np.ones(n)
     indices = np.empty(distinct[n_tasks], np.int32)
     counts = np.empty(distinct[n_tasks], np.float64)
     for b in prange(n_blocks):
@@ -117,11 +138,36 @@ def tally(task, worker, label, n_tasks, n_labels):  # type: ignore[no-untyped-de
     return distinct, indices, counts
 
 
-def vote(task, worker, label, skills, n_tasks, n_labels):  # type: ignore[no-untyped-def]
-    """Vote shares per task and label, each answer weighted by its worker's skill (every
-    answer 1 when `skills` is empty); summed in row order as ``np.bincount`` does (reference:
-    ``majority_vote.weighted_vote``)."""
-    shares = np.zeros((n_tasks, n_labels))
+def transpose(indptr, indices, data, n_columns):  # type: ignore[no-untyped-def]
+    """(indptr, indices, data) of the transpose of a CSR matrix (rows of the result ascend in
+    column order, as scipy's ``tocsr`` of the transpose has them); `data` empty stands for all
+    ones (and the result's data is all ones)."""
+    n_rows = len(indptr) - 1
+    starts = np.zeros(n_columns + 1, np.int64)
+    for j in range(len(indices)):
+        starts[indices[j] + 1] += 1
+    for c in range(n_columns):
+        starts[c + 1] += starts[c]
+    fill = starts[:-1].copy()
+    rows = np.empty(len(indices), np.int32)
+    ones = len(data) == 0
+    values = np.ones(len(indices))
+    for r in range(n_rows):
+        for j in range(indptr[r], indptr[r + 1]):
+            c = indices[j]
+            rows[fill[c]] = r
+            if not ones:
+                values[fill[c]] = data[j]
+            fill[c] += 1
+    return starts, rows, values
+
+
+def vote(task, worker, label, skills, shares):  # type: ignore[no-untyped-def]
+    """Vote shares per task and label into `shares`, each answer weighted by its worker's skill
+    (every answer 1 when `skills` is empty); summed in row order as ``np.bincount`` does
+    (reference: ``majority_vote.weighted_vote``)."""
+    n_tasks, n_labels = shares.shape
+    shares[:] = 0.0
     weighted = len(skills) > 0
     for i in range(len(task)):
         shares[task[i], label[i]] += skills[worker[i]] if weighted else 1.0
@@ -131,30 +177,17 @@ def vote(task, worker, label, skills, n_tasks, n_labels):  # type: ignore[no-unt
             total += shares[t, k]
         for k in range(n_labels):
             shares[t, k] /= total
-    return shares
-
-
-def hits(indptr, workers, labels, truth, n_workers):  # type: ignore[no-untyped-def]
-    """Per worker, how many of their distinct answers (task by task: `indptr` over the
-    answers' `workers` and `labels`) equal `truth` (a label code per task). Reference:
-    ``base.Tally.accuracy``."""
-    found = np.zeros(n_workers)
-    for t in range(len(indptr) - 1):
-        right = truth[t]
-        for j in range(indptr[t], indptr[t + 1]):
-            if labels[j] == right:
-                found[workers[j]] += 1.0
-    return found
 
 
 tally = _jit(tally, work=0)
+transpose = _jit(transpose)
 vote = _jit(vote)
-hits = _jit(hits)
 
 
 @functools.cache
 def for_labels(n_labels: int) -> SimpleNamespace:
-    """The Dawid-Skene kernels compiled for `n_labels` labels (a constant inside them)."""
+    """The kernels that loop over labels, compiled for `n_labels` labels (a constant inside them:
+    the loops unroll, divisions by it become multiplications)."""
     K = n_labels  # the constant every loop over labels runs to
 
     def scores(indptr, indices, data, log_errors, log_priors, previous, shifted):  # type: ignore[no-untyped-def]
@@ -191,18 +224,37 @@ def for_labels(n_labels: int) -> SimpleNamespace:
             total += sums[b]
         return total
 
-    def posteriors(shifted, likelihood, known, previous):  # type: ignore[no-untyped-def]
+    def hits(indptr, indices, truth, n_workers):  # type: ignore[no-untyped-def]
+        """Per worker, how many of their distinct answers (the tasks x pairs count matrix's
+        entries) equal `truth` (a label code per task), and how many they gave. Reference:
+        ``base.Tally.accuracy``."""
+        found = np.zeros(n_workers)
+        given = np.zeros(n_workers)
+        for t in range(len(indptr) - 1):
+            right = truth[t]
+            for j in range(indptr[t], indptr[t + 1]):
+                worker, label = divmod(indices[j], K)
+                given[worker] += 1.0
+                if label == right:
+                    found[worker] += 1.0
+        return found, given
+
+    def posteriors(shifted, likelihood, known, previous, propagated, moved):  # type: ignore[no-untyped-def]
         """Rows of `likelihood` (``exp(shifted)``) scaled to sum to one, in place, known
-        answers (``known[t] >= 0``) set to certainty. Returns, per label, the sum of the new
-        posteriors, then their entropy (clipped at 1e-10) and their largest change from
-        `previous`."""
+        answers (``known[t] >= 0``) set to certainty; ``moved[t]`` set where a task's new
+        posteriors are more than `PROPAGATE_ABOVE` from `propagated` (unless that is empty).
+        Returns, per label, the sum of the new posteriors, then their entropy (clipped at
+        1e-10), their largest change from `previous` (0 when that is empty) and how many tasks
+        moved."""
         n_tasks = len(shifted)
         n_blocks = (n_tasks + BLOCK - 1) // BLOCK
-        sums = np.zeros((n_blocks, K + 2))
+        measure, follow = len(previous) > 0, len(propagated) > 0
+        sums = np.zeros((n_blocks, K + 3))
         for b in prange(n_blocks):
             mass = np.zeros(K)
             entropy = 0.0
             delta = 0.0
+            count = 0
             for t in range(b * BLOCK, min(n_tasks, (b + 1) * BLOCK)):
                 if known[t] >= 0:
                     for k in range(K):
@@ -218,18 +270,27 @@ def for_labels(n_labels: int) -> SimpleNamespace:
                         q = likelihood[t, k] / total
                         likelihood[t, k] = q
                         entropy += q * (log_total - shifted[t, k]) if q >= EPS else ENTROPY_EPS
+                far = False
                 for k in range(K):
                     mass[k] += likelihood[t, k]
-                    delta = max(delta, abs(likelihood[t, k] - previous[t, k]))
+                    if measure:
+                        delta = max(delta, abs(likelihood[t, k] - previous[t, k]))
+                    if follow:
+                        far = far or abs(likelihood[t, k] - propagated[t, k]) > PROPAGATE_ABOVE
+                if follow:
+                    moved[t] = far
+                    count += far
             for k in range(K):
                 sums[b, k] = mass[k]
             sums[b, K] = entropy
             sums[b, K + 1] = delta
-        result = np.zeros(K + 2)
+            sums[b, K + 2] = count
+        result = np.zeros(K + 3)
         for b in range(n_blocks):
             for k in range(K + 1):
                 result[k] += sums[b, k]
             result[K + 1] = max(result[K + 1], sums[b, K + 1])
+            result[K + 2] += sums[b, K + 2]
         return result
 
     def expected_counts(indptr, indices, data, probas, counts):  # type: ignore[no-untyped-def]
@@ -247,6 +308,23 @@ def for_labels(n_labels: int) -> SimpleNamespace:
                     t = indices[j]
                     for k in range(K):
                         counts[p, k] += count * probas[t, k]
+
+    def propagate(indptr, indices, data, probas, propagated, counts, moved):  # type: ignore[no-untyped-def]
+        """Bring `counts` (expected answer counts of the posteriors `propagated`) up to date
+        with `probas`: for each task marked `moved` (by `posteriors`), add the change of its
+        posteriors over its answers (from the tasks x pairs count matrix) and make its
+        `propagated` its `probas`. One thread, tasks in order: deterministic."""
+        ones = len(data) == 0
+        for t in range(len(indptr) - 1):
+            if not moved[t]:
+                continue
+            for j in range(indptr[t], indptr[t + 1]):
+                count = 1.0 if ones else data[j]
+                p = indices[j]
+                for k in range(K):
+                    counts[p, k] += count * (probas[t, k] - propagated[t, k])
+            for k in range(K):
+                propagated[t, k] = probas[t, k]
 
     def confusion(counts, observed, errors):  # type: ignore[no-untyped-def]
         """Dawid-Skene M-step into `errors` (workers x observed x true): expected counts
@@ -291,9 +369,11 @@ def for_labels(n_labels: int) -> SimpleNamespace:
         return skills
 
     return SimpleNamespace(
+        hits=_jit(hits),
         scores=_jit(scores, work=1),
         posteriors=_jit(posteriors, work=0),
         expected_counts=_jit(expected_counts, work=1),
+        propagate=_jit(propagate),
         confusion=_jit(confusion, work=0),
         one_coin=_jit(one_coin, work=0),
     )

@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crowdnb.aggregation import BinaryRelevance, DawidSkene, MajorityVote, OneCoinDawidSkene, Wawa, ZeroBasedSkill
+from crowdnb.aggregation import (
+    BinaryRelevance,
+    DawidSkene,
+    MajorityVote,
+    OneCoinDawidSkene,
+    Wawa,
+    ZeroBasedSkill,
+)
 from crowdnb.aggregation.base import Answers, Tally, encode, kernels
 from crowdnb.aggregation.classification.dawid_skene import gold_codes
 
@@ -75,7 +82,7 @@ def test_gold_as_codes_equals_gold_as_a_series(simple: tuple[pd.DataFrame, pd.Se
     answers = encode(data)
     by_codes = DawidSkene().fit_answers(answers, gold=gold_codes(answers, simple_gold))
     pd.testing.assert_frame_equal(by_codes.probas_, DawidSkene().fit(data, simple_gold).probas_)
-    task, label = gold_codes(answers, simple_gold)
+    task, _ = gold_codes(answers, simple_gold)
     with pytest.raises(ValueError, match="gold label code 9 is outside"):
         DawidSkene().fit_answers(answers, gold=(task, np.full(len(task), 9)))
     with pytest.raises(ValueError, match="two different labels"):

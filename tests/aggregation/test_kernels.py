@@ -4,6 +4,9 @@ thread gives. numba is in the test extra, so these tests fail (never skip) witho
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -105,3 +108,45 @@ def test_threads_change_nothing(method: str, monkeypatch: pytest.MonkeyPatch) ->
     pd.testing.assert_frame_equal(threaded.probas_, one_thread.probas_, rtol=0, atol=0)
     if isinstance(one_thread, DawidSkene):
         assert threaded.loss_history_ == one_thread.loss_history_
+
+
+def test_kernels_compile_without_a_cache_directory() -> None:
+    """With no writable cache location numba cannot cache; the kernels then compile in the
+    process instead of failing at import."""
+    code = (
+        "import pandas as pd\n"
+        "from crowdnb.aggregation import MajorityVote, kernels\n"
+        "frame = pd.DataFrame({'task': [1, 1, 2], 'worker': [1, 2, 1], 'label': ['a', 'a', 'b']})\n"
+        "print(MajorityVote().fit_predict(frame).tolist(), type(kernels.vote._cache).__name__)\n"
+    )
+    env = {**os.environ, "CROWDNB_KERNELS": "numba", "NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["['a',", "'b']", "NullCache"]
+
+
+def test_expected_counts_follow_the_tasks_that_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a full sum the kernels add only the change of the tasks the E-step marked as
+    moved; the counts stay those of a full sum, and a task that moved by less than
+    PROPAGATE_ABOVE is left as it was."""
+    from crowdnb.aggregation import kernels as compiled
+    from crowdnb.aggregation.base import Tally, encode
+    from crowdnb.aggregation.classification.dawid_skene import _known, _Model
+
+    monkeypatch.setenv("CROWDNB_KERNELS", "numba")
+    answers = encode(tied(4, n_tasks=1000))
+    model = _Model(answers, Tally(answers, compiled), _known(answers, None), compiled)
+    rng = np.random.default_rng(0)
+    first = rng.dirichlet(np.ones(3), size=1000)
+    model.expected_counts(first)
+    moved = first.copy()
+    moved[:50] = rng.dirichlet(np.ones(3), size=50)  # 5 %: added as changes
+    moved[50:60] += compiled.PROPAGATE_ABOVE / 2  # too little to add
+    kernels = compiled.for_labels(3)
+    none = np.empty((0, 3))
+    sums = kernels.posteriors(np.log(moved), moved, model.known, none, model._propagated, model._moved)
+    assert sums[-1] == 50
+    counts = model.expected_counts(moved, int(sums[-1])).copy()
+    np.testing.assert_allclose(counts, model.tally.by_pair @ moved, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(model._propagated[:50], moved[:50])
+    np.testing.assert_array_equal(model._propagated[50:], first[50:])

@@ -1,5 +1,5 @@
 """The method registry: one table built from the estimator classes, every kind's default
-aggregator in it, parameters checked; `aggregate`'s result frame."""
+aggregator in it, parameters checked; `aggregate`'s result frame, from a frame or from codes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import crowdnb.aggregation
 from crowdnb import kinds
-from crowdnb.aggregation.base import ClassificationAggregator, StructuredAggregator
+from crowdnb.aggregation.base import Answers, ClassificationAggregator, StructuredAggregator
 from crowdnb.aggregation.classification import BinaryRelevance, DawidSkene, MajorityVote
 from crowdnb.aggregation.methods import CATEGORICAL, ESTIMATORS, METHODS, SINGLE_CHOICE, STRUCTURED, aggregate
 
@@ -111,3 +112,24 @@ print(sorted(loaded & {{"numpy", "scipy", "pandas"}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["[]", "[]", "['numpy', 'pandas', 'scipy']"]
+
+
+def test_aggregate_takes_coded_answers_like_a_frame() -> None:
+    """Integer codes from the store give the frame's result; unused tasks, workers and classes
+    (codes into a kind's class list, unsorted) are left out; known answers stay by task value."""
+    answers = Answers(
+        task=np.array([1, 0, 0]), worker=np.array([0, 0, 1]), label=np.array([2, 0, 0]),
+        tasks=pd.Index(["a", "b", "c"]), workers=pd.Index([1, 2, 3]), labels=pd.Index(["y", "z", "x"]),
+    )
+    for method in ("dawid-skene", "majority-vote", "wawa", "one-coin-dawid-skene"):
+        pd.testing.assert_frame_equal(aggregate(answers, method), aggregate(LABELS, method))
+    known = pd.Series({"b": "y", "zz": "x"})
+    pd.testing.assert_frame_equal(aggregate(answers, "dawid-skene", known=known), aggregate(LABELS, "dawid-skene", known=known))
+    assert aggregate(answers, "dawid-skene", known=known).set_index("task").loc["b", "label"] == "y"
+
+
+@pytest.mark.parametrize("method", ["boxes", "rover", "binary-relevance"])
+def test_coded_answers_are_for_single_choice_methods(method: str) -> None:
+    answers = Answers(np.array([0]), np.array([0]), np.array([0]), pd.Index(["t"]), pd.Index(["w"]), pd.Index(["x"]))
+    with pytest.raises(ValueError, match="takes its labels as a DataFrame"):
+        aggregate(answers, method)

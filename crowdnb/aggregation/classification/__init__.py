@@ -1,8 +1,10 @@
 """Categorical aggregation: one module per method, crowd-kit's API, numpy inside.
 
 Drop-in for crowd-kit 1.4.2's classification aggregators: same constructor arguments, `fit` /
-`fit_predict` / `fit_predict_proba` on ``task, worker, label`` frames, same fitted attributes,
-and the same results on the same data (tested against crowd-kit's output on the reference data;
+`fit_predict` / `fit_predict_proba` on ``task, worker, label`` frames (plus `fit_answers` on
+integer-coded `crowdnb.aggregation.base.Answers`, which `fit` calls after coding the frame;
+binary relevance takes frames only), same fitted attributes, and the same results on the same
+data (tested against crowd-kit's output on the reference data;
 posteriors within 1e-6, labels equal). Ties go to the first label in sorted order, as in
 crowd-kit. Where crowdnb differs, on purpose:
 

@@ -7,6 +7,7 @@ when numba imports); both give the same posteriors within 1e-9 and the same labe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 from typing import ClassVar, Self
 
@@ -152,39 +153,60 @@ class _Model:
 
     def __init__(self, answers: Answers, tally: Tally, known: np.ndarray, fast: ModuleType | None) -> None:
         n_tasks, n_workers, n_labels = answers.shape
+        self.answers = answers
         self.tally = tally
         self.known = known
         self.kernels = None if fast is None else fast.for_labels(n_labels)
-        self.answered = np.bincount(answers.worker, minlength=n_workers).astype(float)
         self._posteriors = (np.empty((n_tasks, n_labels)), np.empty((n_tasks, n_labels)))
         self._scratch = np.empty((n_tasks, n_labels))
-        self._counts = np.empty((n_workers * n_labels, n_labels))
+        self._counts = None if fast is None else np.empty((n_workers * n_labels, n_labels))
+        self._propagated: np.ndarray | None = None  # the posteriors `_counts` sums (kernels)
+        self._moved = None if fast is None else np.zeros(n_tasks, dtype=np.bool_)
         self._errors = np.empty((n_workers, n_labels, n_labels))
         self._log_errors = np.zeros((n_workers * n_labels, n_labels))  # 0 where never given, kept
 
-    def expected_counts(self, probas: np.ndarray) -> np.ndarray:
+    @cached_property
+    def answered(self) -> np.ndarray:
+        """Per worker, how many answers they gave (repeats included)."""
+        return np.bincount(self.answers.worker, minlength=self.tally.n_workers).astype(float)
+
+    def expected_counts(self, probas: np.ndarray, moved: int | None = None) -> np.ndarray:
         """Per worker-label pair and true label, the expected number of answers given the
-        posteriors: the pairs x tasks count matrix times `probas`."""
+        posteriors: the pairs x tasks count matrix times `probas`.
+
+        The kernels keep the counts of the last call, and when told how many tasks `moved`
+        (marked by their E-step) add only those tasks' change; after a few iterations that
+        is a few percent of the tasks (see `kernels.PROPAGATE_ABOVE`). With no count, or more
+        than a fifth moved, they sum afresh."""
         p = self.tally.by_pair
-        if self.kernels is not None:
-            self.kernels.expected_counts(p.indptr, p.indices, self.tally.counts_of(p), probas, self._counts)
+        if self.kernels is None:
+            return np.asarray(p @ probas)
+        if moved is not None and moved <= len(probas) // 5:
+            t = self.tally.by_task
+            self.kernels.propagate(t.indptr, t.indices, self.tally.counts_of(t), probas, self._propagated, self._counts, self._moved)
             return self._counts
-        return np.asarray(p @ probas)
+        self.kernels.expected_counts(p.indptr, p.indices, self.tally.counts_of(p), probas, self._counts)
+        if self._propagated is None:
+            self._propagated = np.empty_like(probas)
+        np.copyto(self._propagated, probas)
+        return self._counts
 
     def e_step(self, log_errors: np.ndarray, priors: np.ndarray, previous: np.ndarray, with_delta: bool) -> _Step:
         """Posteriors from the answers' log-likelihoods and the priors (clipped at 1e-10); the
-        largest change is measured `with_delta` (else 0; the kernels always measure it)."""
+        largest change is measured `with_delta` (else 0)."""
         log_priors = np.log(np.maximum(priors, EPS))
         probas = self._posteriors[1] if previous is self._posteriors[0] else self._posteriors[0]
         if self.kernels is not None:
             t = self.tally.by_task
-            shifted = self._scratch
+            shifted, none = self._scratch, np.empty((0, probas.shape[1]))
             expected = self.kernels.scores(t.indptr, t.indices, self.tally.counts_of(t), log_errors, log_priors, previous, shifted)
             np.exp(shifted, out=probas)
-            sums = self.kernels.posteriors(shifted, probas, self.known, previous)
+            follow = none if self._propagated is None else self._propagated
+            sums = self.kernels.posteriors(shifted, probas, self.known, previous if with_delta else none, follow, self._moved)
             n_labels = probas.shape[1]
             priors, entropy, delta = sums[:n_labels] / len(probas), sums[n_labels], sums[n_labels + 1]
-            return _Step(probas, priors, entropy, self.expected_counts(probas), expected, delta)
+            moved = None if self._propagated is None else int(sums[n_labels + 2])
+            return _Step(probas, priors, entropy, self.expected_counts(probas, moved), expected, delta)
         scores = self._scores(log_errors, log_priors)
         expected = float(np.vdot(previous, scores))
         scores -= row_max(scores)[:, None]
@@ -242,9 +264,13 @@ class _Model:
     def _log(self, errors: np.ndarray) -> np.ndarray:
         """Natural logs of confusion matrices as a (workers * labels, labels) array; 0 where a
         worker never gave the label (never used)."""
-        rows = errors.reshape(self._log_errors.shape)
-        np.log(rows, out=self._log_errors, where=self.tally.observed.reshape(-1, 1))
+        np.log(errors.reshape(self._log_errors.shape), out=self._log_errors, where=self._observed_cells)
         return self._log_errors
+
+    @cached_property
+    def _observed_cells(self) -> np.ndarray:
+        """`Tally.observed` per cell of the logs (numpy's ``where`` is faster on a full mask)."""
+        return np.repeat(self.tally.observed.reshape(-1, 1), self.tally.n_labels, axis=1)
 
 
 def gold_codes(answers: Answers, true_labels: pd.Series | None) -> Gold | None:

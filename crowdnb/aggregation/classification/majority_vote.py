@@ -90,11 +90,13 @@ class MajorityVote(ClassificationAggregator):
         return reduced, weights
 
 
-def weighted_vote(answers: Answers, skills: np.ndarray | None = None, fast: ModuleType | None = None) -> np.ndarray:
+def weighted_vote(
+    answers: Answers, skills: np.ndarray | None = None, fast: ModuleType | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """Vote shares per task and label (tasks x labels), each answer weighted by its worker's
-    skill when `skills` (per worker code) is given."""
+    skill when `skills` (per worker code) is given; into `out` when given (the kernel's)."""
     if fast is not None:
-        n_tasks, _, n_labels = answers.shape
-        weights = np.empty(0) if skills is None else skills.astype(float, copy=False)
-        return fast.vote(answers.task, answers.worker, answers.label, weights, n_tasks, n_labels)
+        shares = np.empty((len(answers.tasks), len(answers.labels))) if out is None else out
+        fast.vote(answers.task, answers.worker, answers.label, np.empty(0) if skills is None else skills.astype(float, copy=False), shares)
+        return shares
     return normalize_rows(answers.counts(None if skills is None else skills[answers.worker]))

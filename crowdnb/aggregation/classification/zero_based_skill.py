@@ -55,11 +55,13 @@ class ZeroBasedSkill(ClassificationAggregator):
         fast = kernels(answers.n_rows)
         tally = Tally(answers, fast)
         skills = np.full(len(answers.workers), 1 / len(answers.labels) + self.eps)
+        # The kernel votes into one buffer at every step.
+        shares = None if fast is None else np.empty((len(answers.tasks), len(answers.labels)))
         rate = self.lr_init
         for step in range(1, self.n_iter + 1):
             if step % self.lr_steps_to_reduce == 0:
                 rate *= self.lr_reduce_factor
-            labels = most_probable(weighted_vote(answers, skills, fast))
+            labels = most_probable(weighted_vote(answers, skills, fast, shares))
             skills = skills + rate * (tally.accuracy(labels) - skills)
         self._set_results(answers, weighted_vote(answers, skills, fast))
         self.skills_ = worker_series(answers, skills, "skill")
