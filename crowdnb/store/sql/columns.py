@@ -1,8 +1,13 @@
 """Reading query results as columns (Arrow record batches), not as a Python object per row.
 
 PostgreSQL: the ADBC driver (Apache Arrow's, `adbc-driver-postgresql`, in the `postgres` extra)
-runs the query on a connection of its own and builds the Arrow columns in C++ from the binary
-protocol. Reads that must agree with each other run in one snapshot: the SQLAlchemy
+runs the query on a connection of its own as `COPY (query) TO STDOUT (FORMAT binary)` and builds
+the Arrow columns in C++ as the rows stream in. ADBC uses COPY only for a query without bind
+parameters (with parameters it executes the query eagerly and holds the whole result in libpq:
+twice the time and 1.5 GB more at 10 million labels), so the values are merged into the SQL text
+by psycopg's client-side binding (`ClientCursor.mogrify`, psycopg's own quoting of each value by
+its type, made for servers that cannot bind), never by formatting strings here. Reads that must
+agree with each other run in one snapshot: the SQLAlchemy
 transaction exports it (`pg_export_snapshot`) and the ADBC connection adopts it. SQLite has no
 bulk export: its rows are fetched in chunks through the driver and turned into columns per
 chunk, so only one chunk of Python rows exists at a time.
@@ -22,15 +27,15 @@ from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from crowdnb.errors import require
 
 SQLITE_CHUNK = 100_000  # rows per SQLite chunk
-# The SQL of ADBC reads: the PostgreSQL dialect with $1, $2... placeholders.
-NUMBERED = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
+BATCH_BYTES = 16 << 20  # about this much per streamed PostgreSQL batch
+WHOLE_BYTES = 1 << 62  # a batch limit no read reaches: all rows in one batch
+BATCH_HINT = "adbc.postgresql.batch_size_hint_bytes"
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
@@ -38,53 +43,74 @@ def batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.D
     """The rows of `query` as record batches with one column per entry of `types` (the
     query's column labels, in its order), NULL as null; no batch when there are no rows. In a
     transaction, the rows are those of its snapshot."""
+    yield from _batches(conn, query, types, BATCH_BYTES)
+
+
+def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
+    """All rows of `query` as one Arrow table (see `batches`); from PostgreSQL in one chunk per
+    column (no copy to join the driver's batches)."""
+    return pa.Table.from_batches(list(_batches(conn, query, types, None)), schema=_schema(types))
+
+
+def _batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType], batch_bytes: int | None) -> Iterator[pa.RecordBatch]:
     names = [c.key for c in query.selected_columns]
     if names != list(types):
         raise ValueError(f"column types {list(types)} do not match the query's columns {names}")
     schema = _schema(types)
     if conn.dialect.name == "postgresql":
-        yield from _adbc_batches(conn, query, schema)
+        yield from _adbc_batches(conn, query, schema, batch_bytes)
     else:
         yield from _chunk_batches(conn, query, schema)
-
-
-def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
-    """All rows of `query` as one Arrow table (see `batches`)."""
-    return pa.Table.from_batches(list(batches(conn, query, types)), schema=_schema(types))
 
 
 def _schema(types: Mapping[str, pa.DataType]) -> pa.Schema:
     return pa.schema([pa.field(name, kind) for name, kind in types.items()])
 
 
-def _compiled(dialect: sa.Dialect, query: sa.Select[Any]) -> tuple[str, list[Any]]:
-    """The query's SQL for the driver and its parameters in placeholder order, as the driver
-    takes them (after the types' own conversions, e.g. SQLite's JSON paths)."""
+def _compiled(dialect: sa.Dialect, query: sa.Select[Any]) -> tuple[str, Any]:
+    """The query's SQL for the driver and its parameters (a list in placeholder order, or a
+    dict for named placeholders) as the driver takes them, after the types' own conversions
+    (e.g. SQLite's JSON paths, psycopg's JSON wrappers)."""
     compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = []
-    for name in compiled.positiontup or []:
+    names = compiled.positiontup if compiled.positiontup is not None else list(compiled.params)
+    processed = {}
+    for name in names:
         value, bind = compiled.params[name], compiled.binds.get(name)
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
-        params.append(processor(value) if processor else value)
-    return str(compiled), params
+        processed[name] = processor(value) if processor else value
+    if compiled.positiontup is not None:
+        return str(compiled), [processed[name] for name in names]
+    return str(compiled), processed
 
 
-def _adbc_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _literal_sql(conn: sa.Connection, query: sa.Select[Any]) -> str:
+    """The query as one SQL text with its values quoted by psycopg (see the module's docstring)."""
+    import psycopg
+
+    sql, params = _compiled(conn.dialect, query)
+    return psycopg.ClientCursor(conn.connection.driver_connection).mogrify(sql, params or None)  # type: ignore[arg-type]
+
+
+def _adbc_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema, batch_bytes: int | None) -> Iterator[pa.RecordBatch]:
+    """The rows from ADBC in batches of about `batch_bytes` (None: one batch)."""
     require("adbc_driver_postgresql", feature="reading a PostgreSQL store in columns", extra="postgres")
     import adbc_driver_postgresql.dbapi as adbc
 
-    sql, params = _compiled(NUMBERED, query)
+    sql = _literal_sql(conn, query)
     uri = conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with adbc.connect(uri, autocommit=True) as reader, reader.cursor() as cursor:
         snapshot = _snapshot(conn)
         if snapshot is not None:
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        cursor.execute(sql, params or None)
+        cursor.adbc_statement.set_options(**{BATCH_HINT: str(batch_bytes or WHOLE_BYTES)})
+        cursor.execute(sql)
         for batch in cursor.fetch_record_batch():
-            yield pa.RecordBatch.from_arrays(
-                [batch.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema
-            )
+            yield pa.RecordBatch.from_arrays([_as(batch.column(i), f.type) for i, f in enumerate(schema)], schema=schema)
+
+
+def _as(values: pa.Array, kind: pa.DataType) -> pa.Array:
+    return values if values.type == kind else values.cast(kind)
 
 
 def _snapshot(conn: sa.Connection) -> str | None:

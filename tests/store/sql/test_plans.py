@@ -57,8 +57,10 @@ def test_a_small_projects_reads_use_indexes_beside_a_big_one(pg_cluster) -> None
             *counted(small, include_flagged=False)
         )
         order = sa.select(tasks.c.id, tasks.c.position, tasks.c.external_id).where(tasks.c.project_id == small).order_by(tasks.c.position)
+        with store.engine.connect() as conn:
+            in_order = reads.TaskOrder.read(conn, small)
         piece, _ = reads.label_query(small, ["task", "label"], class_labels=True, dialect="postgresql")
-        piece = piece.join(tasks, tasks.c.id == annotations.c.task_id).where(tasks.c.project_id == small, tasks.c.position.between(1, 20))
+        piece = reads.label_piece(piece, small, in_order, 0, 20)
         for query, index in (
             (labels, "ix_annotations_project_status"), (answers, "ix_annotations_project_status"),
             (order, "ix_tasks_position"), (piece, "ix_tasks_position"),

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 import crowdnb
 from crowdnb.store import SqlStore, Submission
+from crowdnb.store.schema import tasks
+from crowdnb.store.sql import reads
 from crowdnb.store.types import LABEL_COLUMNS
 
 
@@ -57,6 +60,29 @@ def test_pieces_add_up_to_the_whole(store: SqlStore, per_batch: int) -> None:
     assert len(pieces) == -(-7 // per_batch)
     assert all(piece["task"].nunique() <= per_batch for piece in pieces)
     pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), project.labels())
+
+
+def test_pieces_add_up_when_task_ids_do_not_follow_positions(store: SqlStore) -> None:
+    project = _labeled(store, classes=["a", "b"])
+    with store.engine.begin() as conn:  # task order reversed: t6 first, t0 last
+        conn.execute(sa.update(tasks).where(tasks.c.project_id == project.info.id).values(position=100 - tasks.c.position))
+    whole = project.labels()
+    assert whole["task"].drop_duplicates().tolist() == [f"t{i}" for i in reversed(range(7))]
+    pieces = list(project.label_batches(tasks_per_batch=3))
+    assert [piece["task"].drop_duplicates().tolist() for piece in pieces] == [["t6", "t5", "t4"], ["t3", "t2", "t1"], ["t0"]]
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole)
+
+
+def test_without_predictions_the_read_does_not_join_them(store: SqlStore) -> None:
+    project = _labeled(store, classes=["a", "b"])
+    with store.engine.begin() as conn:
+        assert reads.has_predictions(conn, project.info.id)
+        conn.execute(sa.update(tasks).where(tasks.c.project_id == project.info.id).values(payload={"text": "x"}))
+        assert not reads.has_predictions(conn, project.info.id)
+    query, _ = reads.label_query(project.info.id, LABEL_COLUMNS, class_labels=True, dialect=store.engine.dialect.name, predicted=False)
+    assert "predictions" not in str(query.compile(store.engine))
+    labels = project.labels()
+    assert labels["prediction_accepted"].tolist() == [None] * 21 and labels["label"].notna().all()
 
 
 def test_structured_labels_come_back_as_values(store: SqlStore) -> None:
