@@ -39,28 +39,27 @@ BATCH_HINT = "adbc.postgresql.batch_size_hint_bytes"
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
-def batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+def batches(
+    conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType], *, whole: bool = False
+) -> Iterator[pa.RecordBatch]:
     """The rows of `query` as record batches with one column per entry of `types` (the
     query's column labels, in its order), NULL as null; no batch when there are no rows. In a
-    transaction, the rows are those of its snapshot."""
-    yield from _batches(conn, query, types, BATCH_BYTES)
-
-
-def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
-    """All rows of `query` as one Arrow table (see `batches`); from PostgreSQL in one chunk per
-    column (no copy to join the driver's batches)."""
-    return pa.Table.from_batches(list(_batches(conn, query, types, None)), schema=_schema(types))
-
-
-def _batches(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType], batch_bytes: int | None) -> Iterator[pa.RecordBatch]:
+    transaction, the rows are those of its snapshot. `whole`: PostgreSQL sends one batch (else
+    about `BATCH_BYTES` each)."""
     names = [c.key for c in query.selected_columns]
     if names != list(types):
         raise ValueError(f"column types {list(types)} do not match the query's columns {names}")
     schema = _schema(types)
     if conn.dialect.name == "postgresql":
-        yield from _adbc_batches(conn, query, schema, batch_bytes)
+        yield from _adbc_batches(conn, query, schema, WHOLE_BYTES if whole else BATCH_BYTES)
     else:
         yield from _chunk_batches(conn, query, schema)
+
+
+def table(conn: sa.Connection, query: sa.Select[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
+    """All rows of `query` as one Arrow table (see `batches`); from PostgreSQL in one chunk per
+    column (no copy to join the driver's batches)."""
+    return pa.Table.from_batches(list(batches(conn, query, types, whole=True)), schema=_schema(types))
 
 
 def _schema(types: Mapping[str, pa.DataType]) -> pa.Schema:
@@ -91,8 +90,8 @@ def _literal_sql(conn: sa.Connection, query: sa.Select[Any]) -> str:
     return psycopg.ClientCursor(conn.connection.driver_connection).mogrify(sql, params or None)  # type: ignore[arg-type]
 
 
-def _adbc_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema, batch_bytes: int | None) -> Iterator[pa.RecordBatch]:
-    """The rows from ADBC in batches of about `batch_bytes` (None: one batch)."""
+def _adbc_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema, batch_bytes: int) -> Iterator[pa.RecordBatch]:
+    """The rows from ADBC in batches of about `batch_bytes`."""
     require("adbc_driver_postgresql", feature="reading a PostgreSQL store in columns", extra="postgres")
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -103,7 +102,7 @@ def _adbc_batches(conn: sa.Connection, query: sa.Select[Any], schema: pa.Schema,
         if snapshot is not None:
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        cursor.adbc_statement.set_options(**{BATCH_HINT: str(batch_bytes or WHOLE_BYTES)})
+        cursor.adbc_statement.set_options(**{BATCH_HINT: str(batch_bytes)})
         cursor.execute(sql)
         for batch in cursor.fetch_record_batch():
             yield pa.RecordBatch.from_arrays([_as(batch.column(i), f.type) for i, f in enumerate(schema)], schema=schema)
