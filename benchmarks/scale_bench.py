@@ -305,10 +305,14 @@ def explain(url: str, name: str) -> None:
 
     store = SqlStore(url)
     pid = Project.open(name, store=store).info.id
+    with store.reader.connect() as conn:
+        predicted = reads.has_predictions(conn, pid)
     queries = {
-        "labels(): reads.label_query, all columns": reads.label_query(pid, LABEL_COLUMNS, class_labels=True, dialect="postgresql")[0],
+        "labels(): reads.label_query, all columns": reads.label_query(
+            pid, LABEL_COLUMNS, class_labels=True, dialect="postgresql", predicted=predicted
+        )[0],
         'labels(["task", "worker", "label"]): reads.label_query': reads.label_query(
-            pid, ["task", "worker", "label"], class_labels=True, dialect="postgresql"
+            pid, ["task", "worker", "label"], class_labels=True, dialect="postgresql", predicted=predicted
         )[0],
         "results(): the coded answers (results.counted, flagged left out)": sa.select(
             annotations.c.task_id, annotations.c.worker_id, columns.json_text(annotations.c.label).label("label")

@@ -137,15 +137,15 @@ class WorkerNames:
 
 
 def label_query(
-    project_id: int, names: Sequence[str], *, class_labels: bool, dialect: str, predicted: bool = True
+    project_id: int, names: Sequence[str], *, class_labels: bool, dialect: str, predicted: bool
 ) -> tuple[sa.Select[Any], dict[str, pa.DataType]]:
     """The current labels of a project (superseded ones left out) as the columns that give
     `names` (of `LABEL_COLUMNS`), and their Arrow types: always the task's store id and the time
     (`at`), the worker's id for `worker`. `class_labels`: labels are
     class names, read as text (else as JSON text). PostgreSQL compares labels with predictions;
     SQLite sends the prediction's JSON text and the label (compared by `_accepted`).
-    `predicted=False` (no task of the project has a prediction, see `has_predictions`) leaves
-    the predictions out of the query: `prediction_accepted` is then None for every label."""
+    `predicted`: some task of the project has a prediction (`has_predictions`); if not, the
+    query leaves predictions out and `prediction_accepted` is None for every label."""
     unknown = [n for n in names if n not in LABEL_COLUMNS]
     if unknown:
         raise ValueError(f"unknown label column(s) {unknown}; columns: {LABEL_COLUMNS}")

@@ -52,18 +52,18 @@ def test_a_small_projects_reads_use_indexes_beside_a_big_one(pg_cluster) -> None
         small = _fill(store, "small", 50, 2)
         with store.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-        labels, _ = reads.label_query(small, LABEL_COLUMNS, class_labels=True, dialect="postgresql")
+        labels, _ = reads.label_query(small, LABEL_COLUMNS, class_labels=True, dialect="postgresql", predicted=True)
         answers = sa.select(annotations.c.task_id, annotations.c.worker_id, columns.json_text(annotations.c.label)).where(
             *counted(small, include_flagged=False)
         )
         order = sa.select(tasks.c.id, tasks.c.position, tasks.c.external_id).where(tasks.c.project_id == small).order_by(tasks.c.position)
         with store.engine.connect() as conn:
             in_order = reads.TaskOrder.read(conn, small)
-        piece, _ = reads.label_query(small, ["task", "label"], class_labels=True, dialect="postgresql")
+        piece, _ = reads.label_query(small, ["task", "label"], class_labels=True, dialect="postgresql", predicted=True)
         piece = reads.label_piece(piece, small, in_order, 0, 20)
         for query, index in (
             (labels, "ix_annotations_project_status"), (answers, "ix_annotations_project_status"),
-            (order, "ix_tasks_position"), (piece, "ix_tasks_position"),
+            (order, "ix_tasks_position"), (piece, "ix_tasks_position"), (piece, "ix_annotations_task_worker"),
         ):
             plan = _plan(store, query)
             assert "Seq Scan on annotations" not in plan and "Seq Scan on tasks" not in plan, plan
