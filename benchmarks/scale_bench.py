@@ -20,7 +20,10 @@ with `Project.open(name, store=SqlStore(url))`, records its peak RSS so far as t
 (imports, the store, the call's input), times the one call with `perf_counter`, and records the
 peak RSS again (`getrusage(RUSAGE_SELF).ru_maxrss`). Accuracy against the hidden truth (the
 Parquet file `scale_load.py` saved beside the data) is computed after that. The 1-minute load
-average is printed before and after each call: the machine is shared.
+average is printed before and after each call: the machine is shared. Before the first call a
+child compiles the numba aggregation kernels (``crowdnb[fast]``) or loads them from numba's
+cache, and prints how long that took: numba compiles once per install, so the timed calls
+measure what a user's every call but the first costs.
 
 `--explain` prints instead `EXPLAIN (ANALYZE, BUFFERS)` on PostgreSQL of the hot read queries,
 made by the store's own code so that the plans are the real ones: `reads.label_query` and the
