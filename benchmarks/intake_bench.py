@@ -36,14 +36,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
+from store_bench import WORDS  # the store benchmark's review-like vocabulary
+
 CLASSES = ["positive", "negative", "neutral", "mixed", "spam"]
 TARGET_S = 60.0
 TARGET_ROWS = 1_000_000
-WORDS = (
-    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "service", "was",
-    "slow", "but", "food", "great", "never", "again", "would", "recommend", "price", "fair",
-    "staff", "friendly", "delivery", "late", "box", "damaged",
-)
 JAPANESE = ("配達", "が", "遅い", "けれど", "料理", "は", "美味しい", "店員", "さん", "親切", "です", "。")
 
 

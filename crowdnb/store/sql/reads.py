@@ -94,7 +94,7 @@ class TaskOrder:
         query = sa.select(tasks.c.id, tasks.c.position, tasks.c.external_id).where(tasks.c.project_id == project_id)
         found = columns.table(conn, query.order_by(tasks.c.position), {"id": pa.int64(), "position": pa.int64(), "external_id": pa.string()})
         ids = found["id"].to_numpy()
-        return cls(ids, found["position"].to_numpy(), found["external_id"].combine_chunks(), np.argsort(ids, kind="stable"))
+        return cls(ids, found["position"].to_numpy(), _whole(found["external_id"]), np.argsort(ids, kind="stable"))
 
     def rows(self, task_ids: np.ndarray) -> np.ndarray:
         """The place in task order of each task id (all must be the project's): looked up in a
@@ -130,7 +130,7 @@ class WorkerNames:
         ids = found["id"].to_numpy()
         lookup = np.full(int(ids.max(initial=0)) + 1, -1, dtype=np.int64)
         lookup[ids] = np.arange(len(ids))
-        return cls(lookup, found["name"].combine_chunks())
+        return cls(lookup, _whole(found["name"]))
 
     def of(self, worker_ids: np.ndarray) -> pd.Series:
         return self.names.take(pa.array(self.lookup[worker_ids])).to_pandas()
@@ -164,11 +164,9 @@ def label_query(
     # The tasks that have a prediction, with it (a hash join on these alone, not on every payload).
     predictions = _predictions(project_id, dialect)
     joined = predicted and "prediction_accepted" in names
-    if not joined:
-        sources["prediction_accepted"] = {}
-    elif dialect == "postgresql":
+    if joined and dialect == "postgresql":
         sources["prediction_accepted"] = {"accepted": (predictions.c.prediction == annotations.c.label, pa.bool_())}
-    else:
+    elif joined:
         sources["prediction_accepted"] = {"label": (label, pa.string()), "prediction": (predictions.c.prediction, pa.string())}
     for name in names:
         chosen.update(sources.get(name, {}))
@@ -277,6 +275,7 @@ def _in_order(found: pa.Table, order: TaskOrder, named: WorkerNames | None, name
 
 
 def _whole(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array (`combine_chunks` copies even a single chunk)."""
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 

@@ -21,13 +21,23 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crowdnb import kinds, values
-from crowdnb.errors import CrowdnbError, LabelError, NotFound
 from crowdnb.aggregation.methods import SINGLE_CHOICE, estimator_class, method_name
+from crowdnb.errors import CrowdnbError, LabelError, NotFound
 from crowdnb.intake import tasks_from_frame, tasks_from_new
 from crowdnb.quality.rules import STATUSES, QualityPolicy, Status
 from crowdnb.store import engine as engines
 from crowdnb.store.schema import projects, workers
-from crowdnb.store.sql import accounts, handout, intake, ledger, quality, reads, results, review, submit
+from crowdnb.store.sql import (
+    accounts,
+    handout,
+    intake,
+    ledger,
+    quality,
+    reads,
+    results,
+    review,
+    submit,
+)
 from crowdnb.store.sql import projects as project_rows
 from crowdnb.store.types import Account, NewTask, ProjectInfo, Receipt, Submission, Task
 
@@ -383,7 +393,7 @@ class SqlStore:
     def labels(self, project_id: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Current labels (superseded ones left out), in task order, then time; only `columns`
         (of `LABEL_COLUMNS`) when given, which costs memory for those alone."""
-        with self._read() as conn:
+        with self._snapshot() as conn:  # tasks, workers and labels read apart must agree
             return reads.label_frame(conn, project_id, columns, class_labels=self._class_labels(project_id))
 
     def label_batches(
