@@ -78,6 +78,27 @@ def _parser() -> argparse.ArgumentParser:
         "(one JSON object per label); default: jsonl for a .jsonl file, else csv",
     )
     labels.set_defaults(run=_labels, existing_store=True)
+    export = commands.add_parser("export", help="write a project's labels in a format (COCO, YOLO, CoNLL, chat JSONL, Parquet, Label Studio, ...)")
+    export.add_argument("project")
+    export.add_argument("--format", required=True, help="the format (crowdnb.formats.FORMATS lists them)")
+    export.add_argument("--out", required=True, help="file or folder to write (replaced atomically)")
+    export.add_argument("--aggregated", action="store_true", help="one answer per task (its results) instead of every worker's label")
+    export.add_argument("--min-confidence", type=float, help="with --aggregated: leave out answers less certain than this (0-1)")
+    export.add_argument("--method", help="with --aggregated: the aggregation method (default: the kind's)")
+    export.add_argument("--approved-only", action="store_true", help="only labels an inspector approved")
+    export.add_argument("--worker", action="append", dest="workers", help="only this worker's labels (repeat for several)")
+    export.add_argument("--copy-media", action="store_true", help="copy the images beside the data instead of referring to them")
+    export.add_argument("--media-root", help="write image paths relative to this folder")
+    export.set_defaults(run=_export, existing_store=True)
+    load = commands.add_parser("import", help="add tasks from a file in a format, its annotations as pre-labels or known answers")
+    load.add_argument("project")
+    load.add_argument("path")
+    load.add_argument("--format", required=True, help="the format (crowdnb.formats.FORMATS lists them)")
+    load.add_argument("--as", dest="as_", choices=("prediction", "answer", "tasks"), default="prediction",
+                      help="what the file's annotations become (default: prediction, a model pre-label)")
+    load.add_argument("--media-root", help="folder that relative image paths in the file are under")
+    load.add_argument("--dry-run", action="store_true", help="only check every row; store nothing")
+    load.set_defaults(run=_import, existing_store=True)
     serve = commands.add_parser("serve", help="serve the store over HTTP to workers' notebooks")
     serve.add_argument("--media", required=True, help="folder that task image paths are relative to")
     serve.add_argument("--host", default="127.0.0.1")
@@ -191,6 +212,35 @@ def _labels(store: SqlStore, args: argparse.Namespace) -> int:
     else:
         with open(args.out, "w", encoding="utf-8", newline="") as out:
             write(records, out)
+    return 0
+
+
+def _export(store: SqlStore, args: argparse.Namespace) -> int:
+    from crowdnb.project import Project
+
+    done = Project.open(args.project, store=store).export(
+        args.out, args.format, aggregated=args.aggregated, min_confidence=args.min_confidence, method=args.method,
+        approved_only=args.approved_only, workers=tuple(args.workers) if args.workers else None,
+        media="copy" if args.copy_media else "path", media_root=args.media_root,
+    )
+    counts = done.counts
+    print(f"wrote {counts.labels} labels of {counts.tasks} tasks to {done.path} (manifest: {done.manifest})")
+    for skipped in counts.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    return 0
+
+
+def _import(store: SqlStore, args: argparse.Namespace) -> int:
+    from crowdnb.errors import ValidationError
+    from crowdnb.project import Project
+
+    project = Project.open(args.project, store=store)
+    try:
+        done = project.import_tasks(args.path, args.format, as_=args.as_, dry_run=args.dry_run, media_root=args.media_root, progress=sys.stderr.isatty())
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{done.rows} tasks checked, all good (dry run: nothing stored)" if done.dry_run else f"added {done.added} of {done.rows} tasks to {project.name}")
     return 0
 
 

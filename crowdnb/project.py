@@ -18,6 +18,8 @@ from crowdnb.store import ProjectInfo, SqlStore, Store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from crowdnb.formats import Exported, Imported
+
     from crowdnb.quality.rules import QualityPolicy, Status
     from crowdnb.widgets import Inspector, Labeler, PluginLabeler
 
@@ -174,6 +176,33 @@ class Project:
         """The labels as `labels` gives them, in pieces of `tasks_per_batch` tasks: for writing
         a project of millions of labels out with one piece in memory at a time."""
         return self.store.label_batches(self.info.id, columns, tasks_per_batch=tasks_per_batch)
+
+    def export(self, path: str | os.PathLike[str], format: str, **options: Any) -> Exported:
+        """Write the labels to `path` in `format` (``crowdnb.formats.formats_for(kind)`` lists
+        them: COCO, YOLO, CoNLL, chat JSONL, Parquet, Label Studio, ...), with a manifest.
+
+        Options: ``aggregated=True`` writes one answer per task (`results`) with its confidence
+        where the format has a place for it, ``min_confidence`` drops less certain ones,
+        ``method`` picks the aggregation; raw exports (the default) write every worker's label,
+        ``approved_only`` only those an inspector (or the review window) approved, ``workers``
+        only those workers'. ``media="copy"`` copies the images beside the data, else they are
+        referred to by path (relative to ``media_root`` when given).
+        """
+        from crowdnb import formats
+
+        if isinstance(options.get("workers"), (list, tuple)):
+            options["workers"] = tuple(options["workers"])
+        return formats.export(self, path, format, **options)
+
+    def import_tasks(self, path: str | os.PathLike[str], format: str, *, as_: str = "prediction", **options: Any) -> Imported:
+        """Add the tasks of a file in `format` (COCO, YOLO, VOC, Label Studio, JSONL, CSV,
+        Parquet, ...) with their annotations as model pre-labels (``as_="prediction"``), known
+        answers (``"answer"``) or not at all (``"tasks"``). Every row is checked first: a
+        `ValidationError` names each bad row by file and line, and nothing is stored;
+        ``dry_run=True`` only checks. See `crowdnb.formats.import_tasks` for the options."""
+        from crowdnb import formats
+
+        return formats.import_tasks(self, path, format, as_=as_, **options)
 
     def my_labels(self, worker: str | None = None) -> pd.DataFrame:
         """A worker's own labels (by default the current one's) with their review: task, label,

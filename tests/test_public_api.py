@@ -16,7 +16,7 @@ EXPORTS = [
     "Project", "SqlStore", "Store", "ValidationError", "__version__", "connect",
 ]
 PROJECT = [
-    "add_member", "add_tasks", "annotate", "config", "create", "inspect", "label_batches", "labels", "my_labels", "name",
+    "add_member", "add_tasks", "annotate", "config", "create", "export", "import_tasks", "inspect", "label_batches", "labels", "my_labels", "name",
     "open", "progress", "results", "set_quality", "set_review", "set_worker_status", "stored_results", "tasks", "workers",
 ]
 STORE = [
