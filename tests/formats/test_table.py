@@ -1,0 +1,55 @@
+"""CSV, JSON lines and Parquet tables: every kind's labels out and back in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import image_project, label, text_project
+
+import crowdnb
+from crowdnb import formats
+from crowdnb.errors import ValidationError
+
+BOX = [{"label": "cat", "x": 1.5, "y": 2.0, "w": 10.0, "h": 5.25}]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_raw_boxes_round_trip_with_workers_and_manifest(store, tmp_path: Path, fmt: str) -> None:
+    project = image_project(store, tmp_path / "img", "bbox", overlap=2, classes=["cat", "dog"])
+    label(project, "ana", {"img0": BOX, "img1": []})
+    label(project, "ben", {"img0": BOX})
+    done = project.export(tmp_path / f"out.{fmt}", fmt)
+    assert (done.counts.tasks, done.counts.labels) == (3, 3)
+    manifest = json.loads(done.manifest.read_text())
+    assert manifest["project"] == project.name and manifest["counts"]["labels"] == 3 and manifest["options"]["aggregated"] is False
+    rows = [row for piece in formats.read(done.path, fmt, kind="bbox", config=project.config) for row in piece.to_dict("records")]
+    assert [(r["id"], r["label"]) for r in rows] == [("img0", BOX), ("img0", BOX), ("img1", [])]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_aggregated_classes_import_as_known_answers(sqlite_store, tmp_path: Path, fmt: str) -> None:
+    texts = ["서울 맛집 추천", "東京の天気 ☀️", "plain"]
+    project = text_project(sqlite_store, texts, "text-class", classes=["food", "weather"])
+    label(project, "ana", {"t0": "food", "t1": "weather"})
+    done = project.export(tmp_path / f"agg.{fmt}", fmt, aggregated=True)
+    assert done.counts.labels == 2
+    copy = crowdnb.Project.create(f"copy-{fmt}", "text-class", store=sqlite_store, classes=["food", "weather"])
+    assert copy.import_tasks(done.path, fmt, as_="answer", dry_run=True).added == 0 and len(copy.tasks()) == 0
+    assert copy.import_tasks(done.path, fmt, as_="answer").added == 2
+    tasks = copy.tasks()
+    assert dict(zip(tasks["id"], tasks["known_answer"], strict=True)) == {"t0": "food", "t1": "weather"}
+    assert tasks["payload"].map(lambda p: p["text"]).tolist() == texts[:2]
+    with pytest.raises(ValidationError, match="'t0' is already a task"):
+        copy.import_tasks(done.path, fmt, as_="answer")
+
+
+def test_import_names_every_bad_row_and_stores_nothing(sqlite_store, tmp_path: Path) -> None:
+    project = text_project(sqlite_store, ["a"], "text-class", classes=["food", "weather"])
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "ok", "label": "food"}\n{"text": "bad", "label": "sports"}\n\n{"text": "", "label": "food"}\n', encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        project.import_tasks(path, "jsonl", as_="answer")
+    assert {(p.row, p.field) for p in caught.value.problems} == {("in.jsonl:2", "answer"), ("in.jsonl:4", "text")}
+    assert len(project.tasks()) == 1
