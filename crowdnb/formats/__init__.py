@@ -49,6 +49,7 @@ FORMATS: dict[str, str] = {
 }
 AS = ("prediction", "answer", "tasks")
 IMPORT_CHUNK = 10_000  # rows checked, and added, at a time
+PROGRESS_DELAY = 3.0  # seconds before a progress bar shows, unless asked for
 
 
 def get(name: str) -> Format:
@@ -89,18 +90,33 @@ class Exported:
     counts: Counts
 
 
-def export(project: Project, path: str | os.PathLike[str], format: str, *, options: Options | None = None, **choices: Any) -> Exported:
+def export(
+    project: Project, path: str | os.PathLike[str], format: str, *, options: Options | None = None, validate: bool = False,
+    progress: bool | None = None, **choices: Any,
+) -> Exported:
     """Write `project`'s labels to `path` in `format` (see `Options` for `choices`): atomically
     (an interrupted export leaves what was there), with a manifest of the project, kind,
-    options, counts, crowdnb version and time."""
+    options, counts, crowdnb version and time. `validate` loads the written file with the
+    format's own reference reader (e.g. pycocotools for COCO) before it replaces `path`; a
+    progress bar shows once it takes more than a few seconds (at once with `progress=True`,
+    never with False)."""
+    from tqdm.auto import tqdm
+
     from crowdnb.formats.source import items
 
     options = options or Options(**choices)
     chosen = _format_for(format, project.kind)
+    if validate and chosen.validate is None:
+        raise ValueError(f"format {format!r} has no reference reader to validate with; export without validate=True")
     out = Path(path)
     context = Context(project.name, project.kind, project.config, options)
-    with replaced(out, folder=chosen.folder) as work:
-        counts = chosen.write(items(project, options), work, context)
+    total = project.store.count_tasks(project.info.id)
+    with replaced(out, folder=chosen.folder) as work, tqdm(
+        items(project, options), total=total, desc=f"exporting {format}", unit="task", **_bar(progress),
+    ) as stream:
+        counts = chosen.write(iter(stream), work, context)
+        if validate and chosen.validate is not None:
+            chosen.validate(work, context, counts)
         if chosen.folder:
             _write_manifest(manifest_path(work, folder=True), project, format, options, counts)
     manifest = manifest_path(out, folder=chosen.folder)
@@ -157,7 +173,7 @@ def import_tasks(
 
     Every row is checked first, in pieces of bounded size; a `ValidationError` lists every bad
     row by its file and line (or record) and field, and then nothing is stored. `dry_run` only
-    checks. Tasks are then added a piece at a time.
+    checks. Tasks are then added a piece at a time, with a progress bar (see `export`).
     """
     from tqdm.auto import tqdm
 
@@ -169,7 +185,7 @@ def import_tasks(
     problems: list[Problem] = []
     seen: dict[str, object] = {}
     rows = 0
-    bar = tqdm(desc="checking", unit="task", disable=not progress)
+    bar = tqdm(desc="checking", unit="task", **_bar(progress))
     for piece in _pieces(project, path, format, as_, media_root):
         rows += len(piece)
         try:
@@ -192,12 +208,18 @@ def import_tasks(
     if dry_run:
         return Imported(rows, 0, True)
     added = 0
-    bar = tqdm(total=rows, desc="adding", unit="task", disable=not progress)
+    bar = tqdm(total=rows, desc="adding", unit="task", **_bar(progress))
     for piece in _pieces(project, path, format, as_, media_root):
         added += project.add_tasks(piece, on_duplicate=on_duplicate, progress=False)
         bar.update(len(piece))
     bar.close()
     return Imported(rows, added, False)
+
+
+def _bar(progress: bool | None) -> dict[str, Any]:
+    """tqdm's options for a progress bar: shown at once (True), never (False), or once the work
+    has taken `PROGRESS_DELAY` seconds (None)."""
+    return {"disable": progress is False, "delay": 0 if progress else PROGRESS_DELAY}
 
 
 def _pieces(project: Project, path: str | os.PathLike[str], format: str, as_: str, media_root: str | None) -> Iterator[pd.DataFrame]:

@@ -151,12 +151,13 @@ def media_name(payload: dict[str, Any]) -> str:
 
 Writer = Callable[[Iterator[Item], Path, Context], Counts]
 Reader = Callable[[Path, Context], Iterator["pd.DataFrame"]]
+Validator = Callable[[Path, Context, Counts], None]  # raises ValueError saying what the format's own tool refused
 
 
 @dataclass(frozen=True)
 class Format:
     """A file format: its name, the kinds it carries, whether it is one file or a folder, how
-    it is written and (when it can be) read."""
+    it is written, (when it can be) read, and checked by the format's own reference reader."""
 
     name: str
     kinds: frozenset[str]
@@ -165,6 +166,7 @@ class Format:
     read: Reader | None = None
     folder: bool = False  # written as a folder (e.g. YOLO's labels/ and data.yaml), not one file
     extra: str | None = None  # the crowdnb extra it needs, if any
+    validate: Validator | None = None  # loads a written file with the format's reference reader
 
     def carries(self, kind: str) -> bool:
         return kind in self.kinds
