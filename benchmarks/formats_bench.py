@@ -133,12 +133,12 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     if job["call"] == "export":
         project = Project.open(PROJECT, store=store)
         base, began = maxrss_gib(), time.perf_counter()
-        done = project.export(job["path"], job["format"], media_root=job["media"])
+        done = project.export(job["path"], job["format"], media_root=job["media"], progress=False)
         facts = {"rows": done.counts.objects or done.counts.labels, "tasks": done.counts.tasks}
     else:
         project = Project.create(f"imported-{job['format']}", "bbox", store=store, classes=CLASSES)
         base, began = maxrss_gib(), time.perf_counter()
-        done = project.import_tasks(job["path"], job["format"], as_="prediction", media_root=job["media"])
+        done = project.import_tasks(job["path"], job["format"], as_="prediction", media_root=job["media"], progress=False)
         facts = {"rows": done.added, "tasks": done.added}
     facts.update(seconds=time.perf_counter() - began, peak_gib=maxrss_gib(), base_gib=base)
     store.close()

@@ -112,17 +112,18 @@ def _label(value: Any, context: Context) -> Any:
 
 
 def _tasks(records: Iterator[tuple[str, dict[str, Any]]], path: Path, context: Context, *, labels_as_json: bool) -> Iterator[pd.DataFrame]:
-    """Frames of tasks from (source, record) pairs; a record without ``task`` gets its id made
-    from its content, a missing label is None."""
+    """Frames of tasks from (source, record) pairs: the task id from ``task`` (as exported) or
+    ``id`` (a table of one's own; without either, the id is made from the content), the label
+    from ``label`` (None when missing)."""
     media = context.kind.media.column
     rows: list[dict[str, Any]] = []
     for source, record in records:
         ref = record.get(media)
         if media == "image" and isinstance(ref, str):
             ref = context.resolve(ref, path.parent)
-        label = record.get("label")
+        label, task = record.get("label"), record.get("task", record.get("id"))
         rows.append({
-            media: ref, "id": record.get("task") if record.get("task") not in ("", None) else None,
+            media: ref, "id": task if task not in ("", None) else None,
             "label": label if labels_as_json else _label(label, context), "source": source,
         })
         if len(rows) >= BATCH:
