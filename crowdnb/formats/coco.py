@@ -1,0 +1,264 @@
+"""COCO: one JSON file of boxes, polygons or person keypoints, as detection and pose tools read it.
+
+The file holds ``info``, ``licenses``, ``categories`` (id from 1 in the project's class order;
+for keypoints one category named after the project, with its point names and skeleton as
+1-based index pairs), ``images`` (id from 1 in task order, ``file_name``, ``width``,
+``height``, and the task id as ``crowdnb_task``) and ``annotations``: ``bbox`` ``[x, y, w,
+h]`` in pixels, ``area``, ``iscrowd`` 0, ``segmentation`` ``[[x1, y1, x2, y2, ...]]`` for a
+polygon (its area by the shoelace formula), ``keypoints`` as ``[x, y, v]`` triplets (v=2
+placed, v=0 not visible at 0, 0) with ``num_keypoints`` and the box of the placed points.
+
+A raw export adds ``crowdnb_worker``, ``crowdnb_status`` and ``crowdnb_annotation`` to each
+annotation and lists on each image the workers whose labels it holds (``crowdnb_workers``, so a
+worker who drew nothing reads back as an empty label); an aggregated one adds ``score`` (the
+shape's agreement among workers, else the answer's confidence) and ``crowdnb_confidence`` to
+each annotation and ``crowdnb_confidence`` to each answered image. Detections scored that way
+evaluate directly with ``pycocotools.cocoeval.COCOeval``.
+
+The file is written by hand: pycocotools reads COCO files but does not write them. Images are
+written as tasks come and annotations go to a spool file appended after them, so an export of
+millions of boxes holds one task's in memory. Reading loads the whole file with `json.load`
+(COCO files put images and annotations in separate arrays, so a task's annotations may be
+anywhere in the file); an RLE ``segmentation`` (crowd regions) cannot be read as a polygon.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crowdnb.errors import Problem, ValidationError
+from crowdnb.formats.base import Answer, Context, Counts, Format, Item, classes_of, frame
+
+BATCH = 5_000
+KINDS = frozenset({"bbox", "polygon", "keypoints"})
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _info(context: Context) -> dict[str, Any]:
+    from crowdnb import __version__
+
+    now = datetime.now(timezone.utc)
+    return {
+        "description": f"crowdnb project {context.project} ({context.kind.name})", "project": context.project,
+        "kind": context.kind.name, "crowdnb": __version__, "year": now.year,
+        "date_created": now.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _categories(context: Context) -> list[dict[str, Any]]:
+    """The project's classes as categories; for keypoints, its one point set."""
+    if context.kind.name == "keypoints":
+        points = context.config["points"]
+        skeleton = [[points.index(a) + 1, points.index(b) + 1] for a, b in context.config.get("skeleton") or []]
+        return [{"id": 1, "name": context.project, "supercategory": context.project, "keypoints": points, "skeleton": skeleton}]
+    return [{"id": n, "name": name, "supercategory": name} for n, name in enumerate(classes_of(context.config), 1)]
+
+
+def shoelace(points: list[list[float]]) -> float:
+    """The area of a simple polygon."""
+    twice = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True))
+    return abs(twice) / 2
+
+
+def _extent(points: list[list[float]]) -> list[float]:
+    """The box [x, y, w, h] around `points` (all zero when there are none)."""
+    if not points:
+        return [0.0, 0.0, 0.0, 0.0]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+
+
+def _shapes(label: Any, context: Context) -> Iterator[dict[str, Any]]:
+    """A label's annotations without ids, image or crowdnb fields: one per box or polygon, one
+    for a set of keypoints."""
+    kind = context.kind.name
+    if kind == "keypoints":
+        placed = [[p["x"], p["y"]] for p in label if p["visible"]]
+        box = _extent(placed)
+        yield {
+            "category_id": 1, "keypoints": [v for p in label for v in ((p["x"], p["y"], 2) if p["visible"] else (0, 0, 0))],
+            "num_keypoints": len(placed), "bbox": box, "area": box[2] * box[3], "iscrowd": 0,
+        }
+        return
+    category = {name: n for n, name in enumerate(classes_of(context.config), 1)}
+    for shape in label:
+        if kind == "bbox":
+            box = [shape["x"], shape["y"], shape["w"], shape["h"]]
+            yield {"category_id": category[shape["label"]], "bbox": box, "area": box[2] * box[3], "iscrowd": 0}
+        else:
+            points = shape["points"]
+            yield {
+                "category_id": category[shape["label"]], "segmentation": [[v for p in points for v in p]],
+                "bbox": _extent(points), "area": shoelace(points), "iscrowd": 0,
+            }
+
+
+def _score(answer: Answer, n: int) -> float | None:
+    """A shape's detection score: its agreement among workers, else the answer's confidence."""
+    if answer.agreement is not None and n < len(answer.agreement) and not math.isnan(answer.agreement[n]):
+        return answer.agreement[n]
+    return answer.confidence
+
+
+def _image(item: Item, image_id: int, out: Path, context: Context) -> dict[str, Any]:
+    image = {
+        "id": image_id, "file_name": context.media_ref(item.payload, out.parent),
+        "width": item.payload.get("width"), "height": item.payload.get("height"), "crowdnb_task": item.id,
+    }
+    if context.options.aggregated:
+        if item.answers:
+            image["crowdnb_confidence"] = item.answers[0].confidence
+    else:
+        image["crowdnb_workers"] = [answer.worker for answer in item.answers]
+    return image
+
+
+def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
+    counts = Counts(files=1)
+    aggregated = context.options.aggregated
+    annotation_id = 0
+    with out.open("w", encoding="utf-8") as handle, tempfile.TemporaryFile("w+", encoding="utf-8", dir=out.parent) as spool:
+        head = {"info": _info(context), "licenses": [], "categories": _categories(context)}
+        handle.write(_dumps(head)[:-1] + ',\n"images":[')
+        for image_id, item in enumerate(items, 1):
+            counts.tasks += 1
+            handle.write(("\n" if image_id == 1 else ",\n") + _dumps(_image(item, image_id, out, context)))
+            for answer in item.answers:
+                counts.labels += 1
+                for n, shape in enumerate(_shapes(answer.label, context)):
+                    annotation_id += 1
+                    shape = {"id": annotation_id, "image_id": image_id, **shape}
+                    if aggregated:
+                        shape.update(score=_score(answer, n), crowdnb_confidence=answer.confidence)
+                    else:
+                        shape.update(crowdnb_worker=answer.worker, crowdnb_status=answer.status, crowdnb_annotation=answer.annotation_id)
+                    spool.write(("\n" if annotation_id == 1 else ",\n") + _dumps(shape))
+        handle.write('\n],\n"annotations":[')
+        spool.seek(0)
+        shutil.copyfileobj(spool, handle)
+        handle.write("\n]}\n")
+    counts.objects = annotation_id
+    return counts
+
+
+class _Reading:
+    """A COCO document read for a project: its categories mapped to the project's classes or
+    points, and every problem found (all reported at once)."""
+
+    def __init__(self, document: dict[str, Any], path: Path, context: Context) -> None:
+        self.path, self.context = path, context
+        self.problems: list[Problem] = []
+        self.categories = {c["id"]: c for c in document.get("categories", [])}
+        used = {a.get("category_id") for a in document.get("annotations", [])}
+        for category_id in sorted(used - set(self.categories), key=str):
+            self.problems.append(Problem(f"{path.name}:categories", "label", f"no category with id {category_id!r}"))
+        used &= set(self.categories)
+        if context.kind.name == "keypoints":
+            self.points = {i: self._points(self.categories[i]) for i in used}
+        else:
+            self._check_classes(used)
+
+    def _check_classes(self, used: set[Any]) -> None:
+        """Every class an annotation names is one of the project's (when it has classes)."""
+        classes = classes_of(self.context.config)
+        for category_id in sorted(used, key=str):
+            name = self.categories[category_id].get("name")
+            if classes and name not in classes:
+                self.problems.append(Problem(f"{self.path.name}:category {category_id}", "label", f"unknown class {name!r}; the project's classes: {classes}"))
+
+    def _points(self, category: dict[str, Any]) -> list[str]:
+        """The category's point names, each one of the project's points."""
+        names = category.get("keypoints") or []
+        points = self.context.config.get("points") or names
+        unknown = [name for name in names if name not in points]
+        where = f"{self.path.name}:category {category['id']}"
+        if not names:
+            self.problems.append(Problem(where, "label", "the category names no keypoints"))
+        elif unknown:
+            self.problems.append(Problem(where, "label", f"unknown points {unknown}; the project's points: {points}"))
+        return list(names)
+
+    def shapes(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
+        """A box or polygon annotation as the kind's shapes (a polygon of several parts as one
+        shape per part)."""
+        name = self.categories[annotation["category_id"]]["name"]
+        if self.context.kind.name == "bbox":
+            x, y, w, h = (float(v) for v in annotation["bbox"])
+            return [{"label": name, "x": x, "y": y, "w": w, "h": h}]
+        parts = annotation.get("segmentation")
+        if not isinstance(parts, list) or not parts:
+            what = "an RLE segmentation (crowd region)" if isinstance(parts, dict) else "no polygon segmentation"
+            self.problems.append(Problem(f"{self.path.name}:annotation {annotation.get('id')}", "label", f"annotation {annotation.get('id')} has {what}; crowdnb reads polygons"))
+            return []
+        return [{"label": name, "points": [[float(part[i]), float(part[i + 1])] for i in range(0, len(part) - 1, 2)]} for part in parts]
+
+    def keypoints(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
+        """A keypoints annotation as the project's points in order (v > 0: placed; a point the
+        category lacks: not visible)."""
+        names = self.points.get(annotation["category_id"], [])
+        values = annotation.get("keypoints") or []
+        found = {name: values[3 * i:3 * i + 3] for i, name in enumerate(names)}
+        out = []
+        for name in self.context.config.get("points") or names:
+            x, y, v = found.get(name) or (0, 0, 0)
+            out.append({"name": name, "x": float(x), "y": float(y), "visible": True} if v > 0 else {"name": name, "x": None, "y": None, "visible": False})
+        return out
+
+    def label(self, annotations: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+        """One worker's (or the file's) annotations of an image as a label."""
+        if self.context.kind.name != "keypoints":
+            return [shape for annotation in annotations for shape in self.shapes(annotation)]
+        if len(annotations) > 1:
+            ids = [a.get("id") for a in annotations]
+            self.problems.append(Problem(where, "label", f"{len(annotations)} keypoint annotations {ids}; a keypoints task holds one point set"))
+        return self.keypoints(annotations[0])
+
+
+def _rows(document: dict[str, Any], reading: _Reading, path: Path) -> list[dict[str, Any]]:
+    """One row per image, or per (image, worker) where a raw export's workers are named."""
+    media = reading.context.kind.media.column
+    grouped: dict[Any, dict[str | None, list[dict[str, Any]]]] = {}
+    for annotation in document.get("annotations", []):
+        grouped.setdefault(annotation.get("image_id"), {}).setdefault(annotation.get("crowdnb_worker"), []).append(annotation)
+    rows = []
+    for image in document.get("images", []):
+        by_worker = grouped.get(image["id"], {})
+        named = image.get("crowdnb_workers") or []
+        ref = reading.context.resolve(image["file_name"], path.parent)
+        for worker in list(dict.fromkeys([*named, *by_worker])) or [None]:
+            where = f"{path.name}:image {image['id']}" + (f", worker {worker}" if worker is not None else "")
+            annotations = by_worker.get(worker, [])
+            answered = worker in named or "crowdnb_confidence" in image  # labeled, with no shapes
+            label = reading.label(annotations, where) if annotations else ([] if answered else None)
+            rows.append({media: ref, "id": image.get("crowdnb_task"), "label": label, "source": where})
+    return rows
+
+
+def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
+    with path.open(encoding="utf-8") as handle:
+        document = json.load(handle)
+    reading = _Reading(document, path, context)
+    if reading.problems:
+        raise ValidationError(reading.problems)
+    rows = _rows(document, reading, path)
+    del document
+    if reading.problems:
+        raise ValidationError(reading.problems)
+    media = context.kind.media.column
+    for start in range(0, len(rows), BATCH):
+        yield frame(rows[start:start + BATCH], media)
+
+
+FORMAT = Format("coco", KINDS, "COCO instances / person keypoints JSON", _write, _read)
