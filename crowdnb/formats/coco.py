@@ -105,10 +105,12 @@ def _shapes(label: Any, context: Context) -> Iterator[dict[str, Any]]:
             }
 
 
-def _score(answer: Answer, n: int) -> float | None:
-    """A shape's detection score: its agreement among workers, else the answer's confidence."""
-    if answer.agreement is not None and n < len(answer.agreement) and not math.isnan(answer.agreement[n]):
-        return answer.agreement[n]
+def _score(answer: Answer, n: int, context: Context) -> float | None:
+    """The `n`th shape's detection score: its agreement among workers, else the answer's
+    confidence (for keypoints, whose agreement is per point, always the confidence)."""
+    agreement = answer.agreement if context.kind.name != "keypoints" else None
+    if agreement is not None and n < len(agreement) and not math.isnan(agreement[n]):
+        return agreement[n]
     return answer.confidence
 
 
@@ -141,7 +143,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                     annotation_id += 1
                     shape = {"id": annotation_id, "image_id": image_id, **shape}
                     if aggregated:
-                        shape.update(score=_score(answer, n), crowdnb_confidence=answer.confidence)
+                        shape.update(score=_score(answer, n, context), crowdnb_confidence=answer.confidence)
                     else:
                         shape.update(crowdnb_worker=answer.worker, crowdnb_status=answer.status, crowdnb_annotation=answer.annotation_id)
                     spool.write(("\n" if annotation_id == 1 else ",\n") + _dumps(shape))
@@ -153,9 +155,12 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     return counts
 
 
+Labels = dict[Any, dict[str | None, list[Any]]]  # image id -> worker (None: unnamed) -> shapes
+
+
 class _Reading:
     """A COCO document read for a project: its categories mapped to the project's classes or
-    points, and every problem found (all reported at once)."""
+    points, its annotations to shapes of the kind, and every problem found (reported at once)."""
 
     def __init__(self, document: dict[str, Any], path: Path, context: Context) -> None:
         self.path, self.context = path, context
@@ -163,12 +168,15 @@ class _Reading:
         self.categories = {c["id"]: c for c in document.get("categories", [])}
         used = {a.get("category_id") for a in document.get("annotations", [])}
         for category_id in sorted(used - set(self.categories), key=str):
-            self.problems.append(Problem(f"{path.name}:categories", "label", f"no category with id {category_id!r}"))
+            self._problem("categories", f"no category with id {category_id!r}")
         used &= set(self.categories)
         if context.kind.name == "keypoints":
             self.points = {i: self._points(self.categories[i]) for i in used}
         else:
             self._check_classes(used)
+
+    def _problem(self, where: str, message: str) -> None:
+        self.problems.append(Problem(f"{self.path.name}:{where}", "label", message))
 
     def _check_classes(self, used: set[Any]) -> None:
         """Every class an annotation names is one of the project's (when it has classes)."""
@@ -176,21 +184,36 @@ class _Reading:
         for category_id in sorted(used, key=str):
             name = self.categories[category_id].get("name")
             if classes and name not in classes:
-                self.problems.append(Problem(f"{self.path.name}:category {category_id}", "label", f"unknown class {name!r}; the project's classes: {classes}"))
+                self._problem(f"category {category_id}", f"unknown class {name!r}; the project's classes: {classes}")
 
     def _points(self, category: dict[str, Any]) -> list[str]:
         """The category's point names, each one of the project's points."""
-        names = category.get("keypoints") or []
+        names = list(category.get("keypoints") or [])
         points = self.context.config.get("points") or names
         unknown = [name for name in names if name not in points]
-        where = f"{self.path.name}:category {category['id']}"
         if not names:
-            self.problems.append(Problem(where, "label", "the category names no keypoints"))
+            self._problem(f"category {category['id']}", "the category names no keypoints")
         elif unknown:
-            self.problems.append(Problem(where, "label", f"unknown points {unknown}; the project's points: {points}"))
-        return list(names)
+            self._problem(f"category {category['id']}", f"unknown points {unknown}; the project's points: {points}")
+        return names
 
-    def shapes(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
+    def labels(self, annotations: list[dict[str, Any]]) -> Labels:
+        """The annotations as shapes grouped by image and worker, each annotation dropped once
+        converted (so the document and its shapes are not both whole in memory)."""
+        grouped: Labels = {}
+        annotations.reverse()
+        while annotations:
+            annotation = annotations.pop()
+            if annotation.get("category_id") not in self.categories:
+                continue  # named among the problems
+            shapes = grouped.setdefault(annotation.get("image_id"), {}).setdefault(annotation.get("crowdnb_worker"), [])
+            if self.context.kind.name == "keypoints":
+                shapes.append(self._keypoints(annotation))
+            else:
+                shapes.extend(self._shapes(annotation))
+        return grouped
+
+    def _shapes(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
         """A box or polygon annotation as the kind's shapes (a polygon of several parts as one
         shape per part)."""
         name = self.categories[annotation["category_id"]]["name"]
@@ -200,14 +223,14 @@ class _Reading:
         parts = annotation.get("segmentation")
         if not isinstance(parts, list) or not parts:
             what = "an RLE segmentation (crowd region)" if isinstance(parts, dict) else "no polygon segmentation"
-            self.problems.append(Problem(f"{self.path.name}:annotation {annotation.get('id')}", "label", f"annotation {annotation.get('id')} has {what}; crowdnb reads polygons"))
+            self._problem(f"annotation {annotation.get('id')}", f"annotation {annotation.get('id')} has {what}; crowdnb reads polygons")
             return []
-        return [{"label": name, "points": [[float(part[i]), float(part[i + 1])] for i in range(0, len(part) - 1, 2)]} for part in parts]
+        return [{"label": name, "points": [[float(p[i]), float(p[i + 1])] for i in range(0, len(p) - 1, 2)]} for p in parts]
 
-    def keypoints(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
-        """A keypoints annotation as the project's points in order (v > 0: placed; a point the
-        category lacks: not visible)."""
-        names = self.points.get(annotation["category_id"], [])
+    def _keypoints(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
+        """A keypoints annotation as the project's points in order (v > 0, labeled even if
+        occluded: placed; a point the category lacks: not visible)."""
+        names = self.points[annotation["category_id"]]
         values = annotation.get("keypoints") or []
         found = {name: values[3 * i:3 * i + 3] for i, name in enumerate(names)}
         out = []
@@ -216,33 +239,30 @@ class _Reading:
             out.append({"name": name, "x": float(x), "y": float(y), "visible": True} if v > 0 else {"name": name, "x": None, "y": None, "visible": False})
         return out
 
-    def label(self, annotations: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
-        """One worker's (or the file's) annotations of an image as a label."""
+    def label(self, shapes: list[Any], where: str) -> Any:
+        """One worker's (or the file's) shapes of an image as a label: the shapes, or for
+        keypoints the one point set."""
         if self.context.kind.name != "keypoints":
-            return [shape for annotation in annotations for shape in self.shapes(annotation)]
-        if len(annotations) > 1:
-            ids = [a.get("id") for a in annotations]
-            self.problems.append(Problem(where, "label", f"{len(annotations)} keypoint annotations {ids}; a keypoints task holds one point set"))
-        return self.keypoints(annotations[0])
+            return shapes
+        if len(shapes) > 1:
+            self._problem(where, f"{len(shapes)} keypoint annotations; a keypoints task holds one point set")
+        return shapes[0]
 
 
-def _rows(document: dict[str, Any], reading: _Reading, path: Path) -> list[dict[str, Any]]:
+def _rows(images: list[dict[str, Any]], labels: Labels, reading: _Reading) -> list[dict[str, Any]]:
     """One row per image, or per (image, worker) where a raw export's workers are named."""
-    media = reading.context.kind.media.column
-    grouped: dict[Any, dict[str | None, list[dict[str, Any]]]] = {}
-    for annotation in document.get("annotations", []):
-        grouped.setdefault(annotation.get("image_id"), {}).setdefault(annotation.get("crowdnb_worker"), []).append(annotation)
+    media, path = reading.context.kind.media.column, reading.path
     rows = []
-    for image in document.get("images", []):
-        by_worker = grouped.get(image["id"], {})
+    for image in images:
+        by_worker = labels.get(image["id"], {})
         named = image.get("crowdnb_workers") or []
         ref = reading.context.resolve(image["file_name"], path.parent)
         for worker in list(dict.fromkeys([*named, *by_worker])) or [None]:
-            where = f"{path.name}:image {image['id']}" + (f", worker {worker}" if worker is not None else "")
-            annotations = by_worker.get(worker, [])
+            where = f"image {image['id']}" + (f", worker {worker}" if worker is not None else "")
+            shapes = by_worker.get(worker)
             answered = worker in named or "crowdnb_confidence" in image  # labeled, with no shapes
-            label = reading.label(annotations, where) if annotations else ([] if answered else None)
-            rows.append({media: ref, "id": image.get("crowdnb_task"), "label": label, "source": where})
+            label = reading.label(shapes, where) if shapes else ([] if answered else None)
+            rows.append({media: ref, "id": image.get("crowdnb_task"), "label": label, "source": f"{path.name}:{where}"})
     return rows
 
 
@@ -250,10 +270,9 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     with path.open(encoding="utf-8") as handle:
         document = json.load(handle)
     reading = _Reading(document, path, context)
-    if reading.problems:
-        raise ValidationError(reading.problems)
-    rows = _rows(document, reading, path)
-    del document
+    labels = reading.labels(document.get("annotations", []))
+    rows = _rows(document.get("images", []), labels, reading)
+    del document, labels
     if reading.problems:
         raise ValidationError(reading.problems)
     media = context.kind.media.column

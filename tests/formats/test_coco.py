@@ -92,6 +92,21 @@ def test_aggregated_shapes_load_in_pycocotools_and_score_ap_one(sqlite_store, tm
     assert _self_ap(done.path, iou_type) == 1.0
 
 
+def test_scores_are_each_shapes_agreement_and_for_keypoints_the_confidence(sqlite_store, tmp_path: Path) -> None:
+    boxes = image_project(sqlite_store, tmp_path / "img", "bbox", overlap=2, classes=CLASSES)
+    label(boxes, "ana", {"img0": BOXES["img0"]})
+    label(boxes, "ben", {"img0": [{**BOXES["img0"][0], "x": 3.5}, {**BOXES["img0"][1], "w": 25.0}]})
+    (result,) = boxes.results().dropna(subset=["confidence"]).to_dict("records")
+    written = json.loads(boxes.export(tmp_path / "boxes.json", "coco", aggregated=True).path.read_text(encoding="utf-8"))["annotations"]
+    assert [a["score"] for a in written] == [box["agreement"] for box in result["label"]] and len(set(a["score"] for a in written)) == 2
+    assert all(a["crowdnb_confidence"] == result["confidence"] < 1 for a in written)
+    pose = image_project(sqlite_store, tmp_path / "pose", "keypoints", overlap=2, points=["a", "b"])
+    label(pose, "ana", {"img0": [{"name": "a", "x": 10.0, "y": 10.0, "visible": True}, {"name": "b", "x": 20.0, "y": 20.0, "visible": True}]})
+    label(pose, "ben", {"img0": [{"name": "a", "x": 11.0, "y": 10.0, "visible": True}, {"name": "b", "x": None, "y": None, "visible": False}]})
+    (written,) = json.loads(pose.export(tmp_path / "pose.json", "coco", aggregated=True).path.read_text(encoding="utf-8"))["annotations"]
+    assert written["score"] == written["crowdnb_confidence"] == pose.results()["confidence"][0] == 0.75
+
+
 def test_polygon_area_is_the_shoelace_area(sqlite_store, tmp_path: Path) -> None:
     project = image_project(sqlite_store, tmp_path / "img", "polygon", classes=CLASSES)
     label(project, "ana", POLYGONS)
