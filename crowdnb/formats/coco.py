@@ -40,6 +40,7 @@ from crowdnb.formats.base import Answer, Context, Counts, Format, Item, classes_
 
 BATCH = 5_000
 KINDS = frozenset({"bbox", "polygon", "keypoints"})
+Labels = dict[Any, dict[str | None, list[Any]]]  # image id -> worker (None: unnamed) -> shapes
 
 
 def _dumps(value: Any) -> str:
@@ -62,7 +63,8 @@ def _categories(context: Context) -> list[dict[str, Any]]:
     if context.kind.name == "keypoints":
         points = context.config["points"]
         skeleton = [[points.index(a) + 1, points.index(b) + 1] for a, b in context.config.get("skeleton") or []]
-        return [{"id": 1, "name": context.project, "supercategory": context.project, "keypoints": points, "skeleton": skeleton}]
+        name = context.project
+        return [{"id": 1, "name": name, "supercategory": name, "keypoints": points, "skeleton": skeleton}]
     return [{"id": n, "name": name, "supercategory": name} for n, name in enumerate(classes_of(context.config), 1)]
 
 
@@ -87,9 +89,10 @@ def _shapes(label: Any, context: Context) -> Iterator[dict[str, Any]]:
     if kind == "keypoints":
         placed = [[p["x"], p["y"]] for p in label if p["visible"]]
         box = _extent(placed)
+        triplets = [v for p in label for v in ((p["x"], p["y"], 2) if p["visible"] else (0, 0, 0))]
         yield {
-            "category_id": 1, "keypoints": [v for p in label for v in ((p["x"], p["y"], 2) if p["visible"] else (0, 0, 0))],
-            "num_keypoints": len(placed), "bbox": box, "area": box[2] * box[3], "iscrowd": 0,
+            "category_id": 1, "keypoints": triplets, "num_keypoints": len(placed),
+            "bbox": box, "area": box[2] * box[3], "iscrowd": 0,
         }
         return
     category = {name: n for n, name in enumerate(classes_of(context.config), 1)}
@@ -131,7 +134,8 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     counts = Counts(files=1)
     aggregated = context.options.aggregated
     annotation_id = 0
-    with out.open("w", encoding="utf-8") as handle, tempfile.TemporaryFile("w+", encoding="utf-8", dir=out.parent) as spool:
+    spooled = tempfile.TemporaryFile("w+", encoding="utf-8", dir=out.parent)  # annotations, after the images
+    with out.open("w", encoding="utf-8") as handle, spooled as spool:
         head = {"info": _info(context), "licenses": [], "categories": _categories(context)}
         handle.write(_dumps(head)[:-1] + ',\n"images":[')
         for image_id, item in enumerate(items, 1):
@@ -145,7 +149,10 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                     if aggregated:
                         shape.update(score=_score(answer, n, context), crowdnb_confidence=answer.confidence)
                     else:
-                        shape.update(crowdnb_worker=answer.worker, crowdnb_status=answer.status, crowdnb_annotation=answer.annotation_id)
+                        shape.update(
+                            crowdnb_worker=answer.worker, crowdnb_status=answer.status,
+                            crowdnb_annotation=answer.annotation_id,
+                        )
                     spool.write(("\n" if annotation_id == 1 else ",\n") + _dumps(shape))
         handle.write('\n],\n"annotations":[')
         spool.seek(0)
@@ -155,7 +162,20 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     return counts
 
 
-Labels = dict[Any, dict[str | None, list[Any]]]  # image id -> worker (None: unnamed) -> shapes
+def _pairs(flat: list[float]) -> Iterator[tuple[float, float]]:
+    """[x1, y1, x2, y2, ...] as (x, y) pairs."""
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _polygon_flaw(parts: Any) -> str | None:
+    """What keeps a ``segmentation`` from being read as polygons, if anything."""
+    if isinstance(parts, dict):
+        return "an RLE segmentation (crowd region)"
+    if not isinstance(parts, list) or not parts:
+        return "no polygon segmentation"
+    if not all(isinstance(part, list) and len(part) % 2 == 0 for part in parts):
+        return "a segmentation that is not lists of x, y pairs"
+    return None
 
 
 class _Reading:
@@ -220,12 +240,12 @@ class _Reading:
         if self.context.kind.name == "bbox":
             x, y, w, h = (float(v) for v in annotation["bbox"])
             return [{"label": name, "x": x, "y": y, "w": w, "h": h}]
-        parts = annotation.get("segmentation")
-        if not isinstance(parts, list) or not parts:
-            what = "an RLE segmentation (crowd region)" if isinstance(parts, dict) else "no polygon segmentation"
-            self._problem(f"annotation {annotation.get('id')}", f"annotation {annotation.get('id')} has {what}; crowdnb reads polygons")
+        parts, number = annotation.get("segmentation"), annotation.get("id")
+        flaw = _polygon_flaw(parts)
+        if flaw is not None:
+            self._problem(f"annotation {number}", f"annotation {number} has {flaw}; crowdnb reads polygons")
             return []
-        return [{"label": name, "points": [[float(p[i]), float(p[i + 1])] for i in range(0, len(p) - 1, 2)]} for p in parts]
+        return [{"label": name, "points": [[float(x), float(y)] for x, y in _pairs(part)]} for part in parts]
 
     def _keypoints(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
         """A keypoints annotation as the project's points in order (v > 0, labeled even if
@@ -236,7 +256,10 @@ class _Reading:
         out = []
         for name in self.context.config.get("points") or names:
             x, y, v = found.get(name) or (0, 0, 0)
-            out.append({"name": name, "x": float(x), "y": float(y), "visible": True} if v > 0 else {"name": name, "x": None, "y": None, "visible": False})
+            if v > 0:
+                out.append({"name": name, "x": float(x), "y": float(y), "visible": True})
+            else:
+                out.append({"name": name, "x": None, "y": None, "visible": False})
         return out
 
     def label(self, shapes: list[Any], where: str) -> Any:

@@ -229,19 +229,22 @@ def test_unknown_categories_are_named_and_nothing_is_stored(sqlite_store, tmp_pa
     assert len(project.tasks()) == 0
 
 
-def test_rle_segmentation_is_refused_by_annotation_id(tmp_path: Path) -> None:
+def test_rle_and_malformed_segmentations_are_refused_by_annotation_id(tmp_path: Path) -> None:
     rle = {"size": [48, 64], "counts": "PPYo0"}
     annotations = [
         {"id": 7, "image_id": 10, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 1, "segmentation": rle},
-        {"id": 8, "image_id": 11, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0, "segmentation": [[0, 0, 5, 0, 5, 5]]},
+        {"id": 8, "image_id": 11, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0, "segmentation": [[0, 0, 5, 0, 5]]},
+        {"id": 9, "image_id": 12, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0, "segmentation": [[0, 0, 5, 0, 5, 5]]},
     ]
     path = _published(tmp_path, [{"id": 1, "name": "cat"}], annotations)
     with pytest.raises(ValidationError) as caught:
         _records(path, "polygon", {"classes": CLASSES})
     assert [(p.row, p.message) for p in caught.value.problems] == [
         ("instances_val.json:annotation 7", "annotation 7 has an RLE segmentation (crowd region); crowdnb reads polygons"),
+        ("instances_val.json:annotation 8", "annotation 8 has a segmentation that is not lists of x, y pairs; crowdnb reads polygons"),
     ]
-    assert [r["label"] for r in _records(path, "bbox", {"classes": CLASSES})][:2] == [[{"label": "cat", "x": 0.0, "y": 0.0, "w": 5.0, "h": 5.0}]] * 2
+    box = [{"label": "cat", "x": 0.0, "y": 0.0, "w": 5.0, "h": 5.0}]
+    assert [r["label"] for r in _records(path, "bbox", {"classes": CLASSES})] == [box] * 3  # boxes are read from bbox
 
 
 def test_keypoints_are_mapped_by_name_to_the_projects_points(tmp_path: Path) -> None:
