@@ -1,25 +1,32 @@
 """COCO: one JSON file of boxes, polygons or person keypoints, as detection and pose tools read it.
 
-The file holds ``info``, ``licenses``, ``categories`` (id from 1 in the project's class order;
-for keypoints one category named after the project, with its point names and skeleton as
-1-based index pairs), ``images`` (id from 1 in task order, ``file_name``, ``width``,
-``height``, and the task id as ``crowdnb_task``) and ``annotations``: ``bbox`` ``[x, y, w,
-h]`` in pixels, ``area``, ``iscrowd`` 0, ``segmentation`` ``[[x1, y1, x2, y2, ...]]`` for a
-polygon (its area by the shoelace formula), ``keypoints`` as ``[x, y, v]`` triplets (v=2
-placed, v=0 not visible at 0, 0) with ``num_keypoints`` and the box of the placed points.
+The file holds ``info`` (project, kind, crowdnb version, date), ``licenses``, ``categories`` (id
+from 1 in the project's class order; for keypoints one category named after the project, with
+its point names and its skeleton as 1-based index pairs), ``images`` (id from 1 in task order,
+``file_name``, ``width``, ``height``, the task id as ``crowdnb_task``) and ``annotations``:
+``bbox`` ``[x, y, w, h]`` in pixels, ``area``, ``iscrowd`` 0, ``segmentation``
+``[[x1, y1, x2, y2, ...]]`` for a polygon (area by the shoelace formula), ``keypoints`` as
+``x, y, v`` triplets (v=2 placed, v=0 not visible, at 0, 0) with ``num_keypoints`` and the box
+of the placed points.
 
 A raw export adds ``crowdnb_worker``, ``crowdnb_status`` and ``crowdnb_annotation`` to each
-annotation and lists on each image the workers whose labels it holds (``crowdnb_workers``, so a
-worker who drew nothing reads back as an empty label); an aggregated one adds ``score`` (the
-shape's agreement among workers, else the answer's confidence) and ``crowdnb_confidence`` to
-each annotation and ``crowdnb_confidence`` to each answered image. Detections scored that way
-evaluate directly with ``pycocotools.cocoeval.COCOeval``.
+annotation and lists on each image the workers whose labels it holds (``crowdnb_workers``: a
+worker who drew nothing reads back as an empty label, not as no label). An aggregated export
+adds ``score`` (the shape's agreement among workers, else the answer's confidence) and
+``crowdnb_confidence`` to each annotation, and ``crowdnb_confidence`` to each answered image;
+scored so, the annotations evaluate as detections with ``pycocotools.cocoeval.COCOeval``.
 
-The file is written by hand: pycocotools reads COCO files but does not write them. Images are
-written as tasks come and annotations go to a spool file appended after them, so an export of
-millions of boxes holds one task's in memory. Reading loads the whole file with `json.load`
-(COCO files put images and annotations in separate arrays, so a task's annotations may be
-anywhere in the file); an RLE ``segmentation`` (crowd regions) cannot be read as a polygon.
+The file is written by hand, as pycocotools reads COCO files but does not write them. Images are
+written as tasks come while annotations go to a spool file appended after them, so an export of
+millions of boxes holds one task's labels in memory.
+
+Reading takes any COCO instances or person keypoints file: images become tasks (their id from
+``crowdnb_task``, else none), each image's annotations (each worker's, in a raw export) a label,
+category names the project's classes and keypoint names its points (a keypoint labeled but
+occluded, v=1, is placed). The file is loaded whole with `json.load` (an image's annotations may
+be anywhere in it; a streaming parser such as ijson is not a dependency); polygons are read from
+``segmentation`` lists, not RLE masks (crowd regions), and a keypoints task holds one point set,
+so an image with several keypoint annotations (of one worker) is refused.
 """
 
 from __future__ import annotations

@@ -275,9 +275,14 @@ def test_keypoints_are_mapped_by_name_to_the_projects_points(tmp_path: Path) -> 
     (first, *rest) = _records(_published(tmp_path, categories, annotations), "keypoints", config)
     assert first["label"] == [_placed("nose", 25.0, 30.0), _hidden("left_eye"), _placed("right_eye", 30.0, 20.0)]
     assert [r["label"] for r in rest] == [None, None]
+    crowded = [*annotations, _annotation(2, 11, 1, [0, 0, 1, 1], keypoints=[1, 1, 2, 0, 0, 0]), _annotation(3, 11, 1, [0, 0, 0, 0])]
     categories[0]["keypoints"] = ["right_eye", "tail"]
-    with pytest.raises(ValidationError, match=r"unknown points \['tail'\]"):
-        _records(_published(tmp_path, categories, annotations), "keypoints", config)
+    with pytest.raises(ValidationError) as caught:
+        _records(_published(tmp_path, categories, crowded), "keypoints", config)
+    assert [(p.row, p.message) for p in caught.value.problems] == [
+        ("instances_val.json:category 1", "unknown points ['tail']; the project's points: ['nose', 'left_eye', 'right_eye']"),
+        ("instances_val.json:image 11", "2 keypoint annotations; a keypoints task holds one point set"),
+    ]
 
 
 BOX_CONTEXT = Context("p", kinds.get("bbox"), {"classes": CLASSES})
