@@ -195,15 +195,15 @@ class _Reading:
         self.categories = {c["id"]: c for c in document.get("categories", [])}
         used = {a.get("category_id") for a in document.get("annotations", [])}
         for category_id in sorted(used - set(self.categories), key=str):
-            self._problem("categories", f"no category with id {category_id!r}")
+            self.problem("categories", f"no category with id {category_id!r}")
         used &= set(self.categories)
         if context.kind.name == "keypoints":
             self.points = {i: self._points(self.categories[i]) for i in used}
         else:
             self._check_classes(used)
 
-    def _problem(self, where: str, message: str) -> None:
-        self.problems.append(Problem(f"{self.path.name}:{where}", "label", message))
+    def problem(self, where: str, message: str, field: str = "label") -> None:
+        self.problems.append(Problem(f"{self.path.name}:{where}", field, message))
 
     def _check_classes(self, used: set[Any]) -> None:
         """Every class an annotation names is one of the project's (when it has classes)."""
@@ -211,7 +211,7 @@ class _Reading:
         for category_id in sorted(used, key=str):
             name = self.categories[category_id].get("name")
             if classes and name not in classes:
-                self._problem(f"category {category_id}", f"unknown class {name!r}; the project's classes: {classes}")
+                self.problem(f"category {category_id}", f"unknown class {name!r}; the project's classes: {classes}")
 
     def _points(self, category: dict[str, Any]) -> list[str]:
         """The category's point names, each one of the project's points."""
@@ -219,9 +219,9 @@ class _Reading:
         points = self.context.config.get("points") or names
         unknown = [name for name in names if name not in points]
         if not names:
-            self._problem(f"category {category['id']}", "the category names no keypoints")
+            self.problem(f"category {category['id']}", "the category names no keypoints")
         elif unknown:
-            self._problem(f"category {category['id']}", f"unknown points {unknown}; the project's points: {points}")
+            self.problem(f"category {category['id']}", f"unknown points {unknown}; the project's points: {points}")
         return names
 
     def labels(self, annotations: list[dict[str, Any]]) -> Labels:
@@ -243,14 +243,18 @@ class _Reading:
     def _shapes(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
         """A box or polygon annotation as the kind's shapes (a polygon of several parts as one
         shape per part)."""
-        name = self.categories[annotation["category_id"]]["name"]
+        name, number = self.categories[annotation["category_id"]]["name"], annotation.get("id")
         if self.context.kind.name == "bbox":
-            x, y, w, h = (float(v) for v in annotation["bbox"])
+            box = annotation.get("bbox")
+            if not (isinstance(box, list) and len(box) == 4):
+                self.problem(f"annotation {number}", f"annotation {number} has no bbox [x, y, w, h]")
+                return []
+            x, y, w, h = (float(v) for v in box)
             return [{"label": name, "x": x, "y": y, "w": w, "h": h}]
-        parts, number = annotation.get("segmentation"), annotation.get("id")
+        parts = annotation.get("segmentation")
         flaw = _polygon_flaw(parts)
         if flaw is not None:
-            self._problem(f"annotation {number}", f"annotation {number} has {flaw}; crowdnb reads polygons")
+            self.problem(f"annotation {number}", f"annotation {number} has {flaw}; crowdnb reads polygons")
             return []
         return [{"label": name, "points": [[float(x), float(y)] for x, y in _pairs(part)]} for part in parts]
 
@@ -275,7 +279,7 @@ class _Reading:
         if self.context.kind.name != "keypoints":
             return shapes
         if len(shapes) > 1:
-            self._problem(where, f"{len(shapes)} keypoint annotations; a keypoints task holds one point set")
+            self.problem(where, f"{len(shapes)} keypoint annotations; a keypoints task holds one point set")
         return shapes[0]
 
 
@@ -286,7 +290,11 @@ def _rows(images: list[dict[str, Any]], labels: Labels, reading: _Reading) -> li
     for image in images:
         by_worker = labels.get(image["id"], {})
         named = image.get("crowdnb_workers") or []
-        ref = reading.context.resolve(image["file_name"], path.parent)
+        ref = image.get("file_name")
+        if isinstance(ref, str) and ref:
+            ref = reading.context.resolve(ref, path.parent)
+        else:
+            reading.problem(f"image {image['id']}", f"image {image['id']} has no file_name", media)
         for worker in list(dict.fromkeys([*named, *by_worker])) or [None]:
             where = f"image {image['id']}" + (f", worker {worker}" if worker is not None else "")
             shapes = by_worker.get(worker)

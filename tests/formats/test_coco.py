@@ -266,6 +266,16 @@ def test_rle_and_malformed_segmentations_are_refused_by_annotation_id(tmp_path: 
     ]
     box = [{"label": "cat", "x": 0.0, "y": 0.0, "w": 5.0, "h": 5.0}]
     assert [r["label"] for r in _records(path, "bbox", {"classes": CLASSES})] == [box] * 3  # boxes come from bbox
+    unboxed = _published(tmp_path, [{"id": 1, "name": "cat"}], [{"id": 4, "image_id": 10, "category_id": 1, "segmentation": [[0, 0, 5, 0, 5, 5]]}])
+    document = _document(unboxed)
+    del document["images"][2]["file_name"]
+    unboxed.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        _records(unboxed, "bbox", {"classes": CLASSES})
+    assert [(p.row, p.field, p.message) for p in caught.value.problems] == [
+        ("instances_val.json:annotation 4", "label", "annotation 4 has no bbox [x, y, w, h]"),
+        ("instances_val.json:image 12", "image", "image 12 has no file_name"),
+    ]
 
 
 def test_keypoints_are_mapped_by_name_to_the_projects_points(tmp_path: Path) -> None:
