@@ -203,6 +203,7 @@ class _Reading:
             self._check_classes(used)
 
     def problem(self, where: str, message: str, field: str = "label") -> None:
+        """Note what is wrong at `where` (e.g. ``annotation 7``) of the file."""
         self.problems.append(Problem(f"{self.path.name}:{where}", field, message))
 
     def _check_classes(self, used: set[Any]) -> None:

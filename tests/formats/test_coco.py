@@ -298,9 +298,9 @@ def test_keypoints_are_mapped_by_name_to_the_projects_points(tmp_path: Path) -> 
 BOX_CONTEXT = Context("p", kinds.get("bbox"), {"classes": CLASSES})
 POLYGON_CONTEXT = Context("p", kinds.get("polygon"), {"classes": CLASSES})
 PAYLOAD = {"image": "/data/a.jpg", "width": 640, "height": 480, "format": "JPEG"}
-across, down, size, name = st.floats(0, 600), st.floats(0, 440), st.floats(0.01, 40), st.sampled_from(CLASSES)
-box = st.builds(lambda c, x, y, w, h: {"label": c, "x": x, "y": y, "w": w, "h": h}, name, across, down, size, size)
-polygon = st.builds(lambda c, p: {"label": c, "points": p}, name, st.lists(st.tuples(across, down).map(list), min_size=3, max_size=8))
+across, down, size, category = st.floats(0, 600), st.floats(0, 440), st.floats(0.01, 40), st.sampled_from(CLASSES)
+box = st.builds(lambda c, x, y, w, h: {"label": c, "x": x, "y": y, "w": w, "h": h}, category, across, down, size, size)
+polygon = st.builds(lambda c, p: {"label": c, "points": p}, category, st.lists(st.tuples(across, down).map(list), min_size=3, max_size=8))
 
 
 def _round_trip(labels: list[list[dict[str, Any]]], context: Context) -> list[Any]:
