@@ -119,15 +119,26 @@ def _examples(items: Iterator[Item], context: Context, counts: Counts) -> Iterat
             yield example
 
 
+def _chained(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield first
+    yield from rest
+
+
 def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     ds = _datasets()
     counts = Counts()
+    features = _features(context)
+    examples = _examples(items, context, counts)
+    first = next(examples, None)
     with tempfile.TemporaryDirectory(prefix=".hf-cache.", dir=out.parent) as cache:
-        built = ds.Dataset.from_generator(
-            _examples, features=_features(context), cache_dir=cache, fingerprint=uuid.uuid4().hex,
-            gen_kwargs={"items": items, "context": context, "counts": counts},
-        )
-        built.save_to_disk(str(out))
+        if first is None:  # from_generator refuses an empty split
+            built = ds.Dataset.from_dict({name: [] for name in features}, features=features)
+        else:
+            built = ds.Dataset.from_generator(
+                _chained, features=features, cache_dir=cache, fingerprint=uuid.uuid4().hex,
+                gen_kwargs={"first": first, "rest": examples},
+            )
+        built.save_to_disk(str(out), num_shards=None if first is not None else 1)  # else no shard, which cannot be loaded
         del built  # its Arrow files in the cache are memory-mapped
     counts.files = len(list(out.glob("*.arrow")))
     return counts
@@ -270,7 +281,8 @@ def tasks_from_dataset(
     context = Context("", kinds.get(f"{media}-class"), {})
     folder = Path(images) if images is not None else None
     decoders = _decoders(dataset.features, columns, folder, Path.cwd(), context)
-    return pd.DataFrame(list(_records(dataset, columns, decoders)), columns=list(columns))
+    records = list(_records(dataset, columns, decoders))
+    return pd.DataFrame({out: pd.Series([r[out] for r in records], dtype=object) for out in columns})
 
 
 FORMAT = Format(
