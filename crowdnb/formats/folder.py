@@ -63,9 +63,11 @@ def image_folder(root: str | os.PathLike[str], pattern: str = "**/*", *, labels_
     if labels_from not in LABELS_FROM:
         raise ValueError(f"labels_from must be one of {LABELS_FROM}, got {labels_from!r}")
     folder = _root(root)
-    labeled = labels_from == "parent"
-    rows = [{"image": str(real), "id": task_id, **({"label": _label(task_id)} if labeled else {})} for task_id, real in _found(folder, pattern)]
-    return pd.DataFrame(rows, columns=["image", "id", "label"] if labeled else ["image", "id"])
+    found = list(_found(folder, pattern))
+    columns = {"image": [str(real) for _, real in found], "id": [task_id for task_id, _ in found]}
+    if labels_from == "parent":
+        columns["label"] = [_label(task_id) for task_id, _ in found]
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
 
 
 def _root(root: str | os.PathLike[str]) -> Path:
