@@ -19,7 +19,6 @@ its cache is a temporary folder beside the export, removed afterwards.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ STRING_KINDS = frozenset({"caption", "free-text"})
 KINDS = CLASS_KINDS | LIST_KINDS | STRING_KINDS | {"bbox"}
 RAW = ("worker", "status", "annotation_id")
 LABELS_AS = ("prediction", "answer")
+Resolve = Callable[[str], str]  # an image reference read from a dataset, as add_tasks takes it
 
 
 def _datasets() -> Any:
@@ -165,26 +165,29 @@ def _label_decoder(feature: Any) -> Callable[[Any], Any]:
     return lambda v: v
 
 
-def _media_decoder(feature: Any, images: Path | None, base: Path, context: Context) -> Callable[[Any], Any]:
+def _media_decoder(feature: Any, images: Path | None, resolve: Resolve | None) -> Callable[[Any], Any]:
     """A media cell as `add_tasks` takes it: a text as it is, an image as a path or URL
-    (relative paths resolved, embedded bytes written once to `images`)."""
+    (`resolve`d; embedded bytes written once to `images`)."""
     if isinstance(feature, _datasets().Image):
-        return lambda v: _image_path(v, images, base, context)
-    if context.kind.media.column == "image":
-        return lambda v: context.resolve(v, base) if isinstance(v, str) else v
+        return lambda v: _image_path(v, images, resolve or _same)
+    if resolve is not None:
+        return lambda v: resolve(v) if isinstance(v, str) else v
     return lambda v: v
+
+
+def _same(ref: str) -> str:
+    return ref
 
 
 def _task_id(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
-def _decoders(features: Any, columns: dict[str, str], images: Path | None, base: Path, context: Context) -> dict[str, Callable[[Any], Any]]:
-    """How each chosen column (output name -> dataset column) is decoded: the media, the
-    ``id``, and the rest as labels."""
-    media = context.kind.media.column
+def _decoders(features: Any, columns: dict[str, str], media: str, images: Path | None, resolve: Resolve | None) -> dict[str, Callable[[Any], Any]]:
+    """How each chosen column (output name -> dataset column) is decoded: the `media` (image
+    references `resolve`d; None for texts), the ``id``, and the rest as labels."""
     return {
-        out: _media_decoder(features[name], images, base, context) if out == media else _task_id if out == "id" else _label_decoder(features[name])
+        out: _media_decoder(features[name], images, resolve) if out == media else _task_id if out == "id" else _label_decoder(features[name])
         for out, name in columns.items()
     }
 
@@ -199,14 +202,14 @@ def _boxes(value: dict[str, Any] | None, categories: list[str] | None) -> list[d
     ]
 
 
-def _image_path(value: dict[str, Any] | None, images: Path | None, base: Path, context: Context) -> str | None:
-    """The file of an ``Image()`` cell: its path when that file exists, else its bytes written
-    to `images` under a name made from their hash (so twice is once)."""
+def _image_path(value: dict[str, Any] | None, images: Path | None, resolve: Resolve) -> str | None:
+    """The file of an ``Image()`` cell: its (`resolve`d) path or URL when that file exists,
+    else its bytes written to `images` under a name made from their hash (so twice is once)."""
     if value is None:
         return None
     path = value.get("path")
-    if path and ("://" in path or Path(context.resolve(path, base)).is_file()):
-        return context.resolve(path, base)
+    if path and ("://" in path or Path(resolve(path)).is_file()):
+        return resolve(path)
     data = value.get("bytes")
     if data is None:
         return path
@@ -245,7 +248,8 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         if media not in dataset.features:
             raise ValueError(f"{prefix}: no {media!r} column for {context.kind.name} tasks; columns: {list(dataset.features)}")
         columns = {name: name for name in (media, "id", label) if name in dataset.features}
-        decoders = _decoders(dataset.features, columns, path / "images", path, context)
+        resolve = (lambda ref: context.resolve(ref, path)) if media == "image" else None
+        decoders = _decoders(dataset.features, columns, media, path / "images", resolve)
         rows = []
         for n, record in enumerate(_records(dataset, columns, decoders)):
             rows.append({media: record[media], "id": record.get("id"), "label": record.get(label), "source": f"{prefix}:row {n}"})
@@ -270,17 +274,14 @@ def tasks_from_dataset(
         raise ValueError("name exactly one media column: image= or text=")
     if as_ not in LABELS_AS:
         raise ValueError(f"as_ must be one of {LABELS_AS}, got {as_!r}")
-    from crowdnb import kinds
-
     media = "image" if image is not None else "text"
     wanted = {media: image or text, "id": id, as_: label}
     columns = {out: name for out, name in wanted.items() if name is not None}
     missing = sorted(set(columns.values()) - set(dataset.features))
     if missing:
         raise ValueError(f"no column {missing} in the dataset; columns: {list(dataset.features)}")
-    context = Context("", kinds.get(f"{media}-class"), {})
     folder = Path(images) if images is not None else None
-    decoders = _decoders(dataset.features, columns, folder, Path.cwd(), context)
+    decoders = _decoders(dataset.features, columns, media, folder, _same if media == "image" else None)
     records = list(_records(dataset, columns, decoders))
     return pd.DataFrame({out: pd.Series([r[out] for r in records], dtype=object) for out in columns})
 
