@@ -183,13 +183,18 @@ def _task_id(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
-def _decoders(features: Any, columns: dict[str, str], media: str, images: Path | None, resolve: Resolve | None) -> dict[str, Callable[[Any], Any]]:
+def _decoders(
+    features: Any, columns: dict[str, str], media: str, images: Path | None, resolve: Resolve | None,
+) -> dict[str, Callable[[Any], Any]]:
     """How each chosen column (output name -> dataset column) is decoded: the `media` (image
     references `resolve`d; None for texts), the ``id``, and the rest as labels."""
-    return {
-        out: _media_decoder(features[name], images, resolve) if out == media else _task_id if out == "id" else _label_decoder(features[name])
-        for out, name in columns.items()
-    }
+    decoders: dict[str, Callable[[Any], Any]] = {}
+    for out, name in columns.items():
+        if out == media:
+            decoders[out] = _media_decoder(features[name], images, resolve)
+        else:
+            decoders[out] = _task_id if out == "id" else _label_decoder(features[name])
+    return decoders
 
 
 def _boxes(value: dict[str, Any] | None, categories: list[str] | None) -> list[dict[str, Any]] | None:

@@ -62,6 +62,10 @@ def test_image_paths_are_strings_that_decode_when_cast(sqlite_store, tmp_path: P
     assert loaded.features["image"] == datasets.Value("string")
     assert loaded[0]["image"] == str(tmp_path / "img" / "img001.jpeg") and loaded[0]["label"] == [0, 2]
     assert loaded.cast_column("image", datasets.Image())[0]["image"].size == (64, 48)
+    relative = project.export(tmp_path / "rel", "hf-dataset", media_root=str(tmp_path))
+    assert datasets.load_from_disk(str(relative.path))["image"] == ["img/img001.jpeg"]
+    read = next(formats.read(relative.path, "hf-dataset", kind="image-multilabel", config=project.config, media_root=str(tmp_path)))
+    assert read["image"].tolist() == [str(tmp_path / "img" / "img001.jpeg")] and read["label"].tolist() == [["긍정", "neutral 🙂"]]
 
 
 @SETTINGS
@@ -151,6 +155,8 @@ def test_embedded_images_from_a_dataset_are_written_once(tmp_path: Path) -> None
     assert found["image"].nunique() == 1 and len(list((tmp_path / "media").iterdir())) == 1
     with Image.open(found["image"][0]) as image:
         assert image.size == (5, 7)
+    on_disk = datasets.Dataset.from_dict({"img": found["image"].tolist()[:1]}, features=datasets.Features({"img": datasets.Image()}))
+    assert tasks_from_dataset(on_disk, image="img")["image"].tolist() == found["image"].tolist()[:1]  # a file is referred to, not copied
 
 
 def test_every_split_of_a_saved_dataset_dict_is_read(tmp_path: Path) -> None:
