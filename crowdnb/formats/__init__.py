@@ -45,6 +45,7 @@ FORMATS: dict[str, str] = {
     "parquet": "table",
     "jsonl": "table",
     "hf-dataset": "hf",
+    "image-folder": "folder",
     "label-studio": "label_studio",
 }
 AS = ("prediction", "answer", "tasks")
