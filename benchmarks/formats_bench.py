@@ -219,8 +219,7 @@ def main() -> None:
             lines.append(f"|  | {fmt}: {size / 1e6:.0f} MB written | | | | | | |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if not args.pg_dir:
-            cluster.stop()
+        cluster.stop()  # a kept --pg-dir keeps its data
     print("\n".join(lines))
 
 

@@ -23,8 +23,10 @@ millions of boxes holds one task's labels in memory.
 Reading takes any COCO instances or person keypoints file: images become tasks (their id from
 ``crowdnb_task``, else none), each image's annotations (each worker's, in a raw export) a label,
 category names the project's classes and keypoint names its points (a keypoint labeled but
-occluded, v=1, is placed). The file is loaded whole with `json.load` (an image's annotations may
-be anywhere in it; a streaming parser such as ijson is not a dependency); polygons are read from
+occluded, v=1, is placed). The file is streamed with ijson (the ``formats`` extra; a kept C
+parser, where `json.load` of a million annotations takes near a GiB of Python objects): its
+categories and images first, then its annotations, of which only the shapes are kept (an image's
+annotations may be anywhere in the file); polygons are read from
 ``segmentation`` lists, not RLE masks (crowd regions), and a keypoints task holds one point set,
 so an image with several keypoint annotations (of one worker) is refused.
 """
@@ -42,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from crowdnb.errors import Problem, ValidationError
+from crowdnb.errors import Problem, ValidationError, require
 from crowdnb.formats.base import Answer, Context, Counts, Format, Item, classes_of, frame
 
 BATCH = 5_000
@@ -186,33 +188,38 @@ def _polygon_flaw(parts: Any) -> str | None:
 
 
 class _Reading:
-    """A COCO document read for a project: its categories mapped to the project's classes or
-    points, its annotations to shapes of the kind, and every problem found (reported at once)."""
+    """A COCO file read for a project: its categories mapped to the project's classes or points
+    (each checked once, when an annotation first uses it), its annotations to shapes of the
+    kind, and every problem found (reported at once)."""
 
-    def __init__(self, document: dict[str, Any], path: Path, context: Context) -> None:
+    def __init__(self, categories: list[dict[str, Any]], path: Path, context: Context) -> None:
         self.path, self.context = path, context
         self.problems: list[Problem] = []
-        self.categories = {c["id"]: c for c in document.get("categories", [])}
-        used = {a.get("category_id") for a in document.get("annotations", [])}
-        for category_id in sorted(used - set(self.categories), key=str):
-            self.problem("categories", f"no category with id {category_id!r}")
-        used &= set(self.categories)
-        if context.kind.name == "keypoints":
-            self.points = {i: self._points(self.categories[i]) for i in used}
-        else:
-            self._check_classes(used)
+        self.categories = {c.get("id"): c for c in categories}
+        self.usable: dict[Any, bool] = {}  # category id -> whether its annotations can be read
+        self.points: dict[Any, list[str]] = {}
 
     def problem(self, where: str, message: str, field: str = "label") -> None:
         """Note what is wrong at `where` (e.g. ``annotation 7``) of the file."""
         self.problems.append(Problem(f"{self.path.name}:{where}", field, message))
 
-    def _check_classes(self, used: set[Any]) -> None:
-        """Every class an annotation names is one of the project's (when it has classes)."""
-        classes = classes_of(self.context.config)
-        for category_id in sorted(used, key=str):
-            name = self.categories[category_id].get("name")
+    def _usable(self, category_id: Any) -> bool:
+        """Whether annotations of the category can be read (it exists); whether its class is
+        one of the project's (or its keypoints the project's points) is checked too, the
+        problem noted once per category."""
+        if category_id in self.usable:
+            return self.usable[category_id]
+        category = self.categories.get(category_id)
+        if category is None:
+            self.problem("categories", f"no category with id {category_id!r}")
+        elif self.context.kind.name == "keypoints":
+            self.points[category_id] = self._points(category)
+        else:
+            classes, name = classes_of(self.context.config), category.get("name")
             if classes and name not in classes:
                 self.problem(f"category {category_id}", f"unknown class {name!r}; the project's classes: {classes}")
+        self.usable[category_id] = category is not None  # read on, so that every problem is found
+        return self.usable[category_id]
 
     def _points(self, category: dict[str, Any]) -> list[str]:
         """The category's point names, each one of the project's points."""
@@ -225,14 +232,12 @@ class _Reading:
             self.problem(f"category {category['id']}", f"unknown points {unknown}; the project's points: {points}")
         return names
 
-    def labels(self, annotations: list[dict[str, Any]]) -> Labels:
-        """The annotations as shapes grouped by image and worker, each annotation dropped once
-        converted (so the document and its shapes are not both whole in memory)."""
+    def labels(self, annotations: Iterator[dict[str, Any]]) -> Labels:
+        """The annotations, as they stream from the file, as shapes grouped by image and
+        worker (only the shapes are kept, not the annotations)."""
         grouped: Labels = {}
-        annotations.reverse()
-        while annotations:
-            annotation = annotations.pop()
-            if annotation.get("category_id") not in self.categories:
+        for annotation in annotations:
+            if not self._usable(annotation.get("category_id")):
                 continue  # named among the problems
             shapes = grouped.setdefault(annotation.get("image_id"), {}).setdefault(annotation.get("crowdnb_worker"), [])
             if self.context.kind.name == "keypoints":
@@ -283,40 +288,75 @@ class _Reading:
             self.problem(where, f"{len(shapes)} keypoint annotations; a keypoints task holds one point set")
         return shapes[0]
 
-
-def _rows(images: list[dict[str, Any]], labels: Labels, reading: _Reading) -> list[dict[str, Any]]:
-    """One row per image, or per (image, worker) where a raw export's workers are named."""
-    media, path = reading.context.kind.media.column, reading.path
-    rows = []
-    for image in images:
-        by_worker = labels.get(image["id"], {})
+    def rows(self, image: dict[str, Any], labels: Labels) -> list[dict[str, Any]]:
+        """An image's rows: one, or one per worker where a raw export names them (its shapes
+        taken out of `labels`)."""
+        media, path = self.context.kind.media.column, self.path
+        by_worker = labels.pop(image.get("id"), {})
         named = image.get("crowdnb_workers") or []
         ref = image.get("file_name")
         if isinstance(ref, str) and ref:
-            ref = reading.context.resolve(ref, path.parent)
+            ref = self.context.resolve(ref, path.parent)
         else:
-            reading.problem(f"image {image['id']}", f"image {image['id']} has no file_name", media)
+            self.problem(f"image {image.get('id')}", f"image {image.get('id')} has no file_name", media)
+        rows = []
         for worker in list(dict.fromkeys([*named, *by_worker])) or [None]:
-            where = f"image {image['id']}" + (f", worker {worker}" if worker is not None else "")
+            where = f"image {image.get('id')}" + (f", worker {worker}" if worker is not None else "")
             shapes = by_worker.get(worker)
             answered = worker in named or "crowdnb_confidence" in image  # labeled, with no shapes
-            label = reading.label(shapes, where) if shapes else ([] if answered else None)
+            label = self.label(shapes, where) if shapes else ([] if answered else None)
             rows.append({media: ref, "id": image.get("crowdnb_task"), "label": label, "source": f"{path.name}:{where}"})
-    return rows
+        return rows
+
+
+def _head(path: Path, ijson: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The file's categories and images, read by one scan of its JSON events that stops once
+    both arrays are read: crowdnb (like most tools) writes them before the annotations, so the
+    annotations, nearly all of the file, are not scanned here."""
+    found: dict[str, list[dict[str, Any]]] = {"categories": [], "images": []}
+    items = {f"{key}.item": key for key in found}
+    left = set(found)
+    builder: Any = None
+    current = ""
+    with path.open("rb") as handle:
+        for prefix, event, value in ijson.parse(handle, use_float=True):
+            if builder is not None:
+                builder.event(event, value)
+                if prefix == current and event in ("end_map", "end_array"):
+                    found[items[current]].append(builder.value)
+                    builder = None
+            elif prefix in items and event in ("start_map", "start_array"):
+                current, builder = prefix, ijson.ObjectBuilder()
+                builder.event(event, value)
+            elif prefix in found and event == "end_array":
+                left.discard(prefix)
+                if not left:
+                    break
+    return found["categories"], found["images"]
 
 
 def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
-    with path.open(encoding="utf-8") as handle:
-        document = json.load(handle)
-    reading = _Reading(document, path, context)
-    labels = reading.labels(document.get("annotations", []))
-    rows = _rows(document.get("images", []), labels, reading)
-    del document, labels
+    """The file's images as tasks, in pieces of `BATCH`: two scans of the file, one for the
+    categories and images, one streaming the annotations, which are kept only as shapes."""
+    ijson = require("ijson", feature="reading COCO files", extra="formats")
+    categories, images = _head(path, ijson)
+    reading = _Reading(categories, path, context)
+    with path.open("rb") as handle:
+        labels = reading.labels(ijson.items(handle, "annotations.item", use_float=True))
+    rows: list[dict[str, Any]] = []
+    pieces = []
+    for image in images:
+        rows.extend(reading.rows(image, labels))
+        if len(rows) >= BATCH:
+            pieces.append(rows)
+            rows = []
+    pieces.append(rows)
     if reading.problems:
         raise ValidationError(reading.problems)
     media = context.kind.media.column
-    for start in range(0, len(rows), BATCH):
-        yield frame(rows[start:start + BATCH], media)
+    for piece in pieces:
+        if piece:
+            yield frame(piece, media)
 
 
 FORMAT = Format("coco", KINDS, "COCO instances / person keypoints JSON", _write, _read)
