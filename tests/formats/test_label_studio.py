@@ -185,7 +185,7 @@ def test_label_studio_converter_reads_our_spans_as_conll_in_code_points(sqlite_s
 
 def test_label_studio_converter_reads_our_classes_texts_and_annotators_as_csv(sqlite_store, tmp_path: Path) -> None:
     rows = {}
-    for kind, options, given_label in (KINDS[8], KINDS[11], KINDS[12]):
+    for kind, options, given_label in (case for case in KINDS if case[0] in ("text-class", "qa", "free-text")):
         project = _project(sqlite_store, tmp_path, kind, options)
         label(project, "ana", {"t0": given_label})
         done = project.export(tmp_path / f"{kind}.json", "label-studio")
@@ -341,3 +341,32 @@ def test_spans_round_trip_in_code_points(tmp_path: Path, drawn: tuple[str, list[
     assert _round_trip("spans", {"classes": ["PER", "LOC"], "allow_overlap": False}, {"text": text}, spans, tmp_path / "s.json") == [spans]
     for result in _tasks(tmp_path / "s.json")[0]["annotations"][0]["result"]:
         assert text[result["value"]["start"]:result["value"]["end"]] == result["value"]["text"]
+
+
+def test_a_long_file_is_read_a_task_at_a_time_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crowdnb.formats import label_studio
+
+    monkeypatch.setattr(label_studio, "CHUNK", 7)
+    monkeypatch.setattr(label_studio, "BATCH", 40)
+    choice = {"type": "choices", "value": {"choices": ["food"]}}
+    tasks = [{"id": i, "data": {"text": f"t{i} 🙂 \"]\""}, "annotations": [{"result": [choice]}]} for i in range(100)]
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(tasks, indent=2, ensure_ascii=False), encoding="utf-8")
+    context = Context("p", kinds.get("text-class"), {"classes": ["food"]})
+    pieces = list(FORMAT.read(path, context))
+    assert [len(p) for p in pieces] == [40, 40, 20]
+    assert [t for p in pieces for t in p["text"]] == [t["data"]["text"] for t in tasks]
+    path.write_text(json.dumps(tasks[:3])[:-30], encoding="utf-8")
+    with pytest.raises(ValidationError, match="not Label Studio JSON") as caught:
+        list(FORMAT.read(path, context))
+    assert caught.value.problems[0].row == "long.json"
+
+
+def test_copied_images_are_found_beside_the_file(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "image-class", 1, classes=["cat", "dog"])
+    label(project, "ana", {"img0": "cat"})
+    done = project.export(tmp_path / "out" / "tasks.json", "label-studio", media="copy")
+    ref = _tasks(done.path)[0]["data"]["image"]
+    assert ref.startswith("images/") and (tmp_path / "out" / ref).is_file()
+    (row,) = _read(done.path, "image-class", project.config)
+    assert (row["image"], row["label"]) == (str(tmp_path / "out" / ref), "cat")
