@@ -289,23 +289,31 @@ def _rows(task: Any, number: int, path: Path, context: Context, problems: list[P
         ref = _local(ref, path, context)
     task_id = data.get(ID_KEY, str(task["id"]) if "id" in task else None)
     reading = Reading(context, ref)
-    done = [a for a in task.get("annotations") or task.get("completions") or [] if not (a.get("was_cancelled") or a.get("skipped"))]
+    done = [a for a in _objects(task, "annotations") or _objects(task, "completions") if not (a.get("was_cancelled") or a.get("skipped"))]
+    predictions = _objects(task, "predictions")
     if done:
         labeled = [(f"{source} annotation {a.get('id', k)}", a) for k, a in enumerate(done, 1)]
-    elif task.get("predictions"):
-        best = max(task["predictions"], key=lambda p: p.get("score") if isinstance(p.get("score"), (int, float)) else -math.inf)
+    elif predictions:
+        best = max(predictions, key=lambda p: p["score"] if isinstance(p.get("score"), (int, float)) else -math.inf)
         labeled = [(f"{source} prediction", best)]
     else:
         return [{media: ref, "id": task_id, "label": None, "source": source}]
     rows = []
     for where, labeling in labeled:
         try:
-            label = READERS[context.kind.name](labeling.get("result") or [], reading)
+            results = labeling.get("result")
+            label = READERS[context.kind.name](results if isinstance(results, list) else [], reading)
         except Bad as exc:
             problems.append(Problem(where, "label", str(exc)))
             continue
         rows.append({media: ref, "id": task_id, "label": label, "source": where})
     return rows
+
+
+def _objects(task: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The annotations (or predictions) of a task that are objects."""
+    found = task.get(key)
+    return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
 
 def _local(ref: str, path: Path, context: Context) -> str:
@@ -468,7 +476,7 @@ def _read_ocr(results: list[Result], reading: Reading) -> list[dict[str, Any]]:
         if "geometry" not in region and ("points" in r["value"] or "width" in r["value"]):
             region["geometry"] = r
         if r["type"] == "textarea":
-            region["texts"] += r["value"].get("text") or []
+            region["texts"] += _strings(r["value"])
     quads = reading.config.get("shape") == "quad"
     out = []
     for key, region in regions.items():
@@ -530,7 +538,16 @@ def _from_utf16(text: str, unit: int) -> int | None:
 def _texts(results: list[Result], field: str | None = None) -> list[str] | None:
     """The texts of the textarea results (of one control, when `field` is given); None without any."""
     found = [r for r in _of(results, "textarea") if field is None or r.get("from_name") == field]
-    return [t for r in found for t in r["value"].get("text") or []] if found else None
+    return [t for r in found for t in _strings(r["value"])] if found else None
+
+
+def _strings(value: dict[str, Any]) -> list[str]:
+    """A textarea result's texts (a list of strings; a lone string taken as one)."""
+    texts = value.get("text")
+    texts = [texts] if isinstance(texts, str) else texts if isinstance(texts, list) else []
+    if not all(isinstance(t, str) for t in texts):
+        raise Bad(f"a textarea's text is a list of strings, got {value.get('text')!r}")
+    return texts
 
 
 def _read_text(results: list[Result], reading: Reading) -> str | None:
