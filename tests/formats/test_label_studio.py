@@ -370,3 +370,32 @@ def test_copied_images_are_found_beside_the_file(sqlite_store, tmp_path: Path) -
     assert ref.startswith("images/") and (tmp_path / "out" / ref).is_file()
     (row,) = _read(done.path, "image-class", project.config)
     assert (row["image"], row["label"]) == (str(tmp_path / "out" / ref), "cat")
+
+
+def _box(**value: Any) -> dict[str, Any]:
+    return {"type": "rectanglelabels", "original_width": 100, "original_height": 50, "value": {"x": 1, "y": 1, "width": 5, "height": 5, "rectanglelabels": ["cat"], **value}}
+
+
+BAD = [
+    ("bbox", {"classes": ["cat"]}, [_box(rotation=30)], "rotated by 30 degrees"),
+    ("bbox", {"classes": ["cat"]}, [_box(rectanglelabels=[])], "without a class"),
+    ("bbox", {"classes": ["cat"]}, [_box(width=None)], "needs numbers x, y, width and height"),
+    ("ocr", {"shape": "box"}, [{"id": "a", "type": "polygon", "original_width": 9, "original_height": 9, "value": {"points": [[1, 1], [2, 2], [3, 1]]}}], "is a polygon"),
+    ("ocr", {"shape": "box"}, [{"id": "a", "type": "textarea", "value": {"text": ["EXIT"]}}], "no rectangle or polygon"),
+    ("keypoints", {"points": ["nose"]}, [{"type": "keypointlabels", "value": {"x": 1, "y": 1, "keypointlabels": ["tail"]}}], "'tail' is not one of the project's points"),
+    ("keypoints", {"points": ["nose"]}, [{"type": "keypointlabels", "original_width": 9, "original_height": 9, "value": {"x": 1, "y": 1, "keypointlabels": ["nose"]}}] * 2, "placed twice"),
+    ("image-class", {"classes": ["cat", "dog"]}, [{"type": "choices", "value": {"choices": ["cat", "dog"]}}], "one class expected"),
+    ("caption", {}, [{"type": "textarea", "value": {"text": [1]}}], "list of strings"),
+    ("spans", {"classes": ["PER"]}, [{"type": "labels", "value": {"start": 0, "end": 3, "text": "Bob", "labels": ["PER"]}}], "is 'Ana', not its text 'Bob'"),
+    ("qa", {}, [{"type": "textarea", "from_name": "question", "value": {"text": ["Why?"]}}], "1 question(s) but 0 answer(s)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "config", "results", "message"), BAD, ids=[f"{case[0]}-{i}" for i, case in enumerate(BAD)])
+def test_results_that_do_not_fit_the_kind_are_named(tmp_path: Path, kind: str, config: dict[str, Any], results: list[dict[str, Any]], message: str) -> None:
+    data = {"image": "a.png"} if kind in IMAGE_KINDS else {"text": TEXT}
+    (tmp_path / "bad.json").write_text(json.dumps([{"id": 5, "data": data, "annotations": [{"id": 6, "result": results}]}]), encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        _read(tmp_path / "bad.json", kind, kinds.get(kind).make_config(**config))
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.field) == ("bad.json:task 5 annotation 6", "label") and message in problem.message
