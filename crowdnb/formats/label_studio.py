@@ -16,10 +16,15 @@ matching ``<View>`` to paste into a Label Studio project): coordinates are perce
 ``polygonlabels``, keypoints ``keypointlabels`` (one result per visible point, labeled with the
 point's name; a point not visible has none); OCR regions a ``rectangle`` (``polygon`` for quads)
 and a ``textarea`` with the same region ``id``; spans ``labels`` with ``start``/``end``/``text``
-in code points, as Label Studio counts them since its emoji fix (older versions counted UTF-16
-units: such offsets are read too, recognized by the span's ``text``); classes ``choices``;
-captions and free text a ``textarea``; a QA dialog two ``textarea`` results, ``question`` and
-``answer``, each listing its texts in turn order.
+in code points, as Label Studio's editor counts them since its emoji fix (label-studio-frontend
+#308; its NER emoji test checks code point offsets) and as its converter slices the text; older
+versions counted UTF-16 units (label-studio #1347), which are read too, recognized by the span's
+``text``; classes ``choices``; captions and free text a ``textarea``; a QA dialog two
+``textarea`` results, ``question`` and ``answer``, each listing its texts in turn order.
+
+Label Studio shows an image by its URL: an image under `media_root` is written as a file of its
+local storage rooted there (``/data/local-files/?d=<path>``, served when Label Studio's
+LOCAL_FILES_DOCUMENT_ROOT is `media_root`), other local images by path (its converter reads them).
 
 Reading takes every task's annotations (one row each, cancelled ones skipped) or, when it has
 none, its best-scored prediction; results are found by type, so exports of other Label Studio
@@ -33,11 +38,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 from xml.etree import ElementTree
 
 from crowdnb.errors import Problem, ValidationError
@@ -124,7 +130,7 @@ def _task(item: Item, number: int, annotations: int, context: Context, out: Path
     """The Label Studio task of `item` (numbered `number`; its annotations numbered after
     `annotations`), and how many answers it holds."""
     media = context.kind.media.column
-    ref = context.media_ref(item.payload, out.parent) if media == "image" else item.payload.get("text")
+    ref = _image_ref(item.payload, out, context) if media == "image" else item.payload.get("text")
     task: dict[str, Any] = {"id": number, "data": {media: ref, ID_KEY: item.id}, "meta": item.meta, "annotations": [], "predictions": []}
     written = 0
     for answer in item.answers:
@@ -146,6 +152,16 @@ def _task(item: Item, number: int, annotations: int, context: Context, out: Path
                 "crowdnb": {"status": answer.status, "annotation_id": answer.annotation_id},
             })
     return task, written
+
+
+def _image_ref(payload: dict[str, Any], out: Path, context: Context) -> str | None:
+    """The image as `Context.media_ref` gives it; a path relative to `media_root` as a file of
+    Label Studio's local storage rooted there (``/data/local-files/?d=<path>``)."""
+    ref = context.media_ref(payload, out.parent)
+    rooted = context.options.media == "path" and context.options.media_root is not None
+    if ref is not None and rooted and "://" not in ref and not os.path.isabs(ref):
+        return LOCAL_FILES + quote(ref)
+    return ref
 
 
 def _annotator(worker: str | None) -> dict[str, Any]:
@@ -331,7 +347,11 @@ def _tasks_in(path: Path) -> Iterator[Any]:
     with path.open(encoding="utf-8") as handle:
         buffer = handle.read(CHUNK).lstrip()
         if not buffer.startswith("["):
-            yield _parsed(path, lambda: json.loads(buffer + handle.read()))
+            try:
+                task = json.loads(buffer + handle.read())
+            except json.JSONDecodeError as exc:
+                raise _not_json(path, exc) from None
+            yield task
             return
         position = 1
         while True:
@@ -340,10 +360,10 @@ def _tasks_in(path: Path) -> Iterator[Any]:
                 return
             try:
                 task, position = decoder.raw_decode(buffer, position)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as exc:
                 more = handle.read(CHUNK)
                 if not more:
-                    _parsed(path, lambda: decoder.raw_decode(buffer, position))
+                    raise _not_json(path, exc) from None
                 buffer, position = buffer[position:] + more, 0
                 continue
             yield task
@@ -352,12 +372,8 @@ def _tasks_in(path: Path) -> Iterator[Any]:
 SEPARATOR = re.compile(r"\s*,?\s*")
 
 
-def _parsed(path: Path, parse: Callable[[], Any]) -> Any:
-    """What `parse` returns; a ValidationError naming the file if it is not JSON."""
-    try:
-        return parse()
-    except json.JSONDecodeError as exc:
-        raise ValidationError([Problem(path.name, "file", f"not Label Studio JSON: {exc}")]) from None
+def _not_json(path: Path, exc: json.JSONDecodeError) -> ValidationError:
+    return ValidationError([Problem(path.name, "file", f"not Label Studio JSON: {exc}")])
 
 
 class Reading:

@@ -399,3 +399,12 @@ def test_results_that_do_not_fit_the_kind_are_named(tmp_path: Path, kind: str, c
         _read(tmp_path / "bad.json", kind, kinds.get(kind).make_config(**config))
     (problem,) = caught.value.problems
     assert (problem.row, problem.field) == ("bad.json:task 5 annotation 6", "label") and message in problem.message
+
+
+def test_images_under_media_root_are_written_as_label_studio_local_files(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "my images", "image-class", 1, classes=["cat", "dog"])
+    label(project, "ana", {"img0": "dog"})
+    done = project.export(tmp_path / "tasks.json", "label-studio", media_root=str(tmp_path))
+    assert _tasks(done.path)[0]["data"]["image"] == "/data/local-files/?d=my%20images/img000.jpeg"
+    (row,) = _read(done.path, "image-class", project.config, media_root=str(tmp_path))
+    assert (row["image"], row["label"]) == (str(tmp_path / "my images" / "img000.jpeg"), "dog")
