@@ -131,7 +131,9 @@ def _task(item: Item, number: int, annotations: int, context: Context, out: Path
     `annotations`), and how many answers it holds."""
     media = context.kind.media.column
     ref = _image_ref(item.payload, out, context) if media == "image" else item.payload.get("text")
-    task: dict[str, Any] = {"id": number, "data": {media: ref, ID_KEY: item.id}, "meta": item.meta, "annotations": [], "predictions": []}
+    task: dict[str, Any] = {
+        "id": number, "data": {media: ref, ID_KEY: item.id}, "meta": item.meta, "annotations": [], "predictions": [],
+    }
     written = 0
     for answer in item.answers:
         try:
@@ -202,7 +204,10 @@ def _result(type_: str, from_name: str, value: dict[str, Any]) -> Result:
 
 def _percent_box(box: dict[str, float], size: Size) -> dict[str, float]:
     width, height = size
-    return {"x": 100 * box["x"] / width, "y": 100 * box["y"] / height, "width": 100 * box["w"] / width, "height": 100 * box["h"] / height, "rotation": 0}
+    return {
+        "x": 100 * box["x"] / width, "y": 100 * box["y"] / height,
+        "width": 100 * box["w"] / width, "height": 100 * box["h"] / height, "rotation": 0,
+    }
 
 
 def _percent_points(points: list[list[float]], size: Size) -> list[list[float]]:
@@ -224,7 +229,9 @@ def _write_boxes(label: list[dict[str, Any]], size: Size) -> Groups:
 
 def _write_polygons(label: list[dict[str, Any]], size: Size) -> Groups:
     return [
-        [_result("polygonlabels", "label", {"points": _percent_points(p["points"], size), "polygonlabels": [p["label"]], "closed": True})]
+        [_result("polygonlabels", "label", {
+            "points": _percent_points(p["points"], size), "polygonlabels": [p["label"]], "closed": True,
+        })]
         for p in label
     ]
 
@@ -252,7 +259,10 @@ def _write_ocr(label: list[dict[str, Any]], size: Size) -> Groups:
 
 
 def _write_spans(label: list[dict[str, Any]], size: Size | None) -> Groups:
-    return [[_result("labels", "label", {"start": s["start"], "end": s["end"], "text": s["text"], "labels": [s["label"]]})] for s in label]
+    return [
+        [_result("labels", "label", {"start": s["start"], "end": s["end"], "text": s["text"], "labels": [s["label"]]})]
+        for s in label
+    ]
 
 
 def _write_qa(label: dict[str, Any], size: Size | None) -> Groups:
@@ -296,7 +306,8 @@ def _rows(task: Any, number: int, path: Path, context: Context, problems: list[P
     prediction, else one without a label; bad labels go to `problems`."""
     media = context.kind.media.column
     if not isinstance(task, dict) or not isinstance(task.get("data", task), dict):
-        problems.append(Problem(f"{path.name}:task {number}", "data", f"expected a Label Studio task (an object with data), got {task!r}"))
+        message = f"expected a Label Studio task (an object with data), got {task!r}"
+        problems.append(Problem(f"{path.name}:task {number}", "data", message))
         return []
     source = f"{path.name}:task {task.get('id', number)}"
     data = task.get("data", task)
@@ -305,7 +316,8 @@ def _rows(task: Any, number: int, path: Path, context: Context, problems: list[P
         ref = _local(ref, path, context)
     task_id = data.get(ID_KEY, str(task["id"]) if "id" in task else None)
     reading = Reading(context, ref)
-    done = [a for a in _objects(task, "annotations") or _objects(task, "completions") if not (a.get("was_cancelled") or a.get("skipped"))]
+    annotations = _objects(task, "annotations") or _objects(task, "completions")  # "completions": before Label Studio 1.0
+    done = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
     predictions = _objects(task, "predictions")
     if done:
         labeled = [(f"{source} annotation {a.get('id', k)}", a) for k, a in enumerate(done, 1)]
@@ -403,7 +415,9 @@ class Reading:
                 with Image.open(self.ref) as image:
                     self._measured = float(image.width), float(image.height)
             except (OSError, TypeError, ValueError):
-                raise Bad(f"a result has no original_width/original_height and the image {self.ref!r} cannot be opened to measure it") from None
+                raise Bad(
+                    f"a result has no original_width/original_height and the image {self.ref!r} cannot be opened to measure it"
+                ) from None
         return self._measured
 
 
@@ -416,7 +430,10 @@ def _pixels_box(result: Result, reading: Reading) -> dict[str, float]:
     if value.get("rotation"):
         raise Bad(f"a box rotated by {value['rotation']} degrees cannot be stored as an axis-aligned box")
     try:
-        return {"x": _px(value["x"], width), "y": _px(value["y"], height), "w": _px(value["width"], width), "h": _px(value["height"], height)}
+        return {
+            "x": _px(value["x"], width), "y": _px(value["y"], height),
+            "w": _px(value["width"], width), "h": _px(value["height"], height),
+        }
     except (KeyError, TypeError) as exc:
         raise Bad(f"a box needs numbers x, y, width and height, got {value!r}") from exc
 

@@ -29,19 +29,25 @@ SPANS = [
 KINDS: list[tuple[str, dict[str, Any], Any]] = [
     ("image-class", {"classes": ["cat", "dog"]}, "dog"),
     ("image-multilabel", {"classes": ["cat", "dog", "bird"]}, ["cat", "bird"]),
-    ("bbox", {"classes": ["cat", "dog"]}, [{"label": "dog", "x": 3.25, "y": 4.5, "w": 20.0, "h": 10.75}, {"label": "cat", "x": 0.0, "y": 0.0, "w": 64.0, "h": 48.0}]),
+    ("bbox", {"classes": ["cat", "dog"]}, [
+        {"label": "dog", "x": 3.25, "y": 4.5, "w": 20.0, "h": 10.75}, {"label": "cat", "x": 0.0, "y": 0.0, "w": 64.0, "h": 48.0},
+    ]),
     ("polygon", {"classes": ["cat", "dog"]}, [{"label": "cat", "points": [[1.0, 1.0], [30.5, 2.0], [15.0, 40.25]]}]),
     ("keypoints", {"points": ["nose", "left_eye", "right_eye"]}, [
         {"name": "nose", "x": 10.0, "y": 12.5, "visible": True}, {"name": "left_eye", "x": None, "y": None, "visible": False},
         {"name": "right_eye", "x": 20.0, "y": 5.0, "visible": True},
     ]),
-    ("ocr", {}, [{"box": {"x": 2.0, "y": 3.0, "w": 30.0, "h": 8.5}, "text": "出口 EXIT"}, {"box": {"x": 5.0, "y": 20.0, "w": 10.0, "h": 10.0}, "text": "2"}]),
+    ("ocr", {}, [
+        {"box": {"x": 2.0, "y": 3.0, "w": 30.0, "h": 8.5}, "text": "出口 EXIT"}, {"box": {"x": 5.0, "y": 20.0, "w": 10.0, "h": 10.0}, "text": "2"},
+    ]),
     ("ocr", {"shape": "quad"}, [{"quad": [[1.0, 1.0], [20.0, 2.0], [19.0, 12.0], [1.0, 11.0]], "text": "café ☕"}]),
     ("caption", {}, "a cat on a mat 🐈"),
     ("text-class", {"classes": ["food", "weather"]}, "weather"),
     ("text-multilabel", {"classes": ["food", "weather", "travel"]}, ["weather", "travel"]),
     ("spans", {"classes": ["PER", "LOC"]}, SPANS),
-    ("qa", {}, {"turns": [{"question": "Where does Ana live?", "answer": "東京"}, {"question": "With whom? 🙂", "answer": "Bob"}]}),
+    ("qa", {}, {"turns": [
+        {"question": "Where does Ana live?", "answer": "東京"}, {"question": "With whom? 🙂", "answer": "Bob"},
+    ]}),
     ("free-text", {"prompt": "Summarize"}, "Ana lives in Tokyo ✓"),
 ]
 
@@ -66,7 +72,9 @@ def _tasks(path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("kind", "options", "given_label"), KINDS, ids=[f"{k}-{o.get('shape', '')}" for k, o, _ in KINDS])
-def test_every_kind_round_trips_and_imports(sqlite_store, tmp_path: Path, kind: str, options: dict[str, Any], given_label: Any) -> None:
+def test_every_kind_round_trips_and_imports(
+    sqlite_store, tmp_path: Path, kind: str, options: dict[str, Any], given_label: Any,
+) -> None:
     project = _project(sqlite_store, tmp_path, kind, options)
     first = project.tasks()["id"].iloc[0]
     label(project, "ana", {first: given_label})
@@ -77,7 +85,8 @@ def test_every_kind_round_trips_and_imports(sqlite_store, tmp_path: Path, kind: 
     assert [(r["id"], r["label"]) for r in rows] == [(first, stored), (project.tasks()["id"].iloc[1], None)]
     copy = crowdnb.Project.create(f"copy-{project.name}", kind, store=sqlite_store, **options)
     assert copy.import_tasks(done.path, "label-studio").added == 2
-    assert copy.tasks()["payload"].tolist() == [{**project.tasks()["payload"].iloc[0], "prediction": stored}, project.tasks()["payload"].iloc[1]]
+    payloads = project.tasks()["payload"].tolist()
+    assert copy.tasks()["payload"].tolist() == [{**payloads[0], "prediction": stored}, payloads[1]]
 
 
 def test_raw_export_on_every_store_keeps_workers_and_percent_boxes(store, tmp_path: Path) -> None:
@@ -89,8 +98,10 @@ def test_raw_export_on_every_store_keeps_workers_and_percent_boxes(store, tmp_pa
     tasks = _tasks(done.path)
     assert [t["data"]["crowdnb_id"] for t in tasks] == ["img0", "img1", "img2"]
     first = tasks[0]["annotations"]
-    assert [a["completed_by"]["email"] for a in first] == ["ana", "ben"] and len({a["id"] for t in tasks for a in t["annotations"]}) == 3
-    assert first[0]["completed_by"] == _tasks(project.export(tmp_path / "again.json", "label-studio").path)[0]["annotations"][0]["completed_by"]
+    assert [a["completed_by"]["email"] for a in first] == ["ana", "ben"]
+    assert len({a["id"] for t in tasks for a in t["annotations"]}) == 3
+    again = _tasks(project.export(tmp_path / "again.json", "label-studio").path)
+    assert first[0]["completed_by"] == again[0]["annotations"][0]["completed_by"]
     result = first[0]["result"][0]
     assert result["type"] == "rectanglelabels" and (result["original_width"], result["original_height"]) == (80, 40)
     assert result["value"] == {"x": 10.0, "y": 10.0, "width": 50.0, "height": 25.0, "rotation": 0, "rectanglelabels": ["cat"]}
@@ -106,18 +117,21 @@ def test_aggregated_export_writes_predictions_with_confidence(sqlite_store, tmp_
     results = project.results("majority-vote")
     tasks = _tasks(done.path)
     assert [t["annotations"] for t in tasks] == [[], []]
-    assert [(p["model_version"], p["score"]) for t in tasks for p in t["predictions"]] == [("crowdnb-majority-vote", c) for c in results["confidence"]]
+    written = [(p["model_version"], p["score"]) for t in tasks for p in t["predictions"]]
+    assert written == [("crowdnb-majority-vote", c) for c in results["confidence"]]
     assert [r["label"] for r in _read(done.path, "text-class", project.config)] == results["label"].tolist()
 
 
 def test_aggregated_boxes_carry_each_box_agreement(sqlite_store, tmp_path: Path) -> None:
     project = image_project(sqlite_store, tmp_path / "img", "bbox", 1, overlap=2, classes=["cat"])
-    label(project, "ana", {"img0": [{"label": "cat", "x": 1.0, "y": 1.0, "w": 20.0, "h": 20.0}, {"label": "cat", "x": 40.0, "y": 20.0, "w": 10.0, "h": 10.0}]})
-    label(project, "ben", {"img0": [{"label": "cat", "x": 1.0, "y": 1.0, "w": 20.0, "h": 20.0}]})
+    shared, lone = {"label": "cat", "x": 1.0, "y": 1.0, "w": 20.0, "h": 20.0}, {"label": "cat", "x": 40.0, "y": 20.0, "w": 10.0, "h": 10.0}
+    label(project, "ana", {"img0": [shared, lone]})
+    label(project, "ben", {"img0": [shared]})
     done = project.export(tmp_path / "agg.json", "label-studio", aggregated=True)
     aggregated = project.results()["label"].iloc[0]
     prediction = _tasks(done.path)[0]["predictions"][0]
-    assert [r["score"] for r in prediction["result"] if "score" in r] == [box["agreement"] for box in aggregated if box["agreement"] == box["agreement"]]
+    agreements = [box["agreement"] for box in aggregated if box["agreement"] == box["agreement"]]
+    assert agreements and [r["score"] for r in prediction["result"] if "score" in r] == agreements
 
 
 def test_labeling_config_names_every_class_and_label_studio_parses_it() -> None:
@@ -141,7 +155,9 @@ def _converter(project: crowdnb.Project, tmp_path: Path):
 
 def test_label_studio_converter_reads_our_boxes_as_coco_and_yolo(sqlite_store, tmp_path: Path) -> None:
     project = image_project(sqlite_store, tmp_path / "img", "bbox", 2, size=(64, 48), classes=["dog", "cat"])
-    boxes = [{"label": "dog", "x": 3.25, "y": 4.5, "w": 20.0, "h": 10.75}, {"label": "cat", "x": 30.0, "y": 0.0, "w": 34.0, "h": 48.0}]
+    boxes = [
+        {"label": "dog", "x": 3.25, "y": 4.5, "w": 20.0, "h": 10.75}, {"label": "cat", "x": 30.0, "y": 0.0, "w": 34.0, "h": 48.0},
+    ]
     label(project, "ana", {"img0": boxes, "img1": []})
     done = project.export(tmp_path / "tasks.json", "label-studio")
     converter = _converter(project, tmp_path)
@@ -175,12 +191,14 @@ def test_label_studio_converter_reads_our_polygons_as_coco(sqlite_store, tmp_pat
 
 def test_label_studio_converter_reads_our_spans_as_conll_in_code_points(sqlite_store, tmp_path: Path) -> None:
     project = text_project(sqlite_store, ["🙂🙂 Ana met Bob in Paris ."], "spans", classes=["PER", "LOC"])
-    label(project, "ana", {"t0": [{"start": 3, "end": 6, "label": "PER"}, {"start": 11, "end": 14, "label": "PER"}, {"start": 18, "end": 23, "label": "LOC"}]})
+    spans = [{"start": 3, "end": 6, "label": "PER"}, {"start": 11, "end": 14, "label": "PER"}, {"start": 18, "end": 23, "label": "LOC"}]
+    label(project, "ana", {"t0": spans})
     done = project.export(tmp_path / "tasks.json", "label-studio")
     _converter(project, tmp_path).convert_to_conll2003(str(done.path), str(tmp_path / "conll"), is_dir=False)
     lines = (tmp_path / "conll" / "result.conll").read_text(encoding="utf-8").splitlines()
     tags = {line.split()[0]: line.split()[-1] for line in lines[1:] if line}
-    assert {t: tags[t] for t in ("Ana", "met", "Bob", "in", "Paris")} == {"Ana": "B-PER", "met": "O", "Bob": "B-PER", "in": "O", "Paris": "B-LOC"}
+    expected = {"Ana": "B-PER", "met": "O", "Bob": "B-PER", "in": "O", "Paris": "B-LOC"}
+    assert {token: tags[token] for token in expected} == expected
 
 
 def test_label_studio_converter_reads_our_classes_texts_and_annotators_as_csv(sqlite_store, tmp_path: Path) -> None:
@@ -213,7 +231,9 @@ def test_label_studio_yolo_import_reads_imports_and_exports_back(sqlite_store, t
     folder = _yolo_dataset(tmp_path / "yolo", ["cat", "dog"], ["0 0.5 0.5 0.25 0.5", "1 0.125 0.25 0.25 0.5"])
     tasks = tmp_path / "ls.json"
     convert_yolo_to_ls(str(folder), str(tasks), image_root_url=str(folder / "images"), image_ext=".png")
-    expected = [{"label": "cat", "x": 24.0, "y": 12.0, "w": 16.0, "h": 24.0}, {"label": "dog", "x": 0.0, "y": 0.0, "w": 16.0, "h": 24.0}]
+    expected = [
+        {"label": "cat", "x": 24.0, "y": 12.0, "w": 16.0, "h": 24.0}, {"label": "dog", "x": 0.0, "y": 0.0, "w": 16.0, "h": 24.0},
+    ]
     project = crowdnb.Project.create("from-yolo", "bbox", store=sqlite_store, classes=["cat", "dog"])
     (row,) = _read(tasks, "bbox", project.config)
     assert (row["id"], row["image"], row["label"]) == (None, str(folder / "images" / "a.png"), expected)
@@ -248,7 +268,9 @@ def test_reading_skips_cancelled_uses_the_best_prediction_and_finds_local_files(
         {"id": 8, "data": {"img": "b.png"}, "annotations": [{"id": 3, "was_cancelled": True, "result": []}], "predictions": [
             {"score": 0.2, "result": choice("cat")}, {"score": 0.7, "result": choice("dog")},
         ]},
-        {"id": 9, "data": {"image": "b.png"}, "annotations": [{"id": 4, "result": choice("sports")}, {"id": 5, "result": choice("dogs")}]},
+        {"id": 9, "data": {"image": "b.png"}, "annotations": [
+            {"id": 4, "result": choice("sports")}, {"id": 5, "result": choice("dogs")},
+        ]},
         ["not a task"],
     ]
     path = tmp_path / "tasks.json"
@@ -285,10 +307,13 @@ def test_old_utf16_offsets_are_read_as_code_points(tmp_path: Path) -> None:
 
 def test_a_url_image_without_a_size_skips_geometry_but_not_the_task(tmp_path: Path) -> None:
     context = Context("p", kinds.get("bbox"), {"classes": ["cat"]})
-    item = Item("u0", {"image_url": "https://example.com/a.jpg"}, {}, [Answer([{"label": "cat", "x": 1, "y": 1, "w": 2, "h": 2}], worker="ana")])
+    box = {"label": "cat", "x": 1, "y": 1, "w": 2, "h": 2}
+    item = Item("u0", {"image_url": "https://example.com/a.jpg"}, {}, [Answer([box], worker="ana")])
     counts = FORMAT.write(iter([item]), tmp_path / "u.json", context)
     assert (counts.tasks, counts.labels, len(counts.skipped)) == (1, 0, 1) and "size" in counts.skipped[0]
-    assert _tasks(tmp_path / "u.json") == [{"id": 1, "data": {"image": "https://example.com/a.jpg", "crowdnb_id": "u0"}, "meta": {}, "annotations": [], "predictions": []}]
+    assert _tasks(tmp_path / "u.json") == [
+        {"id": 1, "data": {"image": "https://example.com/a.jpg", "crowdnb_id": "u0"}, "meta": {}, "annotations": [], "predictions": []},
+    ]
 
 
 def _round_trip(kind: str, config: dict[str, Any], payload: dict[str, Any], label_: Any, out: Path) -> Any:
@@ -307,7 +332,8 @@ def _boxes(draw: st.DrawFn) -> tuple[tuple[int, int], list[dict[str, Any]]]:
     boxes = []
     for _ in range(draw(st.integers(0, 4))):
         x, y = draw(_coordinate(width - 1)), draw(_coordinate(height - 1))
-        w, h = draw(st.integers(1, int((width - x) * 100)).map(lambda v: v / 100)), draw(st.integers(1, int((height - y) * 100)).map(lambda v: v / 100))
+        w = draw(st.integers(1, round((width - x) * 100)).map(lambda v: v / 100))
+        h = draw(st.integers(1, round((height - y) * 100)).map(lambda v: v / 100))
         boxes.append({"label": draw(st.sampled_from(["cat", "狗", "🐦"])), "x": x, "y": y, "w": w, "h": h})
     return (width, height), boxes
 
@@ -320,7 +346,8 @@ def test_boxes_round_trip_through_percent(tmp_path: Path, drawn: tuple[tuple[int
     assert _round_trip("bbox", {"classes": ["cat", "狗", "🐦"]}, payload, boxes, tmp_path / "b.json") == [boxes]
     for result in _tasks(tmp_path / "b.json")[0]["annotations"][0]["result"]:
         value = result["value"]
-        assert 0 <= value["x"] <= value["x"] + value["width"] <= 100 + 1e-9 and 0 <= value["y"] <= value["y"] + value["height"] <= 100 + 1e-9
+        assert 0 <= value["x"] <= value["x"] + value["width"] <= 100 + 1e-9
+        assert 0 <= value["y"] <= value["y"] + value["height"] <= 100 + 1e-9
 
 
 @st.composite
@@ -338,7 +365,8 @@ def _spans(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
 @given(_spans())
 def test_spans_round_trip_in_code_points(tmp_path: Path, drawn: tuple[str, list[dict[str, Any]]]) -> None:
     text, spans = drawn
-    assert _round_trip("spans", {"classes": ["PER", "LOC"], "allow_overlap": False}, {"text": text}, spans, tmp_path / "s.json") == [spans]
+    config = {"classes": ["PER", "LOC"], "allow_overlap": False}
+    assert _round_trip("spans", config, {"text": text}, spans, tmp_path / "s.json") == [spans]
     for result in _tasks(tmp_path / "s.json")[0]["annotations"][0]["result"]:
         assert text[result["value"]["start"]:result["value"]["end"]] == result["value"]["text"]
 
@@ -373,28 +401,36 @@ def test_copied_images_are_found_beside_the_file(sqlite_store, tmp_path: Path) -
 
 
 def _box(**value: Any) -> dict[str, Any]:
-    return {"type": "rectanglelabels", "original_width": 100, "original_height": 50, "value": {"x": 1, "y": 1, "width": 5, "height": 5, "rectanglelabels": ["cat"], **value}}
+    value = {"x": 1, "y": 1, "width": 5, "height": 5, "rectanglelabels": ["cat"], **value}
+    return {"type": "rectanglelabels", "original_width": 100, "original_height": 50, "value": value}
+
+
+def _point(name: str) -> dict[str, Any]:
+    return {"type": "keypointlabels", "original_width": 9, "original_height": 9, "value": {"x": 1, "y": 1, "keypointlabels": [name]}}
 
 
 BAD = [
     ("bbox", {"classes": ["cat"]}, [_box(rotation=30)], "rotated by 30 degrees"),
     ("bbox", {"classes": ["cat"]}, [_box(rectanglelabels=[])], "without a class"),
     ("bbox", {"classes": ["cat"]}, [_box(width=None)], "needs numbers x, y, width and height"),
-    ("ocr", {"shape": "box"}, [{"id": "a", "type": "polygon", "original_width": 9, "original_height": 9, "value": {"points": [[1, 1], [2, 2], [3, 1]]}}], "is a polygon"),
+    ("ocr", {"shape": "box"}, [{"id": "a", "type": "polygon", "value": {"points": [[1, 1], [2, 2], [3, 1]]}}], "is a polygon"),
     ("ocr", {"shape": "box"}, [{"id": "a", "type": "textarea", "value": {"text": ["EXIT"]}}], "no rectangle or polygon"),
-    ("keypoints", {"points": ["nose"]}, [{"type": "keypointlabels", "value": {"x": 1, "y": 1, "keypointlabels": ["tail"]}}], "'tail' is not one of the project's points"),
-    ("keypoints", {"points": ["nose"]}, [{"type": "keypointlabels", "original_width": 9, "original_height": 9, "value": {"x": 1, "y": 1, "keypointlabels": ["nose"]}}] * 2, "placed twice"),
-    ("image-class", {"classes": ["cat", "dog"]}, [{"type": "choices", "value": {"choices": ["cat", "dog"]}}], "one class expected"),
+    ("keypoints", {"points": ["nose"]}, [_point("tail")], "'tail' is not one of the project's points"),
+    ("keypoints", {"points": ["nose"]}, [_point("nose"), _point("nose")], "placed twice"),
+    ("image-class", {"classes": ["cat", "dog"]}, [{"type": "choices", "value": {"choices": ["cat", "dog"]}}], "one class"),
     ("caption", {}, [{"type": "textarea", "value": {"text": [1]}}], "list of strings"),
-    ("spans", {"classes": ["PER"]}, [{"type": "labels", "value": {"start": 0, "end": 3, "text": "Bob", "labels": ["PER"]}}], "is 'Ana', not its text 'Bob'"),
+    ("spans", {"classes": ["PER"]}, [{"type": "labels", "value": {"start": 0, "end": 3, "text": "Bob", "labels": ["PER"]}}], "not its text 'Bob'"),
     ("qa", {}, [{"type": "textarea", "from_name": "question", "value": {"text": ["Why?"]}}], "1 question(s) but 0 answer(s)"),
 ]
 
 
 @pytest.mark.parametrize(("kind", "config", "results", "message"), BAD, ids=[f"{case[0]}-{i}" for i, case in enumerate(BAD)])
-def test_results_that_do_not_fit_the_kind_are_named(tmp_path: Path, kind: str, config: dict[str, Any], results: list[dict[str, Any]], message: str) -> None:
+def test_results_that_do_not_fit_the_kind_are_named(
+    tmp_path: Path, kind: str, config: dict[str, Any], results: list[dict[str, Any]], message: str,
+) -> None:
     data = {"image": "a.png"} if kind in IMAGE_KINDS else {"text": TEXT}
-    (tmp_path / "bad.json").write_text(json.dumps([{"id": 5, "data": data, "annotations": [{"id": 6, "result": results}]}]), encoding="utf-8")
+    tasks = [{"id": 5, "data": data, "annotations": [{"id": 6, "result": results}]}]
+    (tmp_path / "bad.json").write_text(json.dumps(tasks), encoding="utf-8")
     with pytest.raises(ValidationError) as caught:
         _read(tmp_path / "bad.json", kind, kinds.get(kind).make_config(**config))
     (problem,) = caught.value.problems
