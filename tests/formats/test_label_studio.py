@@ -444,3 +444,39 @@ def test_images_under_media_root_are_written_as_label_studio_local_files(sqlite_
     assert _tasks(done.path)[0]["data"]["image"] == "/data/local-files/?d=my%20images/img000.jpeg"
     (row,) = _read(done.path, "image-class", project.config, media_root=str(tmp_path))
     assert (row["image"], row["label"]) == (str(tmp_path / "my images" / "img000.jpeg"), "dog")
+
+
+def test_label_studio_coco_import_reads_as_boxes_and_as_polygons(sqlite_store, tmp_path: Path) -> None:
+    from label_studio_converter.imports.coco import convert_coco_to_ls
+
+    Image.new("RGB", (80, 40)).save(tmp_path / "c.png")
+    points = [[8.0, 4.0], [40.0, 4.0], [24.0, 30.0]]
+    coco = {
+        "images": [{"id": 1, "file_name": "c.png", "width": 80, "height": 40}],
+        "categories": [{"id": 3, "name": "cat"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [8, 4, 32, 26], "segmentation": [[v for p in points for v in p]]}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    tasks = tmp_path / "ls.json"
+    convert_coco_to_ls(str(tmp_path / "coco.json"), str(tasks), image_root_url=str(tmp_path))
+    (boxes,) = _read(tasks, "bbox", {"classes": ["cat"]})
+    assert boxes["label"] == [{"label": "cat", "x": 8.0, "y": 4.0, "w": 32.0, "h": 26.0}]
+    project = crowdnb.Project.create("from-coco", "polygon", store=sqlite_store, classes=["cat"])
+    assert project.import_tasks(tasks, "label-studio").added == 1
+    assert project.tasks()["payload"].iloc[0]["prediction"] == [{"label": "cat", "points": points}]
+    label(project, "ana", {project.tasks()["id"].iloc[0]: [{"label": "cat", "points": points}]})
+    back = _read(project.export(tmp_path / "back.json", "label-studio").path, "polygon", project.config)
+    assert [r["label"] for r in back] == [[{"label": "cat", "points": points}]]
+
+
+def test_label_studio_converter_reads_our_ocr_regions(sqlite_store, tmp_path: Path) -> None:
+    kind, options, regions = next(case for case in KINDS if case[0] == "ocr")
+    project = _project(sqlite_store, tmp_path, kind, options)
+    label(project, "ana", {"img0": regions})
+    done = project.export(tmp_path / "tasks.json", "label-studio")
+    _converter(project, tmp_path).convert_to_json_min(str(done.path), str(tmp_path / "min"), is_dir=False)
+    record = json.loads((tmp_path / "min" / "result.json").read_text(encoding="utf-8"))[0]
+    assert record["transcription"] == [r["text"] for r in regions] and record["annotator"] == "ana"
+    for box, region in zip(record["bbox"], regions, strict=True):
+        pixels = [box["x"] * 64 / 100, box["y"] * 48 / 100, box["width"] * 64 / 100, box["height"] * 48 / 100]
+        assert pixels == pytest.approx([region["box"][k] for k in ("x", "y", "w", "h")])
