@@ -36,6 +36,7 @@ read one task at a time.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -114,34 +115,30 @@ def _controls(kind: str, config: dict[str, Any]) -> list[tuple[str, dict[str, st
 
 def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     counts = Counts(files=1)
-    annotations = 0
+    annotation_ids = itertools.count(1)
     with out.open("w", encoding="utf-8") as handle:
         handle.write("[")
-        for item in items:
+        for number, item in enumerate(items, 1):
             counts.tasks += 1
-            task, written = _task(item, counts.tasks, annotations, context, out, counts)
-            annotations += written
-            handle.write(("\n" if counts.tasks == 1 else ",\n") + json.dumps(task, ensure_ascii=False))
+            task = _task(item, number, annotation_ids, context, out, counts)
+            handle.write(("\n" if number == 1 else ",\n") + json.dumps(task, ensure_ascii=False))
         handle.write("\n]\n")
     return counts
 
 
-def _task(item: Item, number: int, annotations: int, context: Context, out: Path, counts: Counts) -> tuple[dict[str, Any], int]:
-    """The Label Studio task of `item` (numbered `number`; its annotations numbered after
-    `annotations`), and how many answers it holds."""
+def _task(item: Item, number: int, annotation_ids: Iterator[int], context: Context, out: Path, counts: Counts) -> dict[str, Any]:
+    """The Label Studio task of `item`, numbered `number`, its annotations numbered by `annotation_ids`."""
     media = context.kind.media.column
     ref = _image_ref(item.payload, out, context) if media == "image" else item.payload.get("text")
     task: dict[str, Any] = {
         "id": number, "data": {media: ref, ID_KEY: item.id}, "meta": item.meta, "annotations": [], "predictions": [],
     }
-    written = 0
     for answer in item.answers:
         try:
             result = _results(answer, item.payload, context)
         except Bad as exc:
             counts.skipped.append(f"task {item.id!r}: {exc}")
             continue
-        written += 1
         counts.labels += 1
         counts.objects += len(answer.label) if context.kind.name in LISTS else 0
         if context.options.aggregated:
@@ -149,11 +146,11 @@ def _task(item: Item, number: int, annotations: int, context: Context, out: Path
             task["predictions"].append({"model_version": f"crowdnb-{method}", "score": answer.confidence, "result": result})
         else:
             task["annotations"].append({
-                "id": annotations + written, "completed_by": _annotator(answer.worker), "result": result,
+                "id": next(annotation_ids), "completed_by": _annotator(answer.worker), "result": result,
                 "was_cancelled": False, "ground_truth": False,
                 "crowdnb": {"status": answer.status, "annotation_id": answer.annotation_id},
             })
-    return task, written
+    return task
 
 
 def _image_ref(payload: dict[str, Any], out: Path, context: Context) -> str | None:
