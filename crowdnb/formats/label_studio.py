@@ -312,17 +312,10 @@ def _rows(task: Any, number: int, path: Path, context: Context, problems: list[P
     if media == "image" and isinstance(ref, str):
         ref = _local(ref, path, context)
     task_id = data.get(ID_KEY, str(task["id"]) if "id" in task else None)
-    reading = Reading(context, ref)
-    annotations = _objects(task, "annotations") or _objects(task, "completions")  # "completions": before Label Studio 1.0
-    done = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
-    predictions = _objects(task, "predictions")
-    if done:
-        labeled = [(f"{source} annotation {a.get('id', k)}", a) for k, a in enumerate(done, 1)]
-    elif predictions:
-        best = max(predictions, key=lambda p: p["score"] if isinstance(p.get("score"), (int, float)) else -math.inf)
-        labeled = [(f"{source} prediction", best)]
-    else:
+    labeled = _labelings(task, source)
+    if not labeled:
         return [{media: ref, "id": task_id, "label": None, "source": source}]
+    reading = Reading(context, ref)
     rows = []
     for where, labeling in labeled:
         try:
@@ -333,6 +326,20 @@ def _rows(task: Any, number: int, path: Path, context: Context, problems: list[P
             continue
         rows.append({media: ref, "id": task_id, "label": label, "source": where})
     return rows
+
+
+def _labelings(task: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
+    """(source, annotation) for each annotation not cancelled or, without any, (source,
+    prediction) for the best-scored prediction."""
+    annotations = _objects(task, "annotations") or _objects(task, "completions")  # "completions": before Label Studio 1.0
+    done = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
+    if done:
+        return [(f"{source} annotation {a.get('id', k)}", a) for k, a in enumerate(done, 1)]
+    predictions = _objects(task, "predictions")
+    if predictions:
+        best = max(predictions, key=lambda p: p["score"] if isinstance(p.get("score"), (int, float)) else -math.inf)
+        return [(f"{source} prediction", best)]
+    return []
 
 
 def _objects(task: dict[str, Any], key: str) -> list[dict[str, Any]]:
