@@ -83,10 +83,11 @@ def labeling_config(kind: Kind | str, config: dict[str, Any]) -> str:
         ElementTree.SubElement(view, "Header", value=config["prompt"])
     ElementTree.SubElement(view, "Image" if media == "image" else "Text", name=media, value=f"${media}")
     for tag, attributes, values in _controls(name, config):
-        control = ElementTree.SubElement(view, tag, {"toName": media, **attributes})
+        control = ElementTree.SubElement(view, tag, {"name": attributes["name"], "toName": media, **attributes})
         for value in values:
             ElementTree.SubElement(control, "Choice" if tag == "Choices" else "Label", value=value)
-    return ElementTree.tostring(view, encoding="unicode")
+    ElementTree.indent(view)
+    return ElementTree.tostring(view, encoding="unicode") + "\n"
 
 
 def _controls(kind: str, config: dict[str, Any]) -> list[tuple[str, dict[str, str], list[str]]]:
