@@ -222,3 +222,34 @@ def test_docbin_keeps_overlapping_spans_in_the_span_group_only(sqlite_store, tmp
     assert [s.text for s in doc.spans["sc"]] == ["New York", "New York City"] and doc.ents == ()
     (row,) = [r for piece in formats.read(done.path, "docbin", kind="spans") for r in piece.to_dict("records")]
     assert row["label"] == spans
+
+
+@st.composite
+def token_spans(draw: st.DrawFn, offsets: list[tuple[int, int]], text: str) -> list[dict]:
+    """Non-overlapping spans of `text` from token `offsets`, each starting and ending on one."""
+    cuts = sorted(draw(st.sets(st.integers(0, len(offsets)), max_size=6)))
+    pairs = [(a, b) for a, b in zip(cuts[::2], cuts[1::2]) if a < b]
+    return [{"start": offsets[a][0], "end": offsets[b - 1][1], "label": draw(st.sampled_from(CLASSES)), "text": text[offsets[a][0]:offsets[b - 1][1]]} for a, b in pairs]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_token_aligned_spans_round_trip_through_conll_and_docbin(sqlite_store, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    import spacy
+
+    nlp = spacy.blank("xx")
+    text = data.draw(labeled_text())[0]
+    conll_spans = data.draw(token_spans(tokens(text), text))
+    spacy_spans = data.draw(token_spans([(t.idx, t.idx + len(t)) for t in nlp.make_doc(text)], text))
+    folder = tmp_path_factory.mktemp("aligned")
+    for fmt, spans in (("conll", conll_spans), ("docbin", spacy_spans)):
+        project = text_project(sqlite_store, [text], "spans", classes=CLASSES)
+        label(project, "ana", {"t0": spans})
+        done = project.export(folder / f"out.{fmt}", fmt)
+        assert done.counts.skipped == [] and done.counts.objects == len(spans)
+        (row,) = [r for piece in formats.read(done.path, fmt, kind="spans", config=project.config) for r in piece.to_dict("records")]
+        if fmt == "docbin":
+            assert (row["text"], row["id"], row["label"]) == (text, "t0", spans)
+        else:  # the tokens joined by spaces: the same tokens in each span
+            assert row["text"] == " ".join(text[a:b] for a, b in tokens(text))
+            assert [(s["label"], s["text"].split()) for s in row["label"]] == [(s["label"], [s["text"][a:b] for a, b in tokens(s["text"])]) for s in spans]
