@@ -59,8 +59,8 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
             counts.tasks += 1
             lines = []
             for answer in item.answers:
-                record = {"messages": messages(item.payload["text"], answer.label, context), "id": item.id, "meta": item.meta, **_extra(answer, context)}
-                lines.append(to_json(record) + "\n")
+                dialog = messages(item.payload["text"], answer.label, context)
+                lines.append(to_json({"messages": dialog, "id": item.id, "meta": item.meta, **_extra(answer, context)}) + "\n")
                 counts.labels += 1
             handle.write("".join(lines))
     return counts
@@ -79,14 +79,18 @@ def _parsed(found: list[Message], kind: str) -> tuple[str, Any]:
         return found[0]["content"], {"turns": turns} if turns else None
     asked = roles[1:] if roles[:1] == ["system"] else roles
     if asked not in (["user"], ["user", "assistant"]):
-        raise ValueError(f"a free-text dialog is an optional system message, the user's task text and the assistant's answer, got roles {roles}")
+        raise ValueError(f"a free-text dialog is an optional system message, the user's text and the assistant's answer, got roles {roles}")
     return found[-len(asked)]["content"], found[-1]["content"] if len(asked) == 2 else None
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("role"), str) and isinstance(value.get("content"), str)
 
 
 def _row(record: Any, kind: str, source: str) -> dict[str, Any]:
     """A task row from a JSON line; ValueError says what is wrong."""
     found = record.get("messages") if isinstance(record, dict) else None
-    if not (isinstance(found, list) and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in found)):
+    if not isinstance(found, list) or not all(_is_message(m) for m in found):
         raise ValueError('a line is an object whose "messages" lists {"role", "content"} objects of text')
     text, label = _parsed(found, kind)
     task_id = record.get("id")

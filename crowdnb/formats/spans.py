@@ -190,9 +190,9 @@ def _read_conll(path: Path, context: Context) -> Iterator[pd.DataFrame]:
                     flush()
                     task_id = _comment_id(line[len("# id = "):].strip(), f"{path.name}:{n}", problems)
             elif len(fields) < 2:
-                problems.append(Problem(f"{path.name}:{n}", "label", f"{line.strip()!r} has no tag column (a line is 'token tag')"))
+                problems.append(Problem(f"{path.name}:{n}", "label", f"{line.strip()!r} has no tag (a line is 'token tag')"))
             elif not _is_tag(fields[-1]):
-                problems.append(Problem(f"{path.name}:{n}", "label", f"tag {fields[-1]!r} is not IOB2 (O, B-class or I-class)"))
+                problems.append(Problem(f"{path.name}:{n}", "label", f"tag {fields[-1]!r} is not IOB2 (O, B-class, I-class)"))
             else:
                 words.append(fields[0])
                 tags.append(fields[-1])
@@ -296,6 +296,23 @@ def _spacy() -> Any:
     return require("spacy", feature="the docbin format", extra="spacy")
 
 
+def _doc(tokenized: Any, item: Item, answer: Answer, context: Context) -> tuple[Any, list[str]]:
+    """The `Doc` of one answer (None if a span is not on spaCy's tokens) and why not."""
+    doc, spans = tokenized.copy(), _spans(answer, item.payload["text"])
+    found = [doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="strict") for s in spans]
+    missed = [
+        f"span {_described(s)} does not start and end on spaCy's token boundaries"
+        for s, f in zip(spans, found, strict=True) if f is None
+    ]
+    if missed:
+        return None, missed
+    doc.spans[SPANS_KEY] = found
+    if all(a.end <= b.start for a, b in zip(found, found[1:])):
+        doc.ents = found
+    doc.user_data.update({"id": item.id, "meta": item.meta, **_records(answer, context)})
+    return doc, []
+
+
 def _write_docbin(items: Iterator[Item], out: Path, context: Context) -> Counts:
     spacy = _spacy()
     from spacy.tokens import DocBin
@@ -305,24 +322,15 @@ def _write_docbin(items: Iterator[Item], out: Path, context: Context) -> Counts:
     counts = Counts(files=1)
     for item in items:
         counts.tasks += 1
-        if not item.answers:
-            continue
-        text = item.payload["text"]
-        tokenized = nlp.make_doc(text)
+        tokenized = nlp.make_doc(item.payload["text"]) if item.answers else None
         for answer in item.answers:
-            doc, spans = tokenized.copy(), _spans(answer, text)
-            found = [doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="strict") for s in spans]
-            missed = [f"span {_described(s)} does not start and end on spaCy's token boundaries" for s, f in zip(spans, found, strict=True) if f is None]
-            if missed:
+            doc, missed = _doc(tokenized, item, answer, context)
+            if doc is None:
                 counts.skipped.append(f"{_who(item, answer)}: {'; '.join(missed)}; label not written")
                 continue
-            doc.spans[SPANS_KEY] = found
-            if all(a.end <= b.start for a, b in zip(found, found[1:])):
-                doc.ents = found
-            doc.user_data.update({"id": item.id, "meta": item.meta, **_records(answer, context)})
             docs.add(doc)
             counts.labels += 1
-            counts.objects += len(found)
+            counts.objects += len(doc.spans[SPANS_KEY])
     docs.to_disk(out)
     return counts
 
@@ -351,7 +359,11 @@ def _read_docbin(path: Path, context: Context) -> Iterator[pd.DataFrame]:
 
 
 FORMATS = {
-    "conll": Format("conll", KINDS, "CoNLL 2003 style token-per-line IOB2 tags", _write_conll, _read_conll),
-    "spacy-jsonl": Format("spacy-jsonl", KINDS, "spaCy/Prodigy JSON lines: text and character-offset spans", _write_jsonl, _read_jsonl),
-    "docbin": Format("docbin", KINDS, "spaCy DocBin (.spacy) with doc.spans['sc'] and doc.ents", _write_docbin, _read_docbin, extra="spacy"),
+    "conll": Format("conll", KINDS, "CoNLL 2003 style, a token and its IOB2 tag per line", _write_conll, _read_conll),
+    "spacy-jsonl": Format(
+        "spacy-jsonl", KINDS, "spaCy/Prodigy JSON lines: text and code-point offset spans", _write_jsonl, _read_jsonl,
+    ),
+    "docbin": Format(
+        "docbin", KINDS, "spaCy DocBin (.spacy): doc.spans['sc'], and doc.ents", _write_docbin, _read_docbin, extra="spacy",
+    ),
 }
