@@ -66,21 +66,24 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     return counts
 
 
-def _parsed(found: list[Message], kind: str) -> tuple[str, Any]:
-    """The task text and label (None: no answer) of a dialog; ValueError says what is wrong."""
+def _qa(found: list[Message]) -> tuple[str, Any]:
+    """The task text and turns (None: none) of a qa dialog; ValueError says what is wrong."""
     roles = [m["role"] for m in found]
-    if kind == "qa":
-        if roles[:1] != ["system"]:
-            raise ValueError("a qa dialog begins with a system message holding the task text")
-        rest = roles[1:]
-        if rest != ["user", "assistant"] * (len(rest) // 2):
-            raise ValueError(f"after the system message come user and assistant messages in turn, got roles {rest}")
-        turns = [{"question": q["content"], "answer": a["content"]} for q, a in zip(found[1::2], found[2::2], strict=True)]
-        return found[0]["content"], {"turns": turns} if turns else None
-    asked = roles[1:] if roles[:1] == ["system"] else roles
-    if asked not in (["user"], ["user", "assistant"]):
-        raise ValueError(f"a free-text dialog is an optional system message, the user's text and the assistant's answer, got roles {roles}")
-    return found[-len(asked)]["content"], found[-1]["content"] if len(asked) == 2 else None
+    if roles[:1] != ["system"]:
+        raise ValueError("a qa dialog begins with a system message holding the task text")
+    if roles[1:] != ["user", "assistant"] * (len(roles[1:]) // 2):
+        raise ValueError(f"after the system message come user and assistant messages in turn, got roles {roles[1:]}")
+    turns = [{"question": q["content"], "answer": a["content"]} for q, a in zip(found[1::2], found[2::2], strict=True)]
+    return found[0]["content"], {"turns": turns} if turns else None
+
+
+def _free_text(found: list[Message]) -> tuple[str, Any]:
+    """The task text and written answer (None: none) of a free-text dialog."""
+    roles = [m["role"] for m in found]
+    asked = found[1:] if roles[:1] == ["system"] else found
+    if [m["role"] for m in asked] not in (["user"], ["user", "assistant"]):
+        raise ValueError(f"a free-text dialog is an optional system message, the user's text and the assistant's answer; got roles {roles}")
+    return asked[0]["content"], asked[1]["content"] if len(asked) == 2 else None
 
 
 def _is_message(value: Any) -> bool:
@@ -92,7 +95,7 @@ def _row(record: Any, kind: str, source: str) -> dict[str, Any]:
     found = record.get("messages") if isinstance(record, dict) else None
     if not isinstance(found, list) or not all(_is_message(m) for m in found):
         raise ValueError('a line is an object whose "messages" lists {"role", "content"} objects of text')
-    text, label = _parsed(found, kind)
+    text, label = _qa(found) if kind == "qa" else _free_text(found)
     task_id = record.get("id")
     return {"text": text, "id": None if task_id in ("", None) else task_id, "label": label, "source": source}
 
