@@ -53,7 +53,7 @@ BATCH = 5_000
 KINDS = frozenset({"spans"})
 _CJK = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
 TOKEN = re.compile(rf"{_CJK}|(?:(?!{_CJK})\w)+|\S")
-HEADER = "# crowdnb conll: tokens are runs of word characters (each CJK character alone) or single other characters; tags IOB2\n"
+HEADER = "# crowdnb conll: tokens are word-character runs (a CJK character alone) or single other characters; tags IOB2\n"
 DOCSTART = "-DOCSTART- -X- O O"
 SPANS_KEY = "sc"
 RAW = ("worker", "status", "annotation_id")
@@ -114,7 +114,7 @@ def _write_conll(items: Iterator[Item], out: Path, context: Context) -> Counts:
         for item in items:
             counts.tasks += 1
             text = item.payload["text"]
-            offsets = tokens(text)
+            offsets = tokens(text) if item.answers else []
             for answer in item.answers:
                 spans = _spans(answer, text)
                 tags, problems = iob(offsets, spans)

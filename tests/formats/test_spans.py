@@ -63,7 +63,7 @@ def test_conll_tags_give_seqeval_the_exported_entities(store, tmp_path: Path) ->
     assert len(done.counts.skipped) == 1 and "task t0 (worker ben)" in done.counts.skipped[0]
     assert "[1, 3) PER 'na' does not start and end on token boundaries" in done.counts.skipped[0]
     text = done.path.read_text(encoding="utf-8")
-    assert text.startswith("# crowdnb conll: tokens are") and text.count("-DOCSTART- -X- O O\n") == 5
+    assert text.startswith("# crowdnb conll: tokens are word-character runs") and text.count("-DOCSTART- -X- O O\n") == 5
     sentences = conll_sentences(done.path)
     assert [s[0] for s in sentences] == ["t0", "t1", "t1", "t2", "t2"]
     for task_id, words, tags in sentences:
