@@ -438,7 +438,7 @@ def _read_icdar(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     def rows() -> Iterator[dict[str, Any]]:
         for source, entry in _entries(path, context, problems):
             gt = entry.get("gt")
-            if gt is not None and not (path / str(gt)).is_file():
+            if gt is not None and (not isinstance(gt, str) or Path(gt).name != gt or not (path / gt).is_file()):
                 problems.append(Problem(source, "label", f"no file {gt!r} in {path}"))
                 continue
             label = _icdar_label(path / gt, shape, problems) if gt is not None else None

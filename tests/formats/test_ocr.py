@@ -77,7 +77,8 @@ def _coordinate(low: float, high: float) -> st.SearchStrategy[float]:
 @st.composite
 def regions(draw: st.DrawFn, shape: str, *, line_breaks: bool) -> dict[str, Any]:
     chars = TEXT_CHARS if line_breaks else TEXT_CHARS.filter(lambda c: c not in "\r\n")
-    text = draw(st.text(chars, min_size=1, max_size=30).filter(lambda t: t.strip() and t != "###"))
+    plain = st.text(chars, min_size=1, max_size=30)
+    text = draw(st.one_of(plain, plain.map(lambda t: f'"{t}"')).filter(lambda t: t.strip() and t != "###"))  # quoted: ICDAR escapes
     if shape == "box":
         x, y = draw(_coordinate(0, 300)), draw(_coordinate(0, 200))
         return {"box": {"x": x, "y": y, "w": draw(_coordinate(0.01, 300)), "h": draw(_coordinate(0.01, 200))}, "text": text}
