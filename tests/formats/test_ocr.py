@@ -4,6 +4,7 @@ parse them (the COCO-Text API's index, the ICDAR 2015 evaluation script's line p
 from __future__ import annotations
 
 import json
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -82,8 +83,6 @@ def regions(draw: st.DrawFn, shape: str, *, line_breaks: bool) -> dict[str, Any]
     if shape == "box":
         x, y = draw(_coordinate(0, 300)), draw(_coordinate(0, 200))
         return {"box": {"x": x, "y": y, "w": draw(_coordinate(0.01, 300)), "h": draw(_coordinate(0.01, 200))}, "text": text}
-    import math
-
     cx, cy = draw(_coordinate(100, 540)), draw(_coordinate(100, 380))
     angles = [90 * i + draw(st.integers(0, 60)) for i in range(4)]  # one corner per quadrant
     radii = draw(st.lists(st.integers(5, 90), min_size=4, max_size=4))
