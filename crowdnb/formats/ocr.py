@@ -9,7 +9,7 @@ with ``int``; it also reads every image's ``set``: the task's ``set`` or ``split
 it is train, val or test, else "train"). ``language`` is "ko" for text in Hangul, "ja" for text
 in kana, else "na" (Han alone is Chinese or Japanese, Latin alone any of many languages; the key
 is always there because the API's category filters read it on every annotation). A raw export
-adds ``crowdnb_worker`` and ``crowdnb_status`` to each annotation and ``crowdnb_workers`` (whose
+adds ``crowdnb_worker``, ``crowdnb_status`` and ``crowdnb_annotation`` to each annotation and ``crowdnb_workers`` (whose
 labels are written, even those with no region) to each image; an aggregated one adds the task's
 ``crowdnb_confidence`` to each image (null: no answer) and annotation, and the region's agreement
 as ``score``. Annotations are spooled to a temporary file and the JSON assembled from it, so an
@@ -178,7 +178,7 @@ def _annotation(ann_id: int, image_id: int, region: dict[str, Any], answer: Answ
         agreement = answer.agreement[n] if answer.agreement is not None and n < len(answer.agreement) else None
         ann.update(crowdnb_confidence=answer.confidence, score=agreement if agreement == agreement else None)
     else:
-        ann.update(crowdnb_worker=answer.worker, crowdnb_status=answer.status)
+        ann.update(crowdnb_worker=answer.worker, crowdnb_status=answer.status, crowdnb_annotation=answer.annotation_id)
     return ann
 
 

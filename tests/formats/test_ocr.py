@@ -145,6 +145,7 @@ def test_coco_text_raw_export_keeps_each_worker_and_reads_back(store, tmp_path: 
     coco_text_index_ok(data)
     assert [img["crowdnb_workers"] for img in data["imgs"].values()] == [["ana", "ben"], ["ana"], []]
     anns = list(data["anns"].values())
+    assert all(a["crowdnb_annotation"] for a in anns)
     assert [(a["crowdnb_worker"], a["language"], a["legibility"]) for a in anns] == [("ana", "ja", "legible"), ("ana", "ko", "legible"), ("ben", "na", "legible")]
     assert anns[0]["mask"] == [1.5, 2, 30.25, 2.5, 30, 12, 1, 11.75] and anns[0]["bbox"] == [1, 2, 29.25, 10]
     found = rows(done.path, "coco-text", config=project.config)
@@ -260,3 +261,31 @@ def test_counter_clockwise_quads_are_written_clockwise_from_their_first_corner(t
     out.mkdir()
     FORMATS["icdar2015"].write(iter([item]), out, Context("p", OCR, OCR.make_config(shape="quad"), Options()))
     assert official_regions((out / "gt_a.txt").read_bytes()) == [([10, 10, 50, 10, 50, 30, 10, 30], "ccw")]
+
+
+@pytest.mark.parametrize("fmt", ["coco-text", "icdar2015"])
+def test_writers_hold_one_task_at_a_time_and_write_empty_exports(tmp_path: Path, fmt: str) -> None:
+    import tracemalloc
+
+    config = OCR.make_config(shape="quad")
+    regions_ = [{"quad": [[1.25 * j, 2], [1.25 * j + 9, 2], [1.25 * j + 9, 9.5], [1.25 * j, 9.5]], "text": f"看板 {j}"} for j in range(10)]
+
+    def items(n: int) -> Any:
+        return (Item(f"t{i}", {"image": f"/data/{i}.jpg", "width": WIDTH, "height": HEIGHT}, {}, [Answer(regions_, confidence=0.9, agreement=[0.8] * 10)]) for i in range(n))
+
+    context, chosen = Context("p", OCR, config, Options(aggregated=True)), FORMATS[fmt]
+    if chosen.folder:
+        for name in ("big", "empty"):
+            (tmp_path / name).mkdir()
+    tracemalloc.start()
+    try:
+        counts = chosen.write(items(1_000), tmp_path / "big", context)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert counts.objects == 10_000 and peak < 2**21  # the 10,000 regions as objects would take ~6 MB
+    assert sum(len(piece) for piece in formats.read(tmp_path / "big", fmt, kind="ocr", config=config)) == 1_000
+    assert chosen.write(items(0), tmp_path / "empty", context).tasks == 0
+    assert list(formats.read(tmp_path / "empty", fmt, kind="ocr", config=config)) == []
+    if fmt == "coco-text":
+        assert json.loads((tmp_path / "empty").read_text())["imgs"] == {}
