@@ -156,7 +156,7 @@ def _chunks(rows: Iterable[dict[str, Any]], media: str) -> Iterator[pd.DataFrame
 # COCO-Text.
 
 
-def language(text: str) -> str:
+def _language(text: str) -> str:
     """The language a text's script shows: "ko" (Hangul), "ja" (kana), else "na"."""
     hangul, kana = HANGUL.search(text) is not None, KANA.search(text) is not None
     return "ko" if hangul and not kana else "ja" if kana and not hangul else "na"
@@ -171,7 +171,7 @@ def _annotation(ann_id: int, image_id: int, region: dict[str, Any], answer: Answ
     corners = _corners(region)
     ann: dict[str, Any] = {
         "id": ann_id, "image_id": image_id, "bbox": _bounds(corners), "mask": [v for p in corners for v in p],
-        "utf8_string": region["text"], "language": language(region["text"]), "legibility": "legible",
+        "utf8_string": region["text"], "language": _language(region["text"]), "legibility": "legible",
         "class": "machine printed", "area": _round(abs(_signed_area(corners))),
     }
     if aggregated:
