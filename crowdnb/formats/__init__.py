@@ -62,23 +62,21 @@ def get(name: str) -> Format:
     return found
 
 
-def formats_for(kind: str) -> list[str]:
-    """The formats that carry labels of `kind`."""
-    return [name for name in sorted(FORMATS) if _available(name) and get(name).carries(kind)]
+def formats_for(kind: str, *, reading: bool = False) -> list[str]:
+    """The formats that write labels of `kind` (with `reading`: that read them)."""
+    found = (get(name) for name in sorted(FORMATS))
+    return [f.name for f in found if f.carries(kind) and (f.read if reading else f.write) is not None]
 
 
-def _available(name: str) -> bool:
-    try:
-        get(name)
-    except ModuleNotFoundError:  # a format module not written yet
-        return False
-    return True
-
-
-def _format_for(name: str, kind: Kind) -> Format:
+def _format_for(name: str, kind: Kind, *, reading: bool = False) -> Format:
     found = get(name)
     if not found.carries(kind.name):
-        raise ValueError(f"format {name!r} does not carry {kind.name} labels; formats for {kind.name}: {formats_for(kind.name)}")
+        raise ValueError(f"format {name!r} does not carry {kind.name} labels; formats for {kind.name}: {formats_for(kind.name, reading=reading)}")
+    if (found.read if reading else found.write) is None:
+        raise ValueError(
+            f"format {name!r} can only be {'written' if reading else 'read'}; "
+            f"formats that {'read' if reading else 'write'} {kind.name}: {formats_for(kind.name, reading=reading)}"
+        )
     return found
 
 
@@ -115,7 +113,7 @@ def export(
     with replaced(out, folder=chosen.folder) as work, tqdm(
         items(project, options), total=total, desc=f"exporting {format}", unit="task", **_bar(progress),
     ) as stream:
-        counts = chosen.write(iter(stream), work, context)
+        counts = chosen.write(iter(stream), work, context)  # type: ignore[misc]  # _format_for checked it
         if validate and chosen.validate is not None:
             chosen.validate(work, context, counts)
         if chosen.folder:
@@ -148,11 +146,9 @@ def read(
     from crowdnb import kinds
 
     chosen_kind = kinds.get(kind)
-    chosen = _format_for(format, chosen_kind)
-    if chosen.read is None:
-        raise ValueError(f"format {format!r} is written only; it cannot be read back")
+    chosen = _format_for(format, chosen_kind, reading=True)
     context = Context("", chosen_kind, config if config is not None else {}, Options(media_root=media_root))
-    for found in chosen.read(Path(path), context):
+    for found in chosen.read(Path(path), context):  # type: ignore[misc]  # _format_for checked it
         yield found.set_index("source")
 
 

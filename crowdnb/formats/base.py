@@ -162,7 +162,7 @@ class Format:
     name: str
     kinds: frozenset[str]
     description: str
-    write: Writer
+    write: Writer | None  # None: read only (e.g. a folder of images)
     read: Reader | None = None
     folder: bool = False  # written as a folder (e.g. YOLO's labels/ and data.yaml), not one file
     extra: str | None = None  # the crowdnb extra it needs, if any

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from crowdnb.errors import Problem, ValidationError
+from crowdnb.errors import Problem, ValidationError, require
 from crowdnb.formats.base import Answer, Context, Counts, Format, Item, frame
 from crowdnb.intake import to_json
 
@@ -124,6 +124,25 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         yield frame(rows, "text")
 
 
+def _validate(path: Path, context: Context, counts: Counts) -> None:
+    """The file as `datasets.load_dataset("json")` loads it (as fine-tuning tools do): one
+    dialog per label written, each a list of messages."""
+    import shutil
+    import tempfile
+
+    datasets = require("datasets", feature="validating chat JSON lines", extra="hf")
+    cache = tempfile.mkdtemp(prefix=".hf-cache.", dir=path.parent)
+    try:
+        loaded = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=cache)  # type: ignore[attr-defined]
+        found, columns = loaded.num_rows, loaded.column_names
+        del loaded  # its Arrow files in the cache are memory-mapped
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    if found != counts.labels or (found and "messages" not in columns):
+        raise ValueError(f"datasets read {found} dialogs with columns {columns} from {path.name}, but {counts.labels} were written")
+
+
 FORMAT = Format(
     "chat-jsonl", frozenset({"qa", "free-text"}), "chat JSON lines: system/user/assistant messages per dialog", _write, _read,
+    validate=_validate,
 )

@@ -359,4 +359,19 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
             yield frame(piece, media)
 
 
-FORMAT = Format("coco", KINDS, "COCO instances / person keypoints JSON", _write, _read)
+def _validate(path: Path, context: Context, counts: Counts) -> None:
+    """The file as pycocotools loads it: every image and annotation written, each indexed."""
+    import contextlib
+    import io
+
+    coco = require("pycocotools.coco", feature="validating COCO files", extra="formats")
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        loaded = coco.COCO(str(path))  # type: ignore[attr-defined]
+    if (len(loaded.imgs), len(loaded.anns)) != (counts.tasks, counts.objects):
+        raise ValueError(
+            f"pycocotools read {len(loaded.imgs)} images and {len(loaded.anns)} annotations from {path.name}, "
+            f"but {counts.tasks} and {counts.objects} were written"
+        )
+
+
+FORMAT = Format("coco", KINDS, "COCO instances / person keypoints JSON", _write, _read, validate=_validate)

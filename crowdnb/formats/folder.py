@@ -90,10 +90,6 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         yield frame(rows, "image")
 
 
-def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
-    raise ValueError("image-folder is read only: it imports tasks from a folder of images; export to another format")
-
-
-FORMAT = Format("image-folder", KINDS, "a folder of images, classes from their parent folders (read only)", _write, _read, folder=True)
+FORMAT = Format("image-folder", KINDS, "a folder of images, classes from their parent folders (read only)", None, _read, folder=True)
 
 __all__ = ["FORMAT", "image_folder"]

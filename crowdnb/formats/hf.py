@@ -291,9 +291,16 @@ def tasks_from_dataset(
     return pd.DataFrame({out: pd.Series([r[out] for r in records], dtype=object) for out in columns})
 
 
+def _validate(path: Path, context: Context, counts: Counts) -> None:
+    """The folder as `datasets.load_from_disk` loads it: one row per label written."""
+    found = _datasets().load_from_disk(str(path)).num_rows
+    if found != counts.labels:
+        raise ValueError(f"datasets read {found} rows from {path.name}, but {counts.labels} labels were written")
+
+
 FORMAT = Format(
     "hf-dataset", KINDS, "a Hugging Face dataset (save_to_disk): ClassLabel classes, Image or text, one row per label",
-    _write, _read, folder=True, extra="hf",
+    _write, _read, folder=True, extra="hf", validate=_validate,
 )
 
 __all__ = ["FORMAT", "tasks_from_dataset"]

@@ -362,6 +362,16 @@ def _read_docbin(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         yield frame(rows, "text")
 
 
+def _validate_docbin(path: Path, context: Context, counts: Counts) -> None:
+    """The file as spaCy loads it: one Doc per label written."""
+    _spacy()
+    from spacy.tokens import DocBin
+
+    found = len(DocBin().from_disk(path))
+    if found != counts.labels:
+        raise ValueError(f"spaCy read {found} docs from {path.name}, but {counts.labels} labels were written")
+
+
 FORMATS = {
     "conll": Format("conll", KINDS, "CoNLL 2003 style, a token and its IOB2 tag per line", _write_conll, _read_conll),
     "spacy-jsonl": Format(
@@ -369,6 +379,6 @@ FORMATS = {
     ),
     "docbin": Format(
         "docbin", KINDS, "spaCy DocBin (.spacy): doc.ents, or doc.spans['sc'] when spans overlap", _write_docbin, _read_docbin,
-        extra="spacy",
+        extra="spacy", validate=_validate_docbin,
     ),
 }

@@ -211,7 +211,7 @@ def select_text(page, root, part: str) -> None:
     )
     drag(page, (rect["left"] + 1, rect["y"]), (rect["right"] - 1, rect["y"]))
     # As a person does, wait until the selection shows before pressing its class key.
-    root.locator(".cnb-spantext .cnb-pending").first.wait_for(state="visible", timeout=10_000)
+    root.locator(".cnb-spantext .cnb-pending").first.wait_for(state="visible", timeout=30_000)
 
 
 def test_text_kinds(open_family, console) -> None:

@@ -78,6 +78,8 @@ def test_two_thousand_images_after_a_dry_run(sqlite_store, tmp_path: Path) -> No
 
 def test_image_folder_is_read_only(sqlite_store, tmp_path: Path) -> None:
     project = crowdnb.Project.create("ro", "image-class", store=sqlite_store, classes=["cat"])
-    with pytest.raises(ValueError, match="image-folder is read only"):
+    assert "image-folder" in formats.formats_for("image-class", reading=True)
+    assert "image-folder" not in formats.formats_for("image-class")
+    with pytest.raises(ValueError, match="format 'image-folder' can only be read; formats that write image-class: \\[.*'csv'"):
         project.export(tmp_path / "out", "image-folder")
     assert not [p.name for p in tmp_path.iterdir() if "out" in p.name]  # neither the folder nor a half-written one
