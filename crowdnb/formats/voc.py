@@ -1,0 +1,195 @@
+"""Pascal VOC: boxes, one XML annotation per image.
+
+The folder holds ``Annotations/<stem>.xml`` per labeled image (``folder``, ``filename``,
+``path``, ``source``, ``size`` width/height/depth, ``segmented``, and per box an ``object``
+with ``name``, ``pose`` Unspecified, ``truncated`` 0, ``difficult`` 0 and ``bndbox``),
+``ImageSets/Main/default.txt`` listing the stems, and with ``media="copy"`` the images under
+``JPEGImages/``. Stems are the images' own unless an earlier image had the same one (`Stems`).
+A task without labels has no file and is not listed; one labeled empty has no ``object``.
+
+Coordinates follow the VOC devkit: 1-based pixel indices, inclusive at both ends. crowdnb's
+pixel coordinates are continuous from the image's top-left corner, so a box ``x, y, w, h``
+covers pixels ``x`` to ``x + w`` (0-based, end excluded), that is ``xmin = x + 1``,
+``xmax = x + w``, and back ``x = xmin - 1``, ``w = xmax - xmin + 1`` (as supervision reads and
+writes them). Values are written to a thousandth of a pixel, whole ones as integers, so a round
+trip gives the same boxes within 0.0005 px.
+
+Written by hand with `xml.etree.ElementTree` (it escapes text). Files are read with it too:
+defusedxml is not a dependency, and ElementTree needs none of its guards here: it never fetches
+external entities or DTDs, and the expat it is built on (2.5.0 with this Python, see
+`pyexpat.EXPAT_VERSION`; 2.4.1 and newer) limits entity expansion, so a billion laughs fails.
+Expat before 2.6.0 is still slow on huge tokens, and VOC files never declare a DTD, so a file
+with one is refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from PIL import Image
+
+from crowdnb.errors import Problem, ValidationError
+from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame, media_name
+from crowdnb.formats.imagefiles import Left, Stems, one_answer
+
+BATCH = 5_000
+IMAGES, ANNOTATIONS, LIST = "JPEGImages", "Annotations", "ImageSets/Main/default.txt"
+
+
+def _px(value: float) -> str:
+    """A coordinate to a thousandth of a pixel, a whole one as an integer."""
+    return f"{round(value, 3):.3f}".rstrip("0").rstrip(".")
+
+
+def _image(payload: dict[str, Any], out: Path, context: Context) -> tuple[str, str, str]:
+    """The image as the annotation records it: folder, file name and path (with
+    ``media="copy"``, its copy in ``JPEGImages``)."""
+    if context.options.media == "copy":
+        name = media_name(payload)
+        target = out / IMAGES / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(payload["image"], target)
+        return IMAGES, name, f"{IMAGES}/{name}"
+    ref = str(context.media_ref(payload))
+    return Path(payload["image"]).parent.name, Path(ref).name, ref
+
+
+def _text(parent: ET.Element, tag: str, text: object) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    child.text = str(text)
+    return child
+
+
+def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tuple[str, str, str], context: Context) -> ET.Element:
+    folder, filename, path = image
+    root = ET.Element("annotation")
+    _text(root, "folder", folder)
+    _text(root, "filename", filename)
+    _text(root, "path", path)
+    _text(ET.SubElement(root, "source"), "database", context.project)
+    size = ET.SubElement(root, "size")
+    with Image.open(payload["image"]) as opened:
+        depth = len(opened.getbands())
+    for tag, value in (("width", payload["width"]), ("height", payload["height"]), ("depth", depth)):
+        _text(size, tag, value)
+    _text(root, "segmented", 0)
+    for box in label:
+        item = ET.SubElement(root, "object")
+        for tag, value in (("name", box["label"]), ("pose", "Unspecified"), ("truncated", 0), ("difficult", 0)):
+            _text(item, tag, value)
+        bndbox = ET.SubElement(item, "bndbox")
+        corners = (("xmin", box["x"] + 1), ("ymin", box["y"] + 1), ("xmax", box["x"] + box["w"]), ("ymax", box["y"] + box["h"]))
+        for tag, value in corners:
+            _text(bndbox, tag, _px(value))
+    ET.indent(root)
+    return root
+
+
+def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
+    counts, stems = Counts(), Stems()
+    left = Left(counts)
+    (out / ANNOTATIONS).mkdir(parents=True)
+    (out / LIST).parent.mkdir(parents=True)
+    written: dict[str, str] = {}  # image path -> the task written with it
+    with (out / LIST).open("w", encoding="utf-8") as listing:
+        for item in items:
+            counts.tasks += 1
+            answer = one_answer(item, "Pascal VOC")
+            if answer is None:
+                left.unlabeled += 1
+            elif "image" not in item.payload:
+                left.no_file(item, "Pascal VOC")
+            elif item.payload["image"] in written:
+                left.same_image(item, written[item.payload["image"]])
+            else:
+                written[item.payload["image"]] = item.id
+                image = _image(item.payload, out, context)
+                stem = stems.of(image[2])
+                ET.ElementTree(_annotation(answer.label, item.payload, image, context)).write(
+                    out / ANNOTATIONS / f"{stem}.xml", encoding="utf-8", xml_declaration=True,
+                )
+                listing.write(stem + "\n")
+                counts.labels += 1
+                counts.objects += len(answer.label)
+                counts.files += 2 if context.options.media == "copy" else 1
+    left.close()
+    counts.files += 1
+    return counts
+
+
+def _parsed(data: bytes) -> tuple[ET.Element, dict[ET.Element, int]]:
+    """An annotation's tree and the line each ``object`` starts on (fed a line at a time);
+    a ValueError for a document type declaration, an ``ET.ParseError`` for bad XML."""
+    if b"<!DOCTYPE" in data:
+        raise ValueError("declares a DTD, which VOC files never do; refused unparsed")
+    parser = ET.XMLPullParser(events=("start",))
+    started: list[tuple[ET.Element, int]] = []
+    for n, line in enumerate(data.splitlines(keepends=True), 1):
+        parser.feed(line)
+        started.extend((element, n) for _, element in parser.read_events())
+    parser.close()
+    if not started:
+        raise ValueError("no XML element")
+    return started[0][0], {element: n for element, n in started if element.tag == "object"}
+
+
+def _box(element: ET.Element, classes: set[str]) -> dict[str, Any]:
+    """An ``object`` as a box; a ValueError says what is missing or wrong."""
+    name = (element.findtext("name") or "").strip()
+    if not name:
+        raise ValueError("object without a name")
+    if classes and name not in classes:
+        raise ValueError(f"class {name!r} is not one of the project's classes {sorted(classes)}")
+    corners = {}
+    for tag in ("xmin", "ymin", "xmax", "ymax"):
+        text = element.findtext(f"bndbox/{tag}")
+        if text is None:
+            raise ValueError(f"object {name!r} has no bndbox/{tag}")
+        corners[tag] = float(text)
+    x, y = max(corners["xmin"] - 1, 0.0), max(corners["ymin"] - 1, 0.0)  # 0-based files give xmin 0
+    return {"label": name, "x": round(x, 3), "y": round(y, 3), "w": round(corners["xmax"] - x, 3), "h": round(corners["ymax"] - y, 3)}
+
+
+def _stems(path: Path) -> list[str]:
+    """The annotations to read: those `LIST` names, in its order, else every one, sorted."""
+    if (path / LIST).is_file():
+        return [line.strip() for line in (path / LIST).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted(p.stem for p in (path / ANNOTATIONS).glob("*.xml"))
+
+
+def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
+    classes = set(classes_of(context.config))
+    problems: list[Problem] = []
+    rows: list[dict[str, Any]] = []
+    for stem in _stems(path):
+        source = f"{ANNOTATIONS}/{stem}.xml"
+        try:
+            root, lines = _parsed((path / source).read_bytes())
+        except (ValueError, ET.ParseError) as exc:
+            problems.append(Problem(source, "label", f"not a VOC annotation: {exc}"))
+            continue
+        label = []
+        for element in root.findall("object"):
+            try:
+                label.append(_box(element, classes))
+            except ValueError as exc:
+                problems.append(Problem(f"{source}:{lines[element]}", "label", str(exc)))
+        filename = (root.findtext("filename") or "").strip()
+        local = path / IMAGES / filename
+        image = str(local) if filename and local.is_file() else context.resolve((root.findtext("path") or filename).strip(), path)
+        rows.append({"image": image, "id": None, "label": label, "source": source})
+        if len(rows) >= BATCH:
+            yield frame(rows, "image")
+            rows = []
+    if problems:
+        raise ValidationError(problems)
+    if rows:
+        yield frame(rows, "image")
+
+
+FORMAT = Format("voc", frozenset({"bbox"}), "Pascal VOC: Annotations/<image>.xml per image", _write, _read, folder=True)
