@@ -1,0 +1,116 @@
+"""Pascal VOC folders: read by supervision as written, and back into a project."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import supervision as sv
+from conftest import image_project, label
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crowdnb
+from crowdnb import formats
+from crowdnb.errors import ValidationError
+
+W, H = 64, 48
+CLASSES = ["cat", "dog & <friends>", "고양이"]
+BOXES = {
+    "img0": [{"label": "dog & <friends>", "x": 1.5, "y": 2.0, "w": 10.0, "h": 5.25}, {"label": "고양이", "x": 0.0, "y": 0.0, "w": 64.0, "h": 48.0}],
+    "img1": [],
+}
+
+
+def _known(project: crowdnb.Project) -> dict[str, Any]:
+    """The project's known answers by image file name."""
+    tasks = project.tasks()
+    return {Path(p["image"]).name: a for p, a in zip(tasks["payload"], tasks["known_answer"], strict=True)}
+
+
+def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: Path) -> None:
+    project = image_project(store, tmp_path / "img", "bbox", classes=CLASSES)
+    label(project, "ana", BOXES)
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    assert (done.counts.tasks, done.counts.labels, done.counts.objects) == (3, 2, 2)
+    stems = (done.path / "ImageSets" / "Main" / "default.txt").read_text().split()
+    assert [s.split("_", 1)[1] for s in stems] == ["img000", "img001"]
+    root = ET.parse(done.path / "Annotations" / f"{stems[0]}.xml").getroot()
+    assert (root.findtext("filename"), root.findtext("size/width"), root.findtext("size/height"), root.findtext("size/depth")) == (f"{stems[0]}.jpeg", "64", "48", "3")
+    assert [[o.findtext(f"bndbox/{c}") for c in ("xmin", "ymin", "xmax", "ymax")] for o in root.findall("object")] == [["2.5", "3", "11.5", "7.25"], ["1", "1", "64", "48"]]
+    dataset = sv.DetectionDataset.from_pascal_voc(str(done.path / "JPEGImages"), str(done.path / "Annotations"))
+    loaded = {Path(path).name.split("_", 1)[1]: found for path, _, found in dataset}
+    for name, task in (("img000.jpeg", "img0"), ("img001.jpeg", "img1")):
+        boxes = BOXES[task]
+        assert [dataset.classes[c] for c in loaded[name].class_id] == [b["label"] for b in boxes]
+        wanted = np.array([[b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]] for b in boxes]).reshape(-1, 4)
+        assert np.allclose(loaded[name].xyxy, wanted, atol=1e-3)
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=CLASSES)
+    assert copy.import_tasks(done.path, "voc", as_="answer").added == 2
+    assert {name.split("_", 1)[1]: answer for name, answer in _known(copy).items()} == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
+
+
+@st.composite
+def _boxes(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Boxes inside a W x H image, to a hundredth of a pixel."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        x0, x1 = sorted(draw(st.lists(st.integers(0, 100 * W), min_size=2, max_size=2, unique=True)))
+        y0, y1 = sorted(draw(st.lists(st.integers(0, 100 * H), min_size=2, max_size=2, unique=True)))
+        out.append({"label": draw(st.sampled_from(CLASSES)), "x": x0 / 100, "y": y0 / 100, "w": (x1 - x0) / 100, "h": (y1 - y0) / 100})
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(labels=st.lists(_boxes(), min_size=1, max_size=3))
+def test_any_boxes_round_trip_by_path(sqlite_store, tmp_path: Path, labels: list[list[dict[str, Any]]]) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=len(labels), classes=CLASSES)
+    label(project, "ana", {f"img{i}": boxes for i, boxes in enumerate(labels)})
+    done = project.export(tmp_path / f"voc-{uuid.uuid4().hex[:6]}", "voc")
+    assert not (done.path / "JPEGImages").exists()
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=CLASSES)
+    copy.import_tasks(done.path, "voc", as_="answer")
+    known = _known(copy)  # the images where they were: <path> is the original's
+    for i, boxes in enumerate(labels):
+        found = known[f"img{i:03d}.jpeg"]
+        assert [b["label"] for b in found] == [b["label"] for b in boxes]
+        assert np.allclose([[b[k] for k in "xywh"] for b in found], [[b[k] for k in "xywh"] for b in boxes], atol=5e-4)
+
+
+def test_unknown_classes_name_the_file_and_line(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", classes=CLASSES)
+    label(project, "ana", {"img0": BOXES["img0"], "img1": []})
+    done = project.export(tmp_path / "voc", "voc")
+    other = crowdnb.Project.create("cats", "bbox", store=sqlite_store, classes=["cat", "고양이"])
+    with pytest.raises(ValidationError) as caught:
+        other.import_tasks(done.path, "voc", as_="answer")
+    [problem] = caught.value.problems
+    assert (problem.row, problem.field) == ("Annotations/img000.xml:15", "label")
+    lines = (done.path / "Annotations" / "img000.xml").read_text().splitlines()
+    assert lines[14].strip() == "<object>" and lines[15].strip() == "<name>dog &amp; &lt;friends&gt;</name>"
+    assert "class 'dog & <friends>' is not one of the project's classes" in problem.message
+    assert len(other.tasks()) == 0
+
+
+def test_a_document_type_declaration_is_refused(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=CLASSES)
+    label(project, "ana", {"img0": []})
+    done = project.export(tmp_path / "voc", "voc")
+    laughs = '<!ENTITY a "lol">' + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    (done.path / "Annotations" / "img000.xml").write_text(f'<?xml version="1.0"?><!DOCTYPE annotation [{laughs}]><annotation>&i;</annotation>')
+    with pytest.raises(ValidationError, match="Annotations/img000.xml.*declares a DTD"):
+        list(formats.read(done.path, "voc", kind="bbox", config=project.config))
+
+
+def test_several_workers_need_a_choice(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, overlap=2, classes=CLASSES)
+    label(project, "ana", {"img0": []})
+    label(project, "ben", {"img0": BOXES["img0"]})
+    with pytest.raises(ValueError, match="aggregated=True"):
+        project.export(tmp_path / "voc", "voc")
+    done = project.export(tmp_path / "voc", "voc", workers=["ben"])
+    assert done.counts.objects == 2
