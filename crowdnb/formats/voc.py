@@ -14,16 +14,19 @@ covers pixels ``x`` to ``x + w`` (0-based, end excluded), that is ``xmin = x + 1
 writes them). Values are written to a thousandth of a pixel, whole ones as integers, so a round
 trip gives the same boxes within 0.0005 px.
 
-Written by hand with `xml.etree.ElementTree` (it escapes text). Files are read with it too:
-defusedxml is not a dependency, and ElementTree needs none of its guards here: it never fetches
-external entities or DTDs, and the expat it is built on (2.5.0 with this Python, see
-`pyexpat.EXPAT_VERSION`; 2.4.1 and newer) limits entity expansion, so a billion laughs fails.
-Expat before 2.6.0 is still slow on huge tokens, and VOC files never declare a DTD, so a file
-with one is refused before it is parsed.
+Written by hand with `xml.etree.ElementTree` (it escapes text), one file as each image comes:
+supervision's writer wants every image's detections in memory at once. Read with expat building
+an ElementTree (`ET.TreeBuilder`, as `ET.parse` does, plus each ``object``'s line for errors);
+defusedxml is not a crowdnb dependency and its guards are not needed: expat here does not fetch
+external entities or DTDs, a document type declaration is refused as it starts (VOC files never
+have one, and entities need one), expat 2.4.1 and newer (2.5.0 with this Python, see
+`pyexpat.EXPAT_VERSION`) caps entity amplification anyway, and a file is parsed in one call, so
+expat's slowness before 2.6.0 on a huge token fed in many pieces does not arise.
 """
 
 from __future__ import annotations
 
+import pyexpat
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -123,19 +126,25 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
 
 
 def _parsed(data: bytes) -> tuple[ET.Element, dict[ET.Element, int]]:
-    """An annotation's tree and the line each ``object`` starts on (fed a line at a time);
-    a ValueError for a document type declaration, an ``ET.ParseError`` for bad XML."""
-    if b"<!DOCTYPE" in data:
-        raise ValueError("declares a DTD, which VOC files never do; refused unparsed")
-    parser = ET.XMLPullParser(events=("start",))
-    started: list[tuple[ET.Element, int]] = []
-    for n, line in enumerate(data.splitlines(keepends=True), 1):
-        parser.feed(line)
-        started.extend((element, n) for _, element in parser.read_events())
-    parser.close()
-    if not started:
-        raise ValueError("no XML element")
-    return started[0][0], {element: n for element, n in started if element.tag == "object"}
+    """An annotation's tree and the line each ``object`` starts on; a ValueError for a
+    document type declaration, an `ExpatError` for bad XML."""
+    builder = ET.TreeBuilder()
+    parser = pyexpat.ParserCreate()
+    parser.buffer_text = True
+    lines: dict[ET.Element, int] = {}
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        element = builder.start(tag, attributes)
+        if tag == "object":
+            lines[element] = parser.CurrentLineNumber
+
+    def refuse(*_: object) -> None:
+        raise ValueError("declares a DTD, which VOC files never do; refused")
+
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, builder.end, builder.data
+    parser.StartDoctypeDeclHandler = refuse
+    parser.Parse(data, True)
+    return builder.close(), lines
 
 
 def _box(element: ET.Element, classes: set[str]) -> dict[str, Any]:
@@ -170,7 +179,7 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         source = f"{ANNOTATIONS}/{stem}.xml"
         try:
             root, lines = _parsed((path / source).read_bytes())
-        except (ValueError, ET.ParseError) as exc:
+        except (ValueError, pyexpat.ExpatError) as exc:
             problems.append(Problem(source, "label", f"not a VOC annotation: {exc}"))
             continue
         label = []

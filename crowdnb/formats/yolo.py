@@ -19,9 +19,9 @@ earlier one had it (`Stems`).
 A task without labels has no file and is not listed; one labeled empty has an empty file. Raw
 exports with labels by several workers on an image stop with a ValueError (`one_answer`).
 
-Written by hand, not with a converter library: the format is a few lines of text per image,
-written as each image comes (a million boxes in well under a minute), and readers differ
-enough (supervision, Ultralytics) that the layout above is chosen to suit both.
+Written by hand: supervision's writer wants every image's detections in memory at once and
+Ultralytics converts only from COCO JSON, while the format is a few lines of text per image,
+written here as each image comes (a million boxes hold one image's labels in memory at a time).
 """
 
 from __future__ import annotations
@@ -157,6 +157,8 @@ def _images(data: dict[str, Any], root: Path, context: Context) -> Iterator[tupl
             where = root / entry
             if where.is_dir():
                 found = [(p.relative_to(root).as_posix(), p) for p in sorted(where.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+            elif not where.is_file():
+                raise ValidationError([Problem("data.yaml", split, f"no image folder or list at {str(where)!r}")])
             else:
                 refs = [line.strip() for line in where.read_text(encoding="utf-8").splitlines() if line.strip()]
                 found = [(ref, Path(context.resolve(ref, where.parent))) for ref in refs]
@@ -184,7 +186,7 @@ class _Shapes:
     def __init__(self, context: Context, names: dict[int, str], kpt_shape: tuple[int, int] | None) -> None:
         self.kind, self.names, self.kpt_shape = context.kind.name, names, kpt_shape
         self.classes = set(classes_of(context.config))
-        self.points = list(context.config.get("points") or range(kpt_shape[0] if kpt_shape else 0))
+        self.points = list(context.config.get("points") or [str(i) for i in range(kpt_shape[0] if kpt_shape else 0)])
 
     def line(self, values: list[str], size: tuple[int, int]) -> Any:
         """One line: a box or polygon, or for pose the whole point set."""

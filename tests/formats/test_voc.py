@@ -96,14 +96,19 @@ def test_unknown_classes_name_the_file_and_line(sqlite_store, tmp_path: Path) ->
     assert len(other.tasks()) == 0
 
 
-def test_a_document_type_declaration_is_refused(sqlite_store, tmp_path: Path) -> None:
-    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=CLASSES)
-    label(project, "ana", {"img0": []})
+def test_a_document_type_declaration_and_bad_xml_are_refused(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=2, classes=CLASSES)
+    label(project, "ana", {"img0": [], "img1": []})
     done = project.export(tmp_path / "voc", "voc")
     laughs = '<!ENTITY a "lol">' + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
-    (done.path / "Annotations" / "img000.xml").write_text(f'<?xml version="1.0"?><!DOCTYPE annotation [{laughs}]><annotation>&i;</annotation>')
-    with pytest.raises(ValidationError, match="Annotations/img000.xml.*declares a DTD"):
+    (done.path / "Annotations" / "img000.xml").write_text(f'<?xml version="1.0"?>\n<!DOCTYPE annotation [{laughs}]><annotation>&i;</annotation>')
+    (done.path / "Annotations" / "img001.xml").write_text("<annotation>\n<object>\n</annotation>")
+    with pytest.raises(ValidationError) as caught:
         list(formats.read(done.path, "voc", kind="bbox", config=project.config))
+    assert [(p.row, p.message) for p in caught.value.problems] == [
+        ("Annotations/img000.xml", "not a VOC annotation: declares a DTD, which VOC files never do; refused"),
+        ("Annotations/img001.xml", "not a VOC annotation: mismatched tag: line 3, column 2"),
+    ]
 
 
 def test_several_workers_need_a_choice(sqlite_store, tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
         classes, xyxy = loaded[name]
         assert classes == [b["label"] for b in BOXES[task]]
         assert np.allclose(xyxy, _xyxy(BOXES[task]), atol=1e-3 * W)
-    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=["cat", "dog"])
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=["dog", "cat"])  # matched by name
     assert copy.import_tasks(done.path, "yolo", as_="answer").added == 2
     known = {name.split("_", 1)[1]: answer for name, answer in _known(copy).items()}
     assert known == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
