@@ -6,15 +6,17 @@ normalized to the image size (0-1, 6 decimals): detection ``cls cx cy w h``; seg
 encloses the visible points; one object per image, class 0 named after the project, no line
 when no point is visible). ``data.yaml`` gives ``train`` and ``val`` (both the one split
 exported), ``nc`` and ``names`` ({id: name} in the project's class order) and, for pose,
-``kpt_shape: [K, 3]`` and ``flip_idx`` when every left/right point name has its mirror. It has
+``kpt_shape: [K, 3]`` and, when points pair up by name (``left`` <-> ``right``), ``flip_idx``. It has
 no ``path``: Ultralytics then takes the dataset root to be the file's folder, so the export can
-move (a relative ``path`` would be read against the working directory).
+move (a relative ``path`` is read against the working directory or Ultralytics' datasets
+folder, an absolute one ties the export to where it was written). Read back, a ``path`` is taken
+relative to the file's folder.
 
 With ``media="copy"`` images go to ``images/`` and ``train`` is ``images``: Ultralytics finds a
 label by putting ``labels`` for ``images`` in the image's path, so this layout trains as is.
 With ``media="path"``, ``train`` is ``train.txt``, the images' paths (absolute, or relative to
-`media_root`); labels are then found by stem (as supervision does), an image's own unless an
-earlier one had it (`Stems`).
+`media_root`); labels are then found by stem, an image's own unless an earlier one had it
+(`Stems`): supervision reads that, Ultralytics (labels beside the images) needs the copy.
 
 A task without labels has no file and is not listed; one labeled empty has an empty file. Raw
 exports with labels by several workers on an image stop with a ValueError (`one_answer`).
@@ -52,24 +54,28 @@ def _n(value: float) -> str:
     return f"{value:.6f}"
 
 
+def _box(x0: float, y0: float, x1: float, y1: float, width: float, height: float) -> str:
+    """A box as YOLO writes it: its centre and size, normalized."""
+    return f"{_n((x0 + x1) / 2 / width)} {_n((y0 + y1) / 2 / height)} {_n((x1 - x0) / width)} {_n((y1 - y0) / height)}"
+
+
 def _lines(label: list[dict[str, Any]], payload: dict[str, Any], kind: str, ids: dict[str, int]) -> list[str]:
     """An image's label as the lines of its label file."""
     width, height = float(payload["width"]), float(payload["height"])
     if kind == "bbox":
-        return [
-            f"{ids[b['label']]} {_n((b['x'] + b['w'] / 2) / width)} {_n((b['y'] + b['h'] / 2) / height)} "
-            f"{_n(b['w'] / width)} {_n(b['h'] / height)}"
-            for b in label
-        ]
+        return [f"{ids[b['label']]} {_box(b['x'], b['y'], b['x'] + b['w'], b['y'] + b['h'], width, height)}" for b in label]
     if kind == "polygon":
         return [f"{ids[p['label']]} " + " ".join(f"{_n(x / width)} {_n(y / height)}" for x, y in p["points"]) for p in label]
-    placed = [(p["x"], p["y"]) for p in label if p["visible"]]
+    placed = [p for p in label if p["visible"]]
     if not placed:
         return []
-    xs, ys = [x for x, _ in placed], [y for _, y in placed]
-    box = f"{_n((min(xs) + max(xs)) / 2 / width)} {_n((min(ys) + max(ys)) / 2 / height)} {_n((max(xs) - min(xs)) / width)} {_n((max(ys) - min(ys)) / height)}"
-    points = " ".join(f"{_n(p['x'] / width)} {_n(p['y'] / height)} {VISIBLE}" if p["visible"] else f"{_n(0)} {_n(0)} {HIDDEN}" for p in label)
-    return [f"0 {box} {points}"]
+    xs, ys = [p["x"] for p in placed], [p["y"] for p in placed]
+    points = (f"{_n(p['x'] / width)} {_n(p['y'] / height)} {VISIBLE}" if p["visible"] else f"{_n(0)} {_n(0)} {HIDDEN}" for p in label)
+    return [f"0 {_box(min(xs), min(ys), max(xs), max(ys), width, height)} {' '.join(points)}"]
+
+
+def _hidden(name: str) -> dict[str, Any]:
+    return {"name": name, "x": None, "y": None, "visible": False}
 
 
 def flip_idx(points: list[str]) -> list[int] | None:
@@ -211,7 +217,7 @@ class _Shapes:
             return found
         if len(found) > 1:
             raise ValueError(f"keypoints: one object per image, found {len(found)}")
-        return found[0] if found else [{"name": name, "x": None, "y": None, "visible": False} for name in self.points]
+        return found[0] if found else [_hidden(name) for name in self.points]
 
     def _name(self, value: str) -> str:
         number = float(value)
@@ -231,7 +237,7 @@ class _Shapes:
         for name, i in zip(self.points, range(4, 4 + k * d, d), strict=True):
             x, y = numbers[i], numbers[i + 1]
             shown = numbers[i + 2] > 0 if d == 3 else (x, y) != (0, 0)
-            out.append({"name": name, "x": _px(x, size[0]), "y": _px(y, size[1]), "visible": True} if shown else {"name": name, "x": None, "y": None, "visible": False})
+            out.append({"name": name, "x": _px(x, size[0]), "y": _px(y, size[1]), "visible": True} if shown else _hidden(name))
         return out
 
 

@@ -14,6 +14,7 @@ import pytest
 import supervision as sv
 import yaml
 from conftest import image_project, label
+from samples import write_images
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,3 +209,17 @@ def test_unknown_classes_name_the_file_and_line(sqlite_store, tmp_path: Path) ->
     assert "class 'dog' is not one of the project's classes ['cat', 'owl']" in caught.value.problems[0].message
     assert "class id 7 is not one of data.yaml's names" in caught.value.problems[1].message
     assert len(other.tasks()) == 0
+
+
+def test_an_ultralytics_dataset_reads_split_by_split(tmp_path: Path) -> None:
+    root = tmp_path / "coco8"
+    for split in ("train", "val"):
+        (root / "labels" / split).mkdir(parents=True)
+        write_images(root / "images" / split, 1, size=(W, H))
+    (root / "labels" / "train" / "img000.txt").write_text("1 0.5 0.5 0.25 0.5\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: [cat, dog]\n")
+    read = [(r["image"], r["label"], r.name) for piece in formats.read(root, "yolo", kind="bbox") for _, r in piece.iterrows()]
+    assert read == [
+        (str(root / "images" / "train" / "img000.jpeg"), [{"label": "dog", "x": 24.0, "y": 12.0, "w": 16.0, "h": 24.0}], "labels/train/img000.txt"),
+        (str(root / "images" / "val" / "img000.jpeg"), [], "labels/val/img000.txt"),  # no label file: background
+    ]
