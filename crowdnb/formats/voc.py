@@ -1,11 +1,14 @@
 """Pascal VOC: boxes, one XML annotation per image.
 
-The folder holds ``Annotations/<stem>.xml`` per labeled image (``folder``, ``filename``,
+The folder holds ``Annotations/<stem>.xml`` per labeled task (``folder``, ``filename``,
 ``path``, ``source``, ``size`` width/height/depth, ``segmented``, and per box an ``object``
 with ``name``, ``pose`` Unspecified, ``truncated`` 0, ``difficult`` 0 and ``bndbox``),
-``ImageSets/Main/default.txt`` listing the stems, and with ``media="copy"`` the images under
-``JPEGImages/``. Stems are the images' own unless an earlier image had the same one (`Stems`).
-A task without labels has no file and is not listed; one labeled empty has no ``object``.
+``ImageSets/Main/default.txt`` listing the stems, and with ``media="copy"`` each task's image
+as ``JPEGImages/<stem>.<ext>``. Stems are the images' own unless an earlier task had the same
+one (`Stems`: tasks may share an image). A task without labels has no file and is not listed;
+one labeled empty has no ``object``. Read back, a task's id is its annotation's stem, its image
+``JPEGImages/<filename>`` when there, else ``path`` (relative: under `media_root`, else the
+folder's); the annotations are those the list names, else every one.
 
 Coordinates follow the VOC devkit: 1-based pixel indices, inclusive at both ends. crowdnb's
 pixel coordinates are continuous from the image's top-left corner, so a box ``x, y, w, h``
@@ -27,7 +30,6 @@ expat's slowness before 2.6.0 on a huge token fed in many pieces does not arise.
 from __future__ import annotations
 
 import pyexpat
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +39,8 @@ import pandas as pd
 from PIL import Image
 
 from crowdnb.errors import Problem, ValidationError
-from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame, media_name
-from crowdnb.formats.imagefiles import Left, Stems, one_answer
+from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame
+from crowdnb.formats.imagefiles import Left, Stems, copied, one_answer
 
 BATCH = 5_000
 IMAGES, ANNOTATIONS, LIST = "JPEGImages", "Annotations", "ImageSets/Main/default.txt"
@@ -49,17 +51,15 @@ def _px(value: float) -> str:
     return f"{round(value, 3):.3f}".rstrip("0").rstrip(".")
 
 
-def _image(payload: dict[str, Any], out: Path, context: Context) -> tuple[str, str, str]:
-    """The image as the annotation records it: folder, file name and path (with
-    ``media="copy"``, its copy in ``JPEGImages``)."""
+def _image(payload: dict[str, Any], out: Path, context: Context, stems: Stems) -> tuple[str, tuple[str, str, str]]:
+    """The annotation's stem and the image as it records it: folder, file name and path (with
+    ``media="copy"``, the task's copy in ``JPEGImages``, named as the annotation)."""
     if context.options.media == "copy":
-        name = media_name(payload)
-        target = out / IMAGES / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(payload["image"], target)
-        return IMAGES, name, f"{IMAGES}/{name}"
+        stem = stems.of(payload["image"])
+        name = copied(payload, out / IMAGES, stem)
+        return stem, (IMAGES, name, f"{IMAGES}/{name}")
     ref = str(context.media_ref(payload))
-    return Path(payload["image"]).parent.name, Path(ref).name, ref
+    return stems.of(ref), (Path(payload["image"]).parent.name, Path(ref).name, ref)
 
 
 def _text(parent: ET.Element, tag: str, text: object) -> ET.Element:
@@ -98,7 +98,6 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     left = Left(counts)
     (out / ANNOTATIONS).mkdir(parents=True)
     (out / LIST).parent.mkdir(parents=True)
-    written: dict[str, str] = {}  # image path -> the task written with it
     with (out / LIST).open("w", encoding="utf-8") as listing:
         for item in items:
             counts.tasks += 1
@@ -107,12 +106,8 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                 left.unlabeled += 1
             elif "image" not in item.payload:
                 left.no_file(item, "Pascal VOC")
-            elif item.payload["image"] in written:
-                left.same_image(item, written[item.payload["image"]])
             else:
-                written[item.payload["image"]] = item.id
-                image = _image(item.payload, out, context)
-                stem = stems.of(image[2])
+                stem, image = _image(item.payload, out, context, stems)
                 ET.ElementTree(_annotation(answer.label, item.payload, image, context)).write(
                     out / ANNOTATIONS / f"{stem}.xml", encoding="utf-8", xml_declaration=True,
                 )
@@ -191,7 +186,7 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         filename = (root.findtext("filename") or "").strip()
         local = path / IMAGES / filename
         image = str(local) if filename and local.is_file() else context.resolve((root.findtext("path") or filename).strip(), path)
-        rows.append({"image": image, "id": None, "label": label, "source": source})
+        rows.append({"image": image, "id": stem, "label": label, "source": source})
         if len(rows) >= BATCH:
             yield frame(rows, "image")
             rows = []

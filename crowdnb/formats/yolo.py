@@ -1,6 +1,6 @@
-"""YOLO (Ultralytics) datasets: boxes, polygons and keypoints, one label file per image.
+"""YOLO (Ultralytics) datasets: boxes, polygons and keypoints, one label file per labeled image.
 
-The folder holds ``labels/<stem>.txt`` per labeled image, one object a line, coordinates
+The folder holds ``labels/<stem>.txt`` per labeled task, one object a line, coordinates
 normalized to the image size (0-1, 6 decimals): detection ``cls cx cy w h``; segmentation
 ``cls x1 y1 x2 y2 ...``; pose ``cls cx cy w h px1 py1 v1 ...`` (v 2 visible, 0 not; the box
 encloses the visible points; one object per image, class 0 named after the project, no line
@@ -12,14 +12,17 @@ move (a relative ``path`` is read against the working directory or Ultralytics' 
 folder, an absolute one ties the export to where it was written). Read back, a ``path`` is taken
 relative to the file's folder.
 
-With ``media="copy"`` images go to ``images/`` and ``train`` is ``images``: Ultralytics finds a
-label by putting ``labels`` for ``images`` in the image's path, so this layout trains as is.
-With ``media="path"``, ``train`` is ``train.txt``, the images' paths (absolute, or relative to
-`media_root`); labels are then found by stem, an image's own unless an earlier one had it
-(`Stems`): supervision reads that, Ultralytics (labels beside the images) needs the copy.
+With ``media="copy"`` each task's image is copied as ``images/<stem>.<ext>`` and ``train`` is
+``images``: Ultralytics finds a label by putting ``labels`` for ``images`` in the image's path,
+so this layout trains as is. With ``media="path"``, ``train`` is ``train.txt``, each task's
+image path (absolute, or relative to `media_root`; tasks may share an image); Ultralytics,
+looking for labels beside the images, needs the copy. Stems are the images' own unless an
+earlier task had the same one (`Stems`), and a reader replaying ``train.txt`` finds each file.
 
 A task without labels has no file and is not listed; one labeled empty has an empty file. Raw
-exports with labels by several workers on an image stop with a ValueError (`one_answer`).
+exports with labels by several workers on an image stop with a ValueError (`one_answer`). Read
+back, a task's id is its label file's path under ``labels/`` without ``.txt`` (``img3``,
+``train/img3``); an image without a label file has no objects.
 
 Written by hand: supervision's writer wants every image's detections in memory at once and
 Ultralytics converts only from COCO JSON, while the format is a few lines of text per image,
@@ -38,7 +41,7 @@ import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError
 from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame
-from crowdnb.formats.imagefiles import IMAGE_SUFFIXES, Left, Stems, one_answer
+from crowdnb.formats.imagefiles import IMAGE_SUFFIXES, Left, Stems, copied, one_answer
 
 BATCH = 5_000
 SPLITS = ("train", "val", "test")
@@ -115,7 +118,6 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     left = Left(counts)
     labels = out / "labels"
     labels.mkdir(parents=True)
-    written: dict[str, str] = {}  # image path -> the task written with it
     listed = "images" if copy else "train.txt"
     with ExitStack() as stack:
         listing = None if copy else stack.enter_context((out / listed).open("w", encoding="utf-8"))
@@ -126,15 +128,15 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                 left.unlabeled += 1
             elif "image" not in item.payload:
                 left.no_file(item, "YOLO")
-            elif item.payload["image"] in written:
-                left.same_image(item, written[item.payload["image"]])
             else:
-                written[item.payload["image"]] = item.id
-                ref = str(context.media_ref(item.payload, out))
-                lines = _lines(answer.label, item.payload, kind, ids)
-                (labels / f"{stems.of(ref)}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-                if listing is not None:
+                ref = item.payload["image"] if copy else str(context.media_ref(item.payload))
+                stem = stems.of(ref)
+                if listing is None:
+                    copied(item.payload, out / "images", stem)
+                else:
                     listing.write(ref + "\n")
+                lines = _lines(answer.label, item.payload, kind, ids)
+                (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
                 counts.labels += 1
                 counts.objects += len(lines)
                 counts.files += 2 if copy else 1
@@ -154,24 +156,24 @@ def _names(data: dict[str, Any]) -> dict[int, str]:
 
 
 def _images(data: dict[str, Any], root: Path, context: Context) -> Iterator[tuple[str, Path]]:
-    """The dataset's images, each once, as (reference, path): from the splits' folders (all
-    their images, sorted) or path lists (relative paths under `media_root`, else beside it)."""
+    """The dataset's images as (reference, path): the splits' folders (all their images,
+    sorted) or path lists (relative paths under `media_root`, else beside it), each folder or
+    list once (``val`` is often ``train``); a list may name an image more than once."""
     seen: set[Path] = set()
     for split in SPLITS:
         entries = data.get(split) or []
         for entry in [entries] if isinstance(entries, str) else entries:
             where = root / entry
+            if where in seen:
+                continue
+            seen.add(where)
             if where.is_dir():
-                found = [(p.relative_to(root).as_posix(), p) for p in sorted(where.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
-            elif not where.is_file():
-                raise ValidationError([Problem("data.yaml", split, f"no image folder or list at {str(where)!r}")])
+                yield from ((p.relative_to(root).as_posix(), p) for p in sorted(where.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES)
+            elif where.is_file():
+                refs = (line.strip() for line in where.read_text(encoding="utf-8").splitlines())
+                yield from ((ref, Path(context.resolve(ref, where.parent))) for ref in refs if ref)
             else:
-                refs = [line.strip() for line in where.read_text(encoding="utf-8").splitlines() if line.strip()]
-                found = [(ref, Path(context.resolve(ref, where.parent))) for ref in refs]
-            for ref, path in found:
-                if path not in seen:
-                    seen.add(path)
-                    yield ref, path
+                raise ValidationError([Problem("data.yaml", split, f"no image folder or list at {str(where)!r}")])
 
 
 def _label_file(image: Path, ref: str, root: Path, stems: Stems) -> Path:
@@ -296,7 +298,8 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
                 label = shapes.label(found)
             except ValueError as exc:
                 problems.append(Problem(source, "label", str(exc)))
-        rows.append({"image": str(image), "id": None, "label": label, "source": source})
+        task = source.removeprefix("labels/").removesuffix(".txt")
+        rows.append({"image": str(image), "id": task, "label": label, "source": source})
         if len(rows) >= BATCH:
             yield frame(rows, "image")
             rows = []

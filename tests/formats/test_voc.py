@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import supervision as sv
 from conftest import image_project, label
@@ -38,12 +39,12 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
     done = project.export(tmp_path / "voc", "voc", media="copy")
     assert (done.counts.tasks, done.counts.labels, done.counts.objects) == (3, 2, 2)
     stems = (done.path / "ImageSets" / "Main" / "default.txt").read_text().split()
-    assert [s.split("_", 1)[1] for s in stems] == ["img000", "img001"]
+    assert stems == ["img000", "img001"]
     root = ET.parse(done.path / "Annotations" / f"{stems[0]}.xml").getroot()
     assert (root.findtext("filename"), root.findtext("size/width"), root.findtext("size/height"), root.findtext("size/depth")) == (f"{stems[0]}.jpeg", "64", "48", "3")
     assert [[o.findtext(f"bndbox/{c}") for c in ("xmin", "ymin", "xmax", "ymax")] for o in root.findall("object")] == [["2.5", "3", "11.5", "7.25"], ["1", "1", "64", "48"]]
     dataset = sv.DetectionDataset.from_pascal_voc(str(done.path / "JPEGImages"), str(done.path / "Annotations"))
-    loaded = {Path(path).name.split("_", 1)[1]: found for path, _, found in dataset}
+    loaded = {Path(path).name: found for path, _, found in dataset}
     for name, task in (("img000.jpeg", "img0"), ("img001.jpeg", "img1")):
         boxes = BOXES[task]
         assert [dataset.classes[c] for c in loaded[name].class_id] == [b["label"] for b in boxes]
@@ -51,7 +52,7 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
         assert np.allclose(loaded[name].xyxy, wanted, atol=1e-3)
     copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=CLASSES)
     assert copy.import_tasks(done.path, "voc", as_="answer").added == 2
-    assert {name.split("_", 1)[1]: answer for name, answer in _known(copy).items()} == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
+    assert _known(copy) == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
 
 
 @st.composite
@@ -119,3 +120,14 @@ def test_several_workers_need_a_choice(sqlite_store, tmp_path: Path) -> None:
         project.export(tmp_path / "voc", "voc")
     done = project.export(tmp_path / "voc", "voc", workers=["ben"])
     assert done.counts.objects == 2
+
+
+def test_tasks_on_one_image_each_have_their_annotation(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=CLASSES)
+    project.add_tasks(pd.DataFrame({"id": ["again"], "image": [str(tmp_path / "img" / "img000.jpeg")]}))
+    label(project, "ana", {"img0": BOXES["img0"][:1], "again": BOXES["img0"][1:]})
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    assert (done.path / "ImageSets" / "Main" / "default.txt").read_text() == "img000\nimg000_1\n"
+    assert sorted(p.name for p in (done.path / "JPEGImages").iterdir()) == ["img000.jpeg", "img000_1.jpeg"]
+    read = [(r["id"], Path(r["image"]).name, r["label"]) for piece in formats.read(done.path, "voc", kind="bbox", config=project.config) for r in piece.to_dict("records")]
+    assert read == [("img000", "img000.jpeg", BOXES["img0"][:1]), ("img000_1", "img000_1.jpeg", BOXES["img0"][1:])]

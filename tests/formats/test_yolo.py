@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import crowdnb
 from crowdnb import formats
 from crowdnb.errors import ValidationError
+from crowdnb.formats.imagefiles import Stems
 from crowdnb.formats.yolo import flip_idx
 
 W, H = 64, 48
@@ -32,9 +33,9 @@ POLYGONS = {"img0": [{"label": "cat", "points": [[2.0, 3.0], [40.0, 5.5], [30.0,
 
 
 def _supervision(out: Path, **options: Any) -> dict[str, tuple[list[str], np.ndarray]]:
-    """The export as supervision loads it: image name (without crowdnb's hash) -> (classes, xyxy)."""
+    """The export as supervision loads it: image name -> (classes, xyxy)."""
     dataset = sv.DetectionDataset.from_yolo(str(out / "images"), str(out / "labels"), str(out / "data.yaml"), **options)
-    return {Path(path).name.split("_", 1)[1]: ([dataset.classes[c] for c in found.class_id], found.xyxy) for path, _, found in dataset}
+    return {Path(path).name: ([dataset.classes[c] for c in found.class_id], found.xyxy) for path, _, found in dataset}
 
 
 def _xyxy(boxes: list[dict[str, Any]]) -> np.ndarray:
@@ -63,7 +64,7 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
     assert done.counts.skipped == ["1 task(s) without labels: no file, not listed"]
     data = yaml.safe_load((done.path / "data.yaml").read_text())
     assert data == {"train": "images", "val": "images", "nc": 2, "names": {0: "cat", 1: "dog"}}
-    assert sorted(p.name.split("_", 1)[1] for p in (done.path / "labels").iterdir()) == ["img000.txt", "img001.txt"]
+    assert sorted(p.name for p in (done.path / "labels").iterdir()) == ["img000.txt", "img001.txt"]
     loaded = _supervision(done.path)
     assert loaded.keys() == {"img000.jpeg", "img001.jpeg"}
     for name, task in (("img000.jpeg", "img0"), ("img001.jpeg", "img1")):
@@ -72,7 +73,7 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
         assert np.allclose(xyxy, _xyxy(BOXES[task]), atol=1e-3 * W)
     copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=["dog", "cat"])  # matched by name
     assert copy.import_tasks(done.path, "yolo", as_="answer").added == 2
-    known = {name.split("_", 1)[1]: answer for name, answer in _known(copy).items()}
+    known = _known(copy)
     assert known == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
 
 
@@ -115,11 +116,11 @@ def test_polygons_load_as_masks_and_round_trip(sqlite_store, tmp_path: Path) -> 
         assert classes == [POLYGONS[task][0]["label"]]
         assert np.allclose(xyxy, [[*points.min(axis=0), *points.max(axis=0)]], atol=1)
     dataset = sv.DetectionDataset.from_yolo(str(done.path / "images"), str(done.path / "labels"), str(done.path / "data.yaml"), force_masks=True)
-    masks = {Path(path).name.split("_", 1)[1]: found.mask for path, _, found in dataset}
+    masks = {Path(path).name: found.mask for path, _, found in dataset}
     assert masks["img002.jpeg"].shape == (1, H, W) and abs(int(masks["img002.jpeg"].sum()) - 100) <= 21  # the 10 x 10 square
     copy = crowdnb.Project.create("copy", "polygon", store=sqlite_store, classes=["cat", "dog"])
     copy.import_tasks(done.path, "yolo", as_="answer")
-    known = {name.split("_", 1)[1]: answer for name, answer in _known(copy).items()}
+    known = _known(copy)
     assert known.keys() == {"img000.jpeg", "img002.jpeg"}
     _same_shapes(known["img000.jpeg"], POLYGONS["img0"])
     _same_shapes(known["img002.jpeg"], POLYGONS["img2"])
@@ -151,7 +152,7 @@ def test_pose_files_parse_back_to_the_same_keypoints(sqlite_store, tmp_path: Pat
     assert next((done.path / "labels").glob("*img001.txt")).read_text() == ""  # no point visible: no object
     boxes = _supervision(done.path)  # supervision reads a pose row as its box (kpt_shape)
     assert np.allclose(boxes["img000.jpeg"][1], [[min(xs), min(ys), max(xs), max(ys)]], atol=1e-3 * W)
-    read = {Path(r["image"]).name.split("_", 1)[1]: r["label"] for piece in formats.read(done.path, "yolo", kind="keypoints", config=project.config) for r in piece.to_dict("records")}
+    read = {Path(r["image"]).name: r["label"] for piece in formats.read(done.path, "yolo", kind="keypoints", config=project.config) for r in piece.to_dict("records")}
     assert read == {"img000.jpeg": pose, "img001.jpeg": _pose(points, set(points))}
 
 
@@ -218,8 +219,31 @@ def test_an_ultralytics_dataset_reads_split_by_split(tmp_path: Path) -> None:
         write_images(root / "images" / split, 1, size=(W, H))
     (root / "labels" / "train" / "img000.txt").write_text("1 0.5 0.5 0.25 0.5\n")
     (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: [cat, dog]\n")
-    read = [(r["image"], r["label"], r.name) for piece in formats.read(root, "yolo", kind="bbox") for _, r in piece.iterrows()]
+    read = [(r.name, r["id"], r["image"], r["label"]) for piece in formats.read(root, "yolo", kind="bbox") for _, r in piece.iterrows()]
     assert read == [
-        (str(root / "images" / "train" / "img000.jpeg"), [{"label": "dog", "x": 24.0, "y": 12.0, "w": 16.0, "h": 24.0}], "labels/train/img000.txt"),
-        (str(root / "images" / "val" / "img000.jpeg"), [], "labels/val/img000.txt"),  # no label file: background
+        ("labels/train/img000.txt", "train/img000", str(root / "images" / "train" / "img000.jpeg"), [{"label": "dog", "x": 24.0, "y": 12.0, "w": 16.0, "h": 24.0}]),
+        ("labels/val/img000.txt", "val/img000", str(root / "images" / "val" / "img000.jpeg"), []),  # no label file: background
     ]
+
+
+def test_tasks_on_one_image_each_have_their_file_and_come_back(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=["cat", "dog"])
+    project.add_tasks(pd.DataFrame({"id": ["again"], "image": [str(tmp_path / "img" / "img000.jpeg")]}))
+    label(project, "ana", {"img0": BOXES["img0"][:1], "again": BOXES["img0"][1:]})
+    done = project.export(tmp_path / "by-path", "yolo")
+    assert (done.path / "train.txt").read_text().splitlines() == [str(tmp_path / "img" / "img000.jpeg")] * 2
+    assert sorted(p.name for p in (done.path / "labels").iterdir()) == ["img000.txt", "img000_1.txt"]
+    copy = crowdnb.Project.create("copy", "bbox", store=sqlite_store, classes=["cat", "dog"])
+    assert copy.import_tasks(done.path, "yolo", as_="answer").added == 2
+    tasks = copy.tasks()
+    assert dict(zip(tasks["id"], tasks["known_answer"], strict=True)) == {"img000": BOXES["img0"][:1], "img000_1": BOXES["img0"][1:]}
+    copied = project.export(tmp_path / "copied", "yolo", media="copy")
+    loaded = _supervision(copied.path)
+    assert {name: classes for name, (classes, _) in loaded.items()} == {"img000.jpeg": ["dog"], "img000_1.jpeg": ["cat"]}
+
+
+def test_stems_are_unique_and_replayable() -> None:
+    refs = ["a/x.jpg", "b/x.jpg", "a/x.jpg", "a/x.png", "a/x.jpg", "b/x_1.jpg"]
+    hashed = {ref: hashlib.sha1(ref.encode()).hexdigest()[:8] for ref in refs}
+    stems = Stems()
+    assert [stems.of(ref) for ref in refs] == ["x", f"{hashed['b/x.jpg']}_x", "x_1", f"{hashed['a/x.png']}_x", "x_2", f"{hashed['b/x_1.jpg']}_x_1"]
