@@ -14,8 +14,8 @@ Coordinates follow the VOC devkit: 1-based pixel indices, inclusive at both ends
 pixel coordinates are continuous from the image's top-left corner, so a box ``x, y, w, h``
 covers pixels ``x`` to ``x + w`` (0-based, end excluded), that is ``xmin = x + 1``,
 ``xmax = x + w``, and back ``x = xmin - 1``, ``w = xmax - xmin + 1`` (as supervision reads and
-writes them). Values are written to a thousandth of a pixel, whole ones as integers, so a round
-trip gives the same boxes within 0.0005 px.
+writes them). Values are written to 1/100 pixel, as labels are kept, whole ones as integers
+(the devkit's), so a round trip gives the same boxes.
 
 Written by hand with `xml.etree.ElementTree` (it escapes text), one file as each image comes:
 supervision's writer wants every image's detections in memory at once. Read with expat building
@@ -47,8 +47,8 @@ IMAGES, ANNOTATIONS, LIST = "JPEGImages", "Annotations", "ImageSets/Main/default
 
 
 def _px(value: float) -> str:
-    """A coordinate to a thousandth of a pixel, a whole one as an integer."""
-    return f"{round(value, 3):.3f}".rstrip("0").rstrip(".")
+    """A coordinate to 1/100 pixel, a whole one as an integer."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _image(payload: dict[str, Any], out: Path, context: Context, stems: Stems) -> tuple[str, tuple[str, str, str]]:
@@ -156,7 +156,7 @@ def _box(element: ET.Element, classes: set[str]) -> dict[str, Any]:
             raise ValueError(f"object {name!r} has no bndbox/{tag}")
         corners[tag] = float(text)
     x, y = max(corners["xmin"] - 1, 0.0), max(corners["ymin"] - 1, 0.0)  # 0-based files give xmin 0
-    return {"label": name, "x": round(x, 3), "y": round(y, 3), "w": round(corners["xmax"] - x, 3), "h": round(corners["ymax"] - y, 3)}
+    return {"label": name, "x": round(x, 2), "y": round(y, 2), "w": round(corners["xmax"] - x, 2), "h": round(corners["ymax"] - y, 2)}
 
 
 def _stems(path: Path) -> list[str]:

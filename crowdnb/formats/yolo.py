@@ -1,7 +1,8 @@
 """YOLO (Ultralytics) datasets: boxes, polygons and keypoints, one label file per labeled image.
 
 The folder holds ``labels/<stem>.txt`` per labeled task, one object a line, coordinates
-normalized to the image size (0-1, 6 decimals): detection ``cls cx cy w h``; segmentation
+normalized to the image size (0-1, 6 decimals; read back to 1/100 pixel as labels are kept,
+so boxes on images up to 6,000 pixels wide come back exactly): detection ``cls cx cy w h``; segmentation
 ``cls x1 y1 x2 y2 ...``; pose ``cls cx cy w h px1 py1 v1 ...`` (v 2 visible, 0 not; the box
 encloses the visible points; one object per image, class 0 named after the project, no line
 when no point is visible). ``data.yaml`` gives ``train`` and ``val`` (both the one split
@@ -31,10 +32,9 @@ written here as each image comes (a million boxes hold one image's labels in mem
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -176,16 +176,16 @@ def _images(data: dict[str, Any], root: Path, context: Context) -> Iterator[tupl
                 raise ValidationError([Problem("data.yaml", split, f"no image folder or list at {str(where)!r}")])
 
 
-def _label_file(image: Path, ref: str, root: Path, stems: Stems) -> Path:
-    """Where an image's labels are: Ultralytics' ``images`` -> ``labels`` in its path inside
-    the dataset, else ``labels/<stem>.txt`` as the writer named it."""
+def _label_file(image: Path, ref: str, root: Path, stems: Stems) -> str:
+    """Where an image's labels are, under `root`: Ultralytics' ``images`` -> ``labels`` in its
+    path inside the dataset, else ``labels/<stem>.txt`` as the writer named it."""
     if image.is_relative_to(root):
         parts = list(image.relative_to(root).parts)
         if "images" in parts[:-1]:
             at = len(parts) - 2 - parts[-2::-1].index("images")
             parts[at] = "labels"
-            return root.joinpath(*parts).with_suffix(".txt")
-    return root / "labels" / f"{stems.of(ref)}.txt"
+            return PurePosixPath(*parts).with_suffix(".txt").as_posix()
+    return f"labels/{stems.of(ref)}.txt"
 
 
 class _Shapes:
@@ -208,7 +208,7 @@ class _Shapes:
                 raise ValueError(f"expected 'class cx cy w h', got {len(values)} values")
             cx, cy, w, h = numbers
             x0, y0 = _px(cx - w / 2, width), _px(cy - h / 2, height)
-            return {"label": name, "x": x0, "y": y0, "w": round(_px(cx + w / 2, width) - x0, 3), "h": round(_px(cy + h / 2, height) - y0, 3)}
+            return {"label": name, "x": x0, "y": y0, "w": round(_px(cx + w / 2, width) - x0, 2), "h": round(_px(cy + h / 2, height) - y0, 2)}
         if len(numbers) < 6 or len(numbers) % 2:
             raise ValueError(f"expected 'class x1 y1 x2 y2 x3 y3 ...' (3 points or more), got {len(values)} values")
         return {"label": name, "points": [[_px(x, width), _px(y, height)] for x, y in zip(numbers[::2], numbers[1::2], strict=True)]}
@@ -244,10 +244,9 @@ class _Shapes:
 
 
 def _px(value: float, size: int) -> float:
-    """A normalized coordinate in pixels, within the image, to a thousandth of a pixel."""
-    if not math.isfinite(value):
-        raise ValueError(f"coordinate {value} is not a number")
-    return round(min(max(value * size, 0.0), float(size)), 3)
+    """A normalized coordinate in pixels, within the image, to 1/100 pixel as labels are kept
+    (NaN stays NaN, for the label's check to refuse)."""
+    return round(min(max(value * size, 0.0), size), 2)
 
 
 def _kpt_shape(data: dict[str, Any], context: Context) -> tuple[int, int] | None:
@@ -273,16 +272,21 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     stems = Stems()
     problems: list[Problem] = []
     rows: list[dict[str, Any]] = []
+    sizes: dict[Path, tuple[int, int]] = {}  # tasks may share an image
     for ref, image in _images(data, root, context):
-        labels = _label_file(image, ref, root, stems)
-        source = labels.relative_to(root).as_posix()
+        source = _label_file(image, ref, root, stems)
+        size = sizes.get(image)
+        if size is None:
+            try:
+                with Image.open(image) as opened:
+                    size = sizes[image] = opened.size
+            except OSError as exc:
+                problems.append(Problem(source, "image", f"cannot read the image {str(image)!r}: {exc}"))
+                continue
         try:
-            with Image.open(image) as opened:
-                size = opened.size
-        except OSError as exc:
-            problems.append(Problem(source, "image", f"cannot read the image {str(image)!r}: {exc}"))
-            continue
-        text = labels.read_text(encoding="utf-8") if labels.exists() else ""
+            text = (root / source).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
         found: list[Any] = []
         bad = False
         for n, line in enumerate(text.splitlines(), 1):
