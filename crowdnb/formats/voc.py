@@ -68,7 +68,7 @@ def _text(parent: ET.Element, tag: str, text: object) -> ET.Element:
     return child
 
 
-def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tuple[str, str, str], context: Context) -> ET.Element:
+def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tuple[str, str, str], depth: int, context: Context) -> ET.Element:
     folder, filename, path = image
     root = ET.Element("annotation")
     _text(root, "folder", folder)
@@ -76,8 +76,6 @@ def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tup
     _text(root, "path", path)
     _text(ET.SubElement(root, "source"), "database", context.project)
     size = ET.SubElement(root, "size")
-    with Image.open(payload["image"]) as opened:
-        depth = len(opened.getbands())
     for tag, value in (("width", payload["width"]), ("height", payload["height"]), ("depth", depth)):
         _text(size, tag, value)
     _text(root, "segmented", 0)
@@ -93,11 +91,20 @@ def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tup
     return root
 
 
+def _depth(image: str, depths: dict[str, int]) -> int:
+    """The image's channels, read once per image (tasks may share one)."""
+    if image not in depths:
+        with Image.open(image) as opened:
+            depths[image] = len(opened.getbands())
+    return depths[image]
+
+
 def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     counts, stems = Counts(), Stems()
     left = Left(counts)
     (out / ANNOTATIONS).mkdir(parents=True)
     (out / LIST).parent.mkdir(parents=True)
+    depths: dict[str, int] = {}
     with (out / LIST).open("w", encoding="utf-8") as listing:
         for item in items:
             counts.tasks += 1
@@ -108,9 +115,8 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                 left.no_file(item, "Pascal VOC")
             else:
                 stem, image = _image(item.payload, out, context, stems)
-                ET.ElementTree(_annotation(answer.label, item.payload, image, context)).write(
-                    out / ANNOTATIONS / f"{stem}.xml", encoding="utf-8", xml_declaration=True,
-                )
+                tree = _annotation(answer.label, item.payload, image, _depth(item.payload["image"], depths), context)
+                ET.ElementTree(tree).write(out / ANNOTATIONS / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
                 listing.write(stem + "\n")
                 counts.labels += 1
                 counts.objects += len(answer.label)
