@@ -155,9 +155,11 @@ def _box(element: ET.Element, classes: set[str]) -> dict[str, Any]:
         raise ValueError("object without a name")
     if classes and name not in classes:
         raise ValueError(f"class {name!r} is not one of the project's classes {sorted(classes)}")
+    bndbox = element.find("bndbox")
+    given = {child.tag: child.text for child in bndbox} if bndbox is not None else {}
     corners = {}
     for tag in ("xmin", "ymin", "xmax", "ymax"):
-        text = element.findtext(f"bndbox/{tag}")
+        text = given.get(tag)
         if text is None:
             raise ValueError(f"object {name!r} has no bndbox/{tag}")
         corners[tag] = float(text)
