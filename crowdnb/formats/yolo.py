@@ -1,17 +1,17 @@
 """YOLO (Ultralytics) datasets: boxes, polygons and keypoints, one label file per labeled image.
 
 The folder holds ``labels/<stem>.txt`` per labeled task, one object a line, coordinates
-normalized to the image size (0-1, 6 decimals; read back to 1/100 pixel as labels are kept,
-so boxes on images up to 6,000 pixels wide come back exactly): detection ``cls cx cy w h``; segmentation
-``cls x1 y1 x2 y2 ...``; pose ``cls cx cy w h px1 py1 v1 ...`` (v 2 visible, 0 not; the box
-encloses the visible points; one object per image, class 0 named after the project, no line
-when no point is visible). ``data.yaml`` gives ``train`` and ``val`` (both the one split
-exported), ``nc`` and ``names`` ({id: name} in the project's class order) and, for pose,
-``kpt_shape: [K, 3]`` and, when points pair up by name (``left`` <-> ``right``), ``flip_idx``. It has
-no ``path``: Ultralytics then takes the dataset root to be the file's folder, so the export can
-move (a relative ``path`` is read against the working directory or Ultralytics' datasets
-folder, an absolute one ties the export to where it was written). Read back, a ``path`` is taken
-relative to the file's folder.
+normalized to the image size (0-1, 6 decimals; read back to 1/100 pixel, as labels are kept,
+so boxes on images up to 6,000 pixels wide come back exactly): detection ``cls cx cy w h``;
+segmentation ``cls x1 y1 x2 y2 ...``; pose ``cls cx cy w h px1 py1 v1 ...`` (v 2 visible, 0 not,
+and 1, occluded, read as visible; the box encloses the visible points; one object per image,
+class 0 named after the project, no line when no point is visible). ``data.yaml`` gives
+``train`` and ``val`` (both the one split exported), ``nc`` and ``names`` ({id: name} in the
+project's class order) and, for pose, ``kpt_shape: [K, 3]`` and, when points pair up by name
+(``left`` <-> ``right``), ``flip_idx``. It has no ``path``: Ultralytics then takes the dataset
+root to be the file's folder, so the export can move (a relative ``path`` is read against the
+working directory or Ultralytics' datasets folder, an absolute one ties the export to where it
+was written). Read back, a ``path`` is taken relative to the file's folder.
 
 With ``media="copy"`` each task's image is copied as ``images/<stem>.<ext>`` and ``train`` is
 ``images``: Ultralytics finds a label by putting ``labels`` for ``images`` in the image's path,
