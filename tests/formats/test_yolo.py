@@ -14,9 +14,9 @@ import pytest
 import supervision as sv
 import yaml
 from conftest import image_project, label
-from samples import write_images
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from samples import write_images
 
 import crowdnb
 from crowdnb import formats
@@ -65,8 +65,7 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
         assert np.allclose(xyxy, _xyxy(BOXES[task]), atol=1e-3 * W)
     copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=["dog", "cat"])  # matched by name
     assert copy.import_tasks(done.path, "yolo", as_="answer").added == 2
-    known = _known(copy)
-    assert known == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
+    assert _known(copy) == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
 
 
 @st.composite
@@ -97,7 +96,7 @@ def test_polygons_load_as_masks_and_round_trip(sqlite_store, tmp_path: Path) -> 
     project = image_project(sqlite_store, tmp_path / "img", "polygon", classes=["cat", "dog"])
     label(project, "ana", POLYGONS)
     done = project.export(tmp_path / "yolo", "yolo", media="copy")
-    line = next((done.path / "labels").glob("*img000.txt")).read_text()
+    line = (done.path / "labels" / "img000.txt").read_text()
     assert line == "0 0.031250 0.062500 0.625000 0.114583 0.468750 0.916667\n"
     loaded = _supervision(done.path, force_masks=True)
     for name, task in (("img000.jpeg", "img0"), ("img002.jpeg", "img2")):
@@ -129,14 +128,14 @@ def test_pose_files_parse_back_to_the_same_keypoints(sqlite_store, tmp_path: Pat
     data = yaml.safe_load((done.path / "data.yaml").read_text())
     assert data["names"] == {0: project.name} and data["kpt_shape"] == [17, 3]
     assert data["flip_idx"] == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]  # Ultralytics' coco8-pose
-    values = next((done.path / "labels").glob("*img000.txt")).read_text().split()
+    values = (done.path / "labels" / "img000.txt").read_text().split()
     assert len(values) == 5 + 17 * 3 and values[0] == "0"
     placed = [p for p in pose if p["visible"]]
     xs, ys = [p["x"] for p in placed], [p["y"] for p in placed]
     assert [float(v) for v in values[1:5]] == pytest.approx([(min(xs) + max(xs)) / 2 / W, (min(ys) + max(ys)) / 2 / H, (max(xs) - min(xs)) / W, (max(ys) - min(ys)) / H], abs=1e-6)
     for point, (x, y, v) in zip(pose, np.array(values[5:], dtype=float).reshape(17, 3), strict=True):
         assert (v, x, y) == ((2, pytest.approx(point["x"] / W, abs=1e-6), pytest.approx(point["y"] / H, abs=1e-6)) if point["visible"] else (0, 0, 0))
-    assert next((done.path / "labels").glob("*img001.txt")).read_text() == ""  # no point visible: no object
+    assert (done.path / "labels" / "img001.txt").read_text() == ""  # no point visible: no object
     boxes = _supervision(done.path)  # supervision reads a pose row as its box (kpt_shape)
     assert np.allclose(boxes["img000.jpeg"][1], [[min(xs), min(ys), max(xs), max(ys)]], atol=1e-3 * W)
     read = {Path(r["image"]).name: r["label"] for piece in formats.read(done.path, "yolo", kind="keypoints", config=project.config) for r in piece.to_dict("records")}
