@@ -1,0 +1,78 @@
+"""What the one-file-per-image formats (YOLO, Pascal VOC) share: the one answer an image's
+file holds, file stems unique within an export, and the tasks left out, and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path, PurePath
+from typing import Any
+
+from crowdnb.formats.base import Answer, Counts, Item
+
+IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"})
+
+
+def one_answer(item: Item, format: str) -> Answer | None:
+    """The answer an image's file holds: None for a task nobody labeled; a ValueError when a
+    raw export has labels by several workers (the file has no place for workers)."""
+    if len(item.answers) > 1:
+        workers = sorted(str(a.worker) for a in item.answers)
+        raise ValueError(
+            f"{format} holds one label per image, but task {item.id!r} has {len(item.answers)} ({workers}); "
+            "export aggregated=True or choose one worker with workers=[...]"
+        )
+    return item.answers[0] if item.answers else None
+
+
+class Stems:
+    """File stems unique within an export, one per task: an image's own stem; when an earlier
+    image had the same one, the stem prefixed by a short hash of its reference (as `media_name`
+    does); for another task on the same image, that stem numbered (``_1``, ``_2``...). Readers
+    replay the same references in the same order to find the files again."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._first: dict[str, str] = {}  # reference -> the stem its first task got
+        self._repeats: dict[str, int] = {}
+
+    def of(self, ref: str) -> str:
+        stem = self._first.get(ref)
+        if stem is None:
+            stem = PurePath(ref).stem
+            if stem in self._seen:
+                stem = f"{hashlib.sha1(ref.encode()).hexdigest()[:8]}_{stem}"
+            self._first[ref] = stem
+        base, n = stem, self._repeats.get(stem, 0)
+        while stem in self._seen:
+            n += 1
+            stem = f"{base}_{n}"
+        self._repeats[base] = n
+        self._seen.add(stem)
+        return stem
+
+
+def copied(payload: dict[str, Any], folder: Path, stem: str) -> str:
+    """A task's image copied into `folder` as `stem` (with its own suffix), its name there; each
+    task has its copy, so an image file and its label file stay one pair."""
+    name = stem + PurePath(payload["image"]).suffix
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(payload["image"], folder / name)
+    return name
+
+
+class Left:
+    """Tasks an export leaves out: those without a local image file, one by one, and those
+    nobody labeled, summed up."""
+
+    def __init__(self, counts: Counts) -> None:
+        self.counts = counts
+        self.unlabeled = 0
+
+    def no_file(self, item: Item, format: str) -> None:
+        self.counts.skipped.append(f"{item.id}: {format} needs image files; the image is a URL")
+
+    def close(self) -> None:
+        if self.unlabeled:
+            self.counts.skipped.append(f"{self.unlabeled} task(s) without labels: no file, not listed")

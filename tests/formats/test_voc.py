@@ -1,0 +1,129 @@
+"""Pascal VOC folders: read by supervision as written, and back into a project."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import supervision as sv
+from conftest import image_project, label
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crowdnb
+from crowdnb import formats
+from crowdnb.errors import ValidationError
+
+W, H = 64, 48
+CLASSES = ["cat", "dog & <friends>", "고양이"]
+BOXES = {
+    "img0": [{"label": "dog & <friends>", "x": 1.5, "y": 2.0, "w": 10.0, "h": 5.25}, {"label": "고양이", "x": 0.0, "y": 0.0, "w": 64.0, "h": 48.0}],
+    "img1": [],
+}
+
+
+def _known(project: crowdnb.Project) -> dict[str, Any]:
+    """The project's known answers by image file name."""
+    tasks = project.tasks()
+    return {Path(p["image"]).name: a for p, a in zip(tasks["payload"], tasks["known_answer"], strict=True)}
+
+
+def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: Path) -> None:
+    project = image_project(store, tmp_path / "img", "bbox", classes=CLASSES)
+    label(project, "ana", BOXES)
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    assert (done.counts.tasks, done.counts.labels, done.counts.objects) == (3, 2, 2)
+    stems = (done.path / "ImageSets" / "Main" / "default.txt").read_text().split()
+    assert stems == ["img000", "img001"]
+    root = ET.parse(done.path / "Annotations" / f"{stems[0]}.xml").getroot()
+    assert (root.findtext("filename"), root.findtext("size/width"), root.findtext("size/height"), root.findtext("size/depth")) == (f"{stems[0]}.jpeg", "64", "48", "3")
+    assert [[o.findtext(f"bndbox/{c}") for c in ("xmin", "ymin", "xmax", "ymax")] for o in root.findall("object")] == [["2.5", "3", "11.5", "7.25"], ["1", "1", "64", "48"]]
+    dataset = sv.DetectionDataset.from_pascal_voc(str(done.path / "JPEGImages"), str(done.path / "Annotations"))
+    loaded = {Path(path).name: found for path, _, found in dataset}
+    for name, task in (("img000.jpeg", "img0"), ("img001.jpeg", "img1")):
+        boxes = BOXES[task]
+        assert [dataset.classes[c] for c in loaded[name].class_id] == [b["label"] for b in boxes]
+        wanted = np.array([[b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]] for b in boxes]).reshape(-1, 4)
+        assert np.allclose(loaded[name].xyxy, wanted, atol=1e-3)
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=CLASSES)
+    assert copy.import_tasks(done.path, "voc", as_="answer").added == 2
+    assert _known(copy) == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
+
+
+@st.composite
+def _boxes(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Boxes inside a W x H image, to a hundredth of a pixel."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        x0, x1 = sorted(draw(st.lists(st.integers(0, 100 * W), min_size=2, max_size=2, unique=True)))
+        y0, y1 = sorted(draw(st.lists(st.integers(0, 100 * H), min_size=2, max_size=2, unique=True)))
+        out.append({"label": draw(st.sampled_from(CLASSES)), "x": x0 / 100, "y": y0 / 100, "w": (x1 - x0) / 100, "h": (y1 - y0) / 100})
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(labels=st.lists(_boxes(), min_size=1, max_size=3))
+def test_any_boxes_round_trip_by_path(sqlite_store, tmp_path: Path, labels: list[list[dict[str, Any]]]) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=len(labels), classes=CLASSES)
+    label(project, "ana", {f"img{i}": boxes for i, boxes in enumerate(labels)})
+    done = project.export(tmp_path / f"voc-{uuid.uuid4().hex[:6]}", "voc")
+    assert not (done.path / "JPEGImages").exists()
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=CLASSES)
+    copy.import_tasks(done.path, "voc", as_="answer")
+    assert _known(copy) == {f"img{i:03d}.jpeg": boxes for i, boxes in enumerate(labels)}  # exactly; <path> is the original
+
+
+def test_unknown_classes_name_the_file_and_line(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", classes=CLASSES)
+    label(project, "ana", {"img0": BOXES["img0"], "img1": []})
+    done = project.export(tmp_path / "voc", "voc")
+    other = crowdnb.Project.create("cats", "bbox", store=sqlite_store, classes=["cat", "고양이"])
+    with pytest.raises(ValidationError) as caught:
+        other.import_tasks(done.path, "voc", as_="answer")
+    [problem] = caught.value.problems
+    assert (problem.row, problem.field) == ("Annotations/img000.xml:15", "label")
+    lines = (done.path / "Annotations" / "img000.xml").read_text().splitlines()
+    assert lines[14].strip() == "<object>" and lines[15].strip() == "<name>dog &amp; &lt;friends&gt;</name>"
+    assert "class 'dog & <friends>' is not one of the project's classes" in problem.message
+    assert len(other.tasks()) == 0
+
+
+def test_a_document_type_declaration_and_bad_xml_are_refused(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=2, classes=CLASSES)
+    label(project, "ana", {"img0": [], "img1": []})
+    done = project.export(tmp_path / "voc", "voc")
+    laughs = '<!ENTITY a "lol">' + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    (done.path / "Annotations" / "img000.xml").write_text(f'<?xml version="1.0"?>\n<!DOCTYPE annotation [{laughs}]><annotation>&i;</annotation>')
+    (done.path / "Annotations" / "img001.xml").write_text("<annotation>\n<object>\n</annotation>")
+    with pytest.raises(ValidationError) as caught:
+        list(formats.read(done.path, "voc", kind="bbox", config=project.config))
+    assert [(p.row, p.message) for p in caught.value.problems] == [
+        ("Annotations/img000.xml", "not a VOC annotation: declares a DTD, which VOC files never do; refused"),
+        ("Annotations/img001.xml", "not a VOC annotation: mismatched tag: line 3, column 2"),
+    ]
+
+
+def test_several_workers_need_a_choice(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, overlap=2, classes=CLASSES)
+    label(project, "ana", {"img0": []})
+    label(project, "ben", {"img0": BOXES["img0"]})
+    with pytest.raises(ValueError, match="aggregated=True"):
+        project.export(tmp_path / "voc", "voc")
+    done = project.export(tmp_path / "voc", "voc", workers=["ben"])
+    assert done.counts.objects == 2
+
+
+def test_tasks_on_one_image_each_have_their_annotation(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=CLASSES)
+    project.add_tasks(pd.DataFrame({"id": ["again"], "image": [str(tmp_path / "img" / "img000.jpeg")]}))
+    label(project, "ana", {"img0": BOXES["img0"][:1], "again": BOXES["img0"][1:]})
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    assert (done.path / "ImageSets" / "Main" / "default.txt").read_text() == "img000\nimg000_1\n"
+    assert sorted(p.name for p in (done.path / "JPEGImages").iterdir()) == ["img000.jpeg", "img000_1.jpeg"]
+    read = [(r["id"], Path(r["image"]).name, r["label"]) for piece in formats.read(done.path, "voc", kind="bbox", config=project.config) for r in piece.to_dict("records")]
+    assert read == [("img000", "img000.jpeg", BOXES["img0"][:1]), ("img000_1", "img000_1.jpeg", BOXES["img0"][1:])]
