@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from crowdnb.errors import Problem, ValidationError
+from crowdnb.errors import Problem, ValidationError, require
 from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame
 from crowdnb.formats.imagefiles import IMAGE_SUFFIXES, Left, Stems, copied, one_answer
 
@@ -109,8 +109,12 @@ def _data_yaml(context: Context, listed: str) -> dict[str, Any]:
     return data
 
 
+def _yaml() -> Any:
+    return require("yaml", feature="the yolo format (data.yaml)", extra="formats")
+
+
 def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
-    import yaml
+    yaml = _yaml()
 
     kind, copy = context.kind.name, context.options.media == "copy"
     ids = {name: i for i, name in enumerate(_class_names(context))}
@@ -262,8 +266,9 @@ def _kpt_shape(data: dict[str, Any], context: Context) -> tuple[int, int] | None
 
 
 def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
-    import yaml
     from PIL import Image
+
+    yaml = _yaml()
 
     data_yaml = path / "data.yaml" if path.is_dir() else path
     data = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}

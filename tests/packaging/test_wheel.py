@@ -185,6 +185,41 @@ def test_aggregation_loads_no_store_client_or_notebook_dependency(installed: Ins
     assert done.stdout.strip() == "[]", done.stdout
 
 
+FORMATS_SMOKE = """
+import json, sys
+import pandas as pd
+import crowdnb
+from crowdnb import formats
+from PIL import Image
+folder = sys.argv[1]
+Image.new("RGB", (40, 30)).save(f"{folder}/a.png")
+project = crowdnb.Project.create("boxes", "bbox", store=f"{folder}/f.sqlite", classes=["car"])
+project.add_tasks(pd.DataFrame({"id": ["a"], "image": [f"{folder}/a.png"]}))
+report = {"writers": formats.formats_for("bbox"), "csv": project.export(f"{folder}/a.csv", "csv").counts.tasks,
+          "coco": project.export(f"{folder}/a.json", "coco").counts.tasks}
+for name, call in (("coco-read", lambda: list(formats.read(f"{folder}/a.json", "coco", kind="bbox"))),
+                   ("yolo", lambda: project.export(f"{folder}/y", "yolo")),
+                   ("hf", lambda: project.export(f"{folder}/h", "hf-dataset"))):
+    try:
+        call()
+        report[name] = "ran"
+    except crowdnb.MissingExtra as exc:
+        report[name] = str(exc)
+print(json.dumps(report))
+"""
+
+
+def test_formats_without_extras_write_tables_and_coco_and_name_the_extra_for_the_rest(installed: Installed, tmp_path: Path) -> None:
+    script = tmp_path / "formats.py"
+    script.write_text(FORMATS_SMOKE)
+    done = run([str(installed.base / "bin" / "python"), str(script), str(tmp_path)], cwd=tmp_path, env=clean_env(installed.base))
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"coco", "yolo", "voc", "csv", "parquet", "label-studio", "hf-dataset"} <= set(report["writers"])
+    assert (report["csv"], report["coco"]) == (1, 1)
+    assert 'needs ijson, which is not installed: pip install "crowdnb[formats]"' in report["coco-read"]
+    assert 'pip install "crowdnb[formats]"' in report["yolo"] and 'pip install "crowdnb[hf]"' in report["hf"]
+
+
 def test_serve_without_the_server_extra_names_the_install(installed: Installed, tmp_path: Path) -> None:
     done = run([str(installed.base / "bin" / "crowdnb"), "--store", str(tmp_path / "s.sqlite"), "serve", "--media", str(tmp_path),
                 "--port", str(free_port())], cwd=tmp_path, env=clean_env(installed.base), timeout=60, check=False)
