@@ -96,6 +96,8 @@ def export(project: Project, path: str | os.PathLike[str], format: str, *, optio
     from crowdnb.formats.source import items
 
     options = options or Options(**choices)
+    if hasattr(project.store, "download_export"):  # a crowd server (`HttpStore`) writes it, from its own store
+        return project.store.download_export(project.info.id, path, format, options)
     chosen = _format_for(format, project.kind)
     out = Path(path)
     context = Context(project.name, project.kind, project.config, options)
