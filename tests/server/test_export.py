@@ -171,6 +171,8 @@ def test_a_refused_export_over_http_store_raises_and_leaves_nothing(served: tupl
     assert list(tmp_path.iterdir()) == []
 
 
+# On SQLite each label is a durable commit of its own: 20,000 of them take minutes to store.
+@pytest.mark.parametrize("served", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_large_export_arrives_complete_and_nothing_stays_behind(served: tuple[Crowd, Path], tmp_path: Path) -> None:
     crowd, server_tmp = served
     n = 10_000
