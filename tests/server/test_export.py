@@ -8,7 +8,7 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,14 @@ from crowd import Crowd, make_project, running_crowd
 from samples import write_images
 
 import crowdnb
-from crowdnb.client.http import _unpacked
+from crowdnb.client.http import HttpStore, _unpacked
 from crowdnb.errors import Forbidden, LabelError
 from crowdnb.formats import Counts, Exported
 from crowdnb.server.routers.exports import SERVER_MEDIA, _zipped
 from crowdnb.store import SqlStore
 from crowdnb.store.types import Submission
+
+Opener = Callable[[str, str], crowdnb.Project]  # (who, project name) -> the project over the server, as them
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,8 +63,19 @@ def _street(crowd: Crowd, name: str) -> None:
     _label(crowd.store, name, "ben", {f"s{i}": "car" for i in range(4)})
 
 
-def _remote(crowd: Crowd, who: str, name: str) -> crowdnb.Project:
-    return crowdnb.Project.open(name, store=crowdnb.connect(crowd.server.url, crowd.tokens[who], outbox=crowd.media.parent / f"outbox-{uuid.uuid4().hex}.sqlite"))
+@pytest.fixture
+def remote(served: tuple[Crowd, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opener]:
+    """Opens a project over the server as one of the crowd (`HttpStore`), closing the stores after the test."""
+    crowd, _ = served
+    stores: list[HttpStore] = []
+
+    def open_as(who: str, name: str) -> crowdnb.Project:
+        stores.append(crowdnb.connect(crowd.server.url, crowd.tokens[who], outbox=tmp_path_factory.mktemp("outbox") / "outbox.sqlite"))
+        return crowdnb.Project.open(name, store=stores[-1])
+
+    yield open_as
+    for store in stores:
+        store.close()
 
 
 def _local(crowd: Crowd, name: str) -> crowdnb.Project:
@@ -85,16 +98,16 @@ def _leftovers(server_tmp: Path) -> list[str]:
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 @pytest.mark.parametrize("aggregated", [False, True], ids=["raw", "aggregated"])
-def test_an_export_over_the_server_is_the_local_one(served: tuple[Crowd, Path], tmp_path: Path, fmt: str, aggregated: bool) -> None:
+def test_an_export_over_the_server_is_the_local_one(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path, fmt: str, aggregated: bool) -> None:
     crowd, server_tmp = served
     name = f"same-{fmt}-{aggregated}"
     _street(crowd, name)
-    remote = _remote(crowd, "boss", name).export(tmp_path / "remote" / f"out.{fmt}", fmt, aggregated=aggregated)
+    over = remote("boss", name).export(tmp_path / "remote" / f"out.{fmt}", fmt, aggregated=aggregated)
     local = _local(crowd, name).export(tmp_path / "local" / f"out.{fmt}", fmt, aggregated=aggregated, media_root=str(crowd.media))
-    pd.testing.assert_frame_equal(_read(remote.path), _read(local.path))
-    assert len(_read(remote.path)) == (6 if aggregated else 10)
-    assert remote.counts == local.counts and _manifest(remote) == _manifest(local)
-    assert json.loads(remote.manifest.read_text())["options"]["media_root"] == SERVER_MEDIA
+    pd.testing.assert_frame_equal(_read(over.path), _read(local.path))
+    assert len(_read(over.path)) == (6 if aggregated else 10)
+    assert over.counts == local.counts and _manifest(over) == _manifest(local)
+    assert json.loads(over.manifest.read_text())["options"]["media_root"] == SERVER_MEDIA
     assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == [f"out.{fmt}", f"out.{fmt}.manifest.json"]
     assert _leftovers(server_tmp) == []
 
@@ -127,7 +140,7 @@ def test_image_paths_are_relative_to_the_media_folder(served: tuple[Crowd, Path]
     assert str(crowd.media) not in shown and str(tmp_path) not in shown
 
 
-def test_only_managers_export(served: tuple[Crowd, Path], tmp_path: Path) -> None:
+def test_only_managers_export(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
     crowd, server_tmp = served
     make_project(crowd, "closed")
     for who in ("ana", "ines", "eve"):
@@ -135,7 +148,7 @@ def test_only_managers_export(served: tuple[Crowd, Path], tmp_path: Path) -> Non
             answer = client.get("/projects/closed/export", params={"format": "csv"})
             assert answer.status_code == 403, (who, answer.text)
     with pytest.raises(Forbidden):
-        _remote(crowd, "ines", "closed").export(tmp_path / "out.csv", "csv")
+        remote("ines", "closed").export(tmp_path / "out.csv", "csv")
     assert not (tmp_path / "out.csv").exists()
     with crowd.client("boss") as boss:
         assert boss.get("/projects/nope/export", params={"format": "csv"}).status_code == 404
@@ -161,26 +174,26 @@ def test_bad_requests_say_why(served: tuple[Crowd, Path], query: dict[str, Any],
     assert _leftovers(server_tmp) == []
 
 
-def test_a_refused_export_over_http_store_raises_and_leaves_nothing(served: tuple[Crowd, Path], tmp_path: Path) -> None:
+def test_a_refused_export_over_http_store_raises_and_leaves_nothing(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
     crowd, _ = served
     make_project(crowd, "refused")
     with pytest.raises(LabelError, match="unknown format 'nope'"):
-        _remote(crowd, "boss", "refused").export(tmp_path / "out.csv", "nope")
+        remote("boss", "refused").export(tmp_path / "out.csv", "nope")
     with pytest.raises(ValueError, match="relative to the server's media folder"):
-        _remote(crowd, "boss", "refused").export(tmp_path / "out.csv", "csv", media_root="/srv")
+        remote("boss", "refused").export(tmp_path / "out.csv", "csv", media_root="/srv")
     assert list(tmp_path.iterdir()) == []
 
 
 # On SQLite each label is a durable commit of its own: 20,000 of them take minutes to store.
 @pytest.mark.parametrize("served", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
-def test_a_large_export_arrives_complete_and_nothing_stays_behind(served: tuple[Crowd, Path], tmp_path: Path) -> None:
+def test_a_large_export_arrives_complete_and_nothing_stays_behind(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
     crowd, server_tmp = served
     n = 10_000
     info = crowd.store.create_project("large", "text-class", {"classes": ["a", "b"]}, overlap=2)
     crowd.store.add_tasks(info.id, pd.DataFrame({"id": [f"t{i}" for i in range(n)], "text": [f"text {i} ✓" for i in range(n)]}))
     for worker in ("ana", "ben"):
         _label(crowd.store, "large", worker, {f"t{i}": "ab"[i % 2] for i in range(n)})
-    done = _remote(crowd, "boss", "large").export(tmp_path / "large.csv", "csv")
+    done = remote("boss", "large").export(tmp_path / "large.csv", "csv")
     local = _local(crowd, "large").export(tmp_path / "local.csv", "csv")
     assert done.counts.labels == 2 * n and done.path.read_bytes() == local.path.read_bytes()
     with crowd.client("boss") as boss, boss.stream("GET", "/projects/large/export", params={"format": "jsonl"}) as answer:
@@ -190,7 +203,7 @@ def test_a_large_export_arrives_complete_and_nothing_stays_behind(served: tuple[
         assert _leftovers(server_tmp) == []  # unlinked before the first byte was sent
 
 
-def test_a_manifest_too_big_for_a_header_comes_in_a_zip(served: tuple[Crowd, Path], tmp_path: Path) -> None:
+def test_a_manifest_too_big_for_a_header_comes_in_a_zip(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
     crowd, server_tmp = served
     classes = [f"class number {i:04d}" for i in range(300)]
     info = crowd.store.create_project("wide", "text-class", {"classes": classes})
@@ -200,7 +213,7 @@ def test_a_manifest_too_big_for_a_header_comes_in_a_zip(served: tuple[Crowd, Pat
         answer = boss.get("/projects/wide/export", params={"format": "csv"})
     assert answer.headers["content-type"] == "application/zip" and "x-crowdnb-manifest" not in answer.headers
     assert answer.headers["content-disposition"] == 'attachment; filename="wide.csv.zip"'
-    done = _remote(crowd, "boss", "wide").export(tmp_path / "wide.csv", "csv")
+    done = remote("boss", "wide").export(tmp_path / "wide.csv", "csv")
     local = _local(crowd, "wide").export(tmp_path / "local" / "wide.csv", "csv")
     assert done.path.read_bytes() == local.path.read_bytes() and _manifest(done) == _manifest(local)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["local", "wide.csv", "wide.csv.manifest.json"]
