@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 import zipfile
+from types import SimpleNamespace
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,14 @@ from typing import Any
 import pandas as pd
 import pytest
 from crowd import Crowd, make_project, running_crowd
+from fastapi import HTTPException
 from samples import write_images
 
 import crowdnb
 from crowdnb.client.http import HttpStore, _unpacked
-from crowdnb.errors import Forbidden, LabelError
-from crowdnb.formats import Counts, Exported
+from crowdnb.errors import Forbidden, LabelError, MissingExtra
+from crowdnb.formats import Counts, Exported, Options
+from crowdnb.server.routers import exports
 from crowdnb.server.routers.exports import SERVER_MEDIA, _zipped
 from crowdnb.store import SqlStore
 from crowdnb.store.types import Submission
@@ -233,3 +236,15 @@ def test_a_folder_export_travels_as_a_zip_and_replaces_the_folder(tmp_path: Path
     _unpacked(archive, target, folder=True)
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["data.yaml", "labels", "labels/a.txt", "manifest.json"]
     assert (target / "labels" / "a.txt").read_text() == "0 0.5 0.5 0.1 0.1\n"
+
+
+def test_a_format_the_server_lacks_is_refused_and_its_folder_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def missing(*_: object, **__: object) -> Exported:
+        raise MissingExtra("the hf-dataset format", "hf", "datasets")
+
+    monkeypatch.setattr(exports.formats, "export", missing)
+    monkeypatch.setattr(exports.tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(HTTPException) as refused:
+        exports._written(SimpleNamespace(name="p"), "hf-dataset", Options())  # type: ignore[arg-type]
+    assert refused.value.status_code == 422 and 'pip install "crowdnb[hf]"' in refused.value.detail
+    assert list(tmp_path.iterdir()) == []

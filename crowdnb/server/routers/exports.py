@@ -117,7 +117,7 @@ def _written(project: Project, format: str, options: Options) -> Download:
     try:
         try:
             done = formats.export(project, work / f"export.{suffix}", format, options=options)
-        except ModuleNotFoundError as exc:  # a format (or its extra) this server does not have
+        except ImportError as exc:  # a format this server does not have, or its extra (`MissingExtra`)
             raise HTTPException(422, f"format {format!r} is not available on this server: {exc}") from None
         folder = formats.get(format).folder
         manifest: str | None = base64.urlsafe_b64encode(_scrubbed(done.manifest)).decode()
