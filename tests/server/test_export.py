@@ -105,6 +105,7 @@ def test_an_export_over_the_server_is_the_local_one(served: tuple[Crowd, Path], 
     crowd, server_tmp = served
     name = f"same-{fmt}-{aggregated}"
     _street(crowd, name)
+    used = server_tmp.stat().st_mtime_ns
     over = remote("boss", name).export(tmp_path / "remote" / f"out.{fmt}", fmt, aggregated=aggregated)
     local = _local(crowd, name).export(tmp_path / "local" / f"out.{fmt}", fmt, aggregated=aggregated, media_root=str(crowd.media))
     pd.testing.assert_frame_equal(_read(over.path), _read(local.path))
@@ -112,7 +113,7 @@ def test_an_export_over_the_server_is_the_local_one(served: tuple[Crowd, Path], 
     assert over.counts == local.counts and _manifest(over) == _manifest(local)
     assert json.loads(over.manifest.read_text())["options"]["media_root"] == SERVER_MEDIA
     assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == [f"out.{fmt}", f"out.{fmt}.manifest.json"]
-    assert _leftovers(server_tmp) == []
+    assert _leftovers(server_tmp) == [] and server_tmp.stat().st_mtime_ns != used  # written there, then removed
 
 
 def test_the_download_is_an_attachment_with_its_manifest(served: tuple[Crowd, Path]) -> None:
@@ -180,11 +181,12 @@ def test_bad_requests_say_why(served: tuple[Crowd, Path], query: dict[str, Any],
 def test_a_refused_export_over_http_store_raises_and_leaves_nothing(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
     crowd, _ = served
     make_project(crowd, "refused")
+    (tmp_path / "out.csv").write_text("what was there")
     with pytest.raises(LabelError, match="unknown format 'nope'"):
         remote("boss", "refused").export(tmp_path / "out.csv", "nope")
     with pytest.raises(ValueError, match="relative to the server's media folder"):
         remote("boss", "refused").export(tmp_path / "out.csv", "csv", media_root="/srv")
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"] and (tmp_path / "out.csv").read_text() == "what was there"
 
 
 # On SQLite each label is a durable commit of its own: 20,000 of them take minutes to store.
