@@ -133,13 +133,15 @@ def test_image_paths_are_relative_to_the_media_folder(served: tuple[Crowd, Path]
     crowd, _ = served
     make_project(crowd, "paths")
     outside = write_images(tmp_path / "elsewhere", 1)[0]  # a local store may keep any path
-    crowd.store.add_tasks(crowd.store.project("paths").id, pd.DataFrame({"id": ["out"], "image": [str(outside)]}))
-    _label(crowd.store, "paths", "ana", {"s0": "car", "out": "bus"})
+    (tmp_path / "alias").symlink_to(crowd.media / "street")  # a path into the media folder by another name
+    images = [str(outside), str(tmp_path / "alias" / "img001.jpeg")]
+    crowd.store.add_tasks(crowd.store.project("paths").id, pd.DataFrame({"id": ["out", "alias"], "image": images}))
+    _label(crowd.store, "paths", "ana", {"s0": "car", "out": "bus", "alias": "car"})
     with crowd.client("boss") as boss:
         answer = boss.get("/projects/paths/export", params={"format": "csv"})
     assert answer.status_code == 200, answer.text
     rows = pd.read_csv(io.StringIO(answer.text), keep_default_na=False)
-    assert dict(zip(rows["task"], rows["image"], strict=True)) == {"s0": "street/img000.jpeg", "out": ""}
+    assert dict(zip(rows["task"], rows["image"], strict=True)) == {"s0": "street/img000.jpeg", "out": "", "alias": "street/img001.jpeg"}
     shown = answer.text + base64.urlsafe_b64decode(answer.headers["x-crowdnb-manifest"]).decode()
     assert str(crowd.media) not in shown and str(tmp_path) not in shown
 

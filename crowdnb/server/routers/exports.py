@@ -68,7 +68,8 @@ class Download:
 
 
 class ServedProject(Project):
-    """The project as the server exports it: an image outside the media root is not named."""
+    """The project as the server exports it: an image by its real path (symlinks followed), so
+    that it is named relative to the media root; an image outside the root not at all."""
 
     def __init__(self, store: SqlStore, info: ProjectInfo, root: Path) -> None:
         super().__init__(store, info)
@@ -80,9 +81,12 @@ class ServedProject(Project):
         return found
 
     def _served(self, payload: dict[str, Any]) -> dict[str, Any]:
-        if "image" not in payload or inside_root(self.root, payload["image"]) is not None:
+        if "image" not in payload:
             return payload
-        return {k: v for k, v in payload.items() if k != "image"}
+        real = inside_root(self.root, payload["image"])
+        if real is None:
+            return {k: v for k, v in payload.items() if k != "image"}
+        return {**payload, "image": str(real)}
 
 
 @router.get("/export", response_class=StreamingResponse, responses=DOWNLOAD)
