@@ -45,7 +45,6 @@ MAX_ROWS = 100_000  # tasks per add_tasks call: one request, all or nothing
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
 JSON_BODY = {"content-type": "application/json"}
 EXPORT_WAIT = 3600  # seconds to wait for each piece of an export (the server writes it before sending)
-EXPORT_MANIFEST = "manifest.json"  # the manifest's name inside an export's ZIP
 
 
 def connect(url: str, token: str, *, outbox: str | Path | None = None, timeout: float = 10) -> HttpStore:
@@ -396,6 +395,8 @@ class HttpStore:
         or inside a folder; image paths are relative to the server's media folder."""
         if options.media_root is not None:
             raise ValueError("over a server, image paths are relative to the server's media folder: leave media_root out")
+        if options.workers == ():
+            raise ValueError("workers=() selects no labels; name at least one worker, or pass None for all")
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
@@ -497,16 +498,22 @@ def _export_query(format: str, options: Options) -> dict[str, Any]:
 
 def _unpacked(archive_path: Path, out: Path, *, folder: bool) -> None:
     """A downloaded ZIP in place at `out`, atomically: a folder export as the folder, a file
-    export (with its manifest inside) as the file and its manifest beside it."""
+    export (with its manifest, named as beside it) as the file and its manifest beside it."""
     with zipfile.ZipFile(archive_path) as archive:
         if folder:
             with replaced(out, folder=True) as work:
                 archive.extractall(work)  # names leaving the folder are refused by zipfile
             return
-        data = next(name for name in archive.namelist() if name != EXPORT_MANIFEST)
+        names = archive.namelist()
+        data = next(name for name in names if _beside(name) in names)
         with replaced(out, folder=False) as work, archive.open(data) as source, work.open("wb") as target:
             shutil.copyfileobj(source, target)
-        manifest_path(out, folder=False).write_bytes(archive.read(EXPORT_MANIFEST))
+        manifest_path(out, folder=False).write_bytes(archive.read(_beside(data)))
+
+
+def _beside(name: str) -> str:
+    """The name of the manifest of a file export called `name`."""
+    return manifest_path(Path(name), folder=False).name
 
 
 def _is_json(response: httpx.Response) -> bool:

@@ -188,6 +188,8 @@ def test_a_refused_export_over_http_store_raises_and_leaves_nothing(served: tupl
         remote("boss", "refused").export(tmp_path / "out.csv", "nope")
     with pytest.raises(ValueError, match="relative to the server's media folder"):
         remote("boss", "refused").export(tmp_path / "out.csv", "csv", media_root="/srv")
+    with pytest.raises(ValueError, match="selects no labels"):
+        remote("boss", "refused").export(tmp_path / "out.csv", "csv", workers=[])
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"] and (tmp_path / "out.csv").read_text() == "what was there"
 
 
@@ -220,6 +222,7 @@ def test_a_manifest_too_big_for_a_header_comes_in_a_zip(served: tuple[Crowd, Pat
         answer = boss.get("/projects/wide/export", params={"format": "csv"})
     assert answer.headers["content-type"] == "application/zip" and "x-crowdnb-manifest" not in answer.headers
     assert answer.headers["content-disposition"] == 'attachment; filename="wide.csv.zip"'
+    assert zipfile.ZipFile(io.BytesIO(answer.content)).namelist() == ["wide.csv", "wide.csv.manifest.json"]
     done = remote("boss", "wide").export(tmp_path / "wide.csv", "csv")
     local = _local(crowd, "wide").export(tmp_path / "local" / "wide.csv", "csv")
     assert done.path.read_bytes() == local.path.read_bytes() and _manifest(done) == _manifest(local)

@@ -32,6 +32,7 @@ from fastapi.responses import StreamingResponse
 
 from crowdnb import formats
 from crowdnb.formats import Exported, Options
+from crowdnb.formats.base import manifest_path
 from crowdnb.project import Project
 from crowdnb.server.deps import MediaRoot, ProjectCaller, StoreDep, member_project
 from crowdnb.server.media import inside_root
@@ -43,7 +44,6 @@ CHUNK = 1 << 20  # bytes read and sent at a time
 # The largest manifest sent as a header (base64url bytes); reverse proxies refuse responses whose
 # headers exceed a few KiB (nginx: 4 KiB by default), so a bigger one goes inside a ZIP.
 MANIFEST_HEADER_MAX = 3 * 1024
-MANIFEST = "manifest.json"  # a ZIP's manifest, as a folder export names its own
 SERVER_MEDIA = "(the server's media folder)"  # the manifest's media_root: the server's path stays on the server
 # File name suffixes of one-file formats whose suffix is not their name.
 SUFFIXES = {"coco": "json", "coco-text": "json", "label-studio": "json", "chat-jsonl": "jsonl", "spacy-jsonl": "jsonl", "docbin": "spacy"}
@@ -144,14 +144,15 @@ def _scrubbed(manifest: Path) -> bytes:
 
 
 def _zipped(done: Exported, folder: bool, name: str, target: Path) -> Path:
-    """A ZIP of a folder export (its manifest inside), or of a file export named `name` and its manifest."""
+    """A ZIP of a folder export (its manifest inside), or of a file export named `name` and its
+    manifest, named as it would be beside the file."""
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         if folder:
             for path in sorted(p for p in done.path.rglob("*") if p.is_file()):
                 archive.write(path, path.relative_to(done.path).as_posix())
         else:
             archive.write(done.path, name)
-            archive.write(done.manifest, MANIFEST)
+            archive.write(done.manifest, manifest_path(Path(name), folder=False).name)
     return target
 
 
