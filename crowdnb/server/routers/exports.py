@@ -99,9 +99,10 @@ def export(
     """The project's labels in `format` (``crowdnb.formats.FORMATS``) as a download (managers
     only): every worker's label, or with `aggregated` one answer per task (by `method`, at least
     `min_confidence`); `approved_only` and `worker` select raw labels. A one-file format comes
-    as the file, its manifest in `X-Crowdnb-Manifest` (base64url JSON); a folder format as a ZIP
-    holding the folder and its manifest (`X-Crowdnb-Layout`: file or folder). Image paths are
-    relative to the server's media folder."""
+    as the file, its manifest in `X-Crowdnb-Manifest` (base64url JSON), or as a ZIP of both
+    when the manifest is too big for a header; a folder format as a ZIP of the folder, its
+    manifest inside (`X-Crowdnb-Layout`: file or folder). Image paths are relative to the
+    server's media folder."""
     info = member_project(access, project, "manager")
     if media == "copy":
         raise HTTPException(400, "media='copy' is not served: an export over the server names images by their path in the media folder")
