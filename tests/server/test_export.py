@@ -209,7 +209,7 @@ def test_a_large_export_arrives_complete_and_nothing_stays_behind(served: tuple[
         assert answer.status_code == 200
         first = next(answer.iter_raw())  # the caller goes away after the first piece
         assert first and int(answer.headers["content-length"]) > len(first)
-        assert _leftovers(server_tmp) == []  # unlinked before the first byte was sent
+        assert _leftovers(server_tmp) == []  # unlinked while the download goes on
 
 
 def test_a_manifest_too_big_for_a_header_comes_in_a_zip(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
