@@ -11,9 +11,14 @@ twice. A label that can never be stored is set aside and reported by `notices` a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +31,8 @@ from crowdnb.client.outbox import Outbox
 from crowdnb.client.sender import OutboxState, Sender
 from crowdnb.client.wire import RETRY_STATUSES, ServerBusy, SignedOut, encode_json, retry_after, segment, unsendable
 from crowdnb.errors import Conflict, CrowdnbError, Forbidden, LabelError, NotFound, SourceUnavailable, ValidationError
+from crowdnb.formats import Counts, Exported, Options
+from crowdnb.formats.base import manifest_path, replaced
 from crowdnb.media import BROWSER_FORMATS
 from crowdnb.store.types import LABEL_COLUMNS, ProjectInfo, Receipt, Submission, Task
 
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 MAX_ROWS = 100_000  # tasks per add_tasks call: one request, all or nothing
 STATUS_ERRORS = {403: Forbidden, 404: NotFound, 409: Conflict, 422: LabelError}
 JSON_BODY = {"content-type": "application/json"}
+EXPORT_WAIT = 3600  # seconds to wait for each piece of an export (the server writes it before sending)
 
 
 def connect(url: str, token: str, *, outbox: str | Path | None = None, timeout: float = 10) -> HttpStore:
@@ -379,6 +387,47 @@ class HttpStore:
         found.attrs.update({k: v for k, v in run.items() if k != "n_tasks"}, computed_at=datetime.fromisoformat(run["computed_at"]))
         return found
 
+    # Exports
+
+    def download_export(self, project_id: int, path: str | os.PathLike[str], format: str, options: Options) -> Exported:
+        """Download the server's export of the project in `format` (managers) to `path`, as
+        `crowdnb.formats.export` writes one locally: atomically, the manifest beside a file
+        or inside a folder; image paths are relative to the server's media folder."""
+        if options.media_root is not None:
+            raise ValueError("over a server, image paths are relative to the server's media folder: leave media_root out")
+        if options.workers == ():
+            raise ValueError("workers=() selects no labels; name at least one worker, or pass None for all")
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
+            body = Path(scratch) / "body"
+            headers = self._download(self._path(project_id, "/export"), _export_query(format, options), body)
+            folder = headers.get("x-crowdnb-layout") == "folder"
+            if headers.get("content-type") == "application/zip":
+                _unpacked(body, out, folder=folder)
+            else:
+                os.replace(body, out)
+                manifest_path(out, folder=False).write_bytes(base64.urlsafe_b64decode(headers["x-crowdnb-manifest"]))
+        manifest = manifest_path(out, folder=folder)
+        return Exported(out, manifest, Counts(**json.loads(manifest.read_text(encoding="utf-8"))["counts"]))
+
+    def _download(self, path: str, params: dict[str, Any], into: Path) -> httpx.Headers:
+        """Write the body of a GET to `into` as it arrives, waiting up to `EXPORT_WAIT` seconds
+        for each piece (the server writes the whole export before it sends the first byte)."""
+        timeout = httpx.Timeout(self.http.timeout.connect, read=EXPORT_WAIT)
+        try:
+            with self.http.stream("GET", "/api/v1" + path, params=params, timeout=timeout) as response:
+                if response.status_code >= 300:
+                    response.read()
+                    self._refused(response)
+                self._sender.reachable()
+                with into.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+                return response.headers
+        except httpx.RequestError as exc:
+            raise SourceUnavailable(f"{self.url} unreachable ({exc.__class__.__name__})") from None
+
     # Inspection
 
     def claim_reviews(self, project_id: int, inspector_id: int, n: int) -> list[dict[str, Any]]:
@@ -438,6 +487,33 @@ def _unsendable_cell(frame: pd.DataFrame) -> str | None:
                 if isinstance(value, str | dict | list) and (found := unsendable(value, f"rows[{i}].{column}")):
                     return found
     return None
+
+
+def _export_query(format: str, options: Options) -> dict[str, Any]:
+    """The query of an export: the format and the options the server takes (it sets the media root)."""
+    query: dict[str, Any] = {"format": format, "aggregated": options.aggregated, "approved_only": options.approved_only, "media": options.media}
+    chosen = {"min_confidence": options.min_confidence, "method": options.method, "worker": options.workers}
+    return {**query, **{k: list(v) if k == "worker" else v for k, v in chosen.items() if v is not None}}
+
+
+def _unpacked(archive_path: Path, out: Path, *, folder: bool) -> None:
+    """A downloaded ZIP in place at `out`, atomically: a folder export as the folder, a file
+    export (with its manifest, named as beside it) as the file and its manifest beside it."""
+    with zipfile.ZipFile(archive_path) as archive:
+        if folder:
+            with replaced(out, folder=True) as work:
+                archive.extractall(work)  # names leaving the folder are refused by zipfile
+            return
+        names = archive.namelist()
+        data = next(name for name in names if _beside(name) in names)
+        with replaced(out, folder=False) as work, archive.open(data) as source, work.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        manifest_path(out, folder=False).write_bytes(archive.read(_beside(data)))
+
+
+def _beside(name: str) -> str:
+    """The name of the manifest of a file export called `name`."""
+    return manifest_path(Path(name), folder=False).name
 
 
 def _is_json(response: httpx.Response) -> bool:

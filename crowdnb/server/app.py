@@ -25,7 +25,7 @@ from crowdnb.errors import Conflict, Forbidden, LabelError, NotFound
 from crowdnb.server import models
 from crowdnb.server.caches import AccessListener, Caches, cache_seconds
 from crowdnb.server.limits import BodyLimit, Limits
-from crowdnb.server.routers import labels, me, media, points, projects, reviews, tasks, workers
+from crowdnb.server.routers import exports, labels, me, media, points, projects, reviews, tasks, workers
 from crowdnb.server.routing import Refused
 from crowdnb.store import STORE_ENV, SqlStore
 
@@ -49,7 +49,7 @@ def create_app(store: SqlStore | str, media_root: str | Path, limits: Limits | N
     app.state.store = store if isinstance(store, SqlStore) else SqlStore(store)
     app.state.media = Path(media_root).resolve()
     app.state.caches = Caches(cache_seconds())
-    for module in (tasks, labels, me, points, projects, reviews, workers, media):  # the busiest first: routes are matched in order
+    for module in (tasks, labels, me, points, projects, reviews, workers, media, exports):  # the busiest first: routes are matched in order
         app.include_router(module.router, prefix=API, responses=RESPONSES)
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))

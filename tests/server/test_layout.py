@@ -16,6 +16,7 @@ OPERATIONS = [
     ("GET", "/api/v1/payouts"),
     ("GET", "/api/v1/projects"),
     ("GET", "/api/v1/projects/{project}"),
+    ("GET", "/api/v1/projects/{project}/export"),
     ("GET", "/api/v1/projects/{project}/labels"),
     ("GET", "/api/v1/projects/{project}/my-labels"),
     ("GET", "/api/v1/projects/{project}/progress"),

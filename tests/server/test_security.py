@@ -22,6 +22,7 @@ ENDPOINTS = [
     ("POST", "/projects/{p}/tasks", {"rows": [{"id": "x", "image": "street/img005.jpeg"}]}, {"manager"}),
     ("GET", "/projects/{p}/tasks", None, {"manager"}),
     ("GET", "/projects/{p}/labels", None, {"manager"}),
+    ("GET", "/projects/{p}/export?format=csv", None, {"manager"}),
     ("POST", "/projects/{p}/claim", {"n": 1}, {"worker", "manager"}),
     ("POST", "/projects/{p}/renew", {"task_ids": [1]}, {"worker", "manager"}),
     ("POST", "/projects/{p}/submit", {"annotation_id": "sec-test-0001", "task_id": 1, "label": "car"}, {"worker", "manager"}),
