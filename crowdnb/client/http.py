@@ -389,10 +389,13 @@ class HttpStore:
 
     # Exports
 
-    def download_export(self, project_id: int, path: str | os.PathLike[str], format: str, options: Options) -> Exported:
+    def download_export(
+        self, project_id: int, path: str | os.PathLike[str], format: str, options: Options, *, validate: bool = False,
+    ) -> Exported:
         """Download the server's export of the project in `format` (managers) to `path`, as
         `crowdnb.formats.export` writes one locally: atomically, the manifest beside a file
-        or inside a folder; image paths are relative to the server's media folder."""
+        or inside a folder; image paths are relative to the server's media folder. With
+        `validate`, the server checks the file with the format's reference reader first."""
         if options.media_root is not None:
             raise ValueError("over a server, image paths are relative to the server's media folder: leave media_root out")
         if options.workers == ():
@@ -401,7 +404,8 @@ class HttpStore:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
             body = Path(scratch) / "body"
-            headers = self._download(self._path(project_id, "/export"), _export_query(format, options), body)
+            query = {**_export_query(format, options), "validate": validate}
+            headers = self._download(self._path(project_id, "/export"), query, body)
             folder = headers.get("x-crowdnb-layout") == "folder"
             if headers.get("content-type") == "application/zip":
                 _unpacked(body, out, folder=folder)

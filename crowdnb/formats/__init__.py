@@ -105,7 +105,7 @@ def export(
 
     options = options or Options(**choices)
     if hasattr(project.store, "download_export"):  # a crowd server (`HttpStore`) writes it, from its own store
-        return project.store.download_export(project.info.id, path, format, options)
+        return project.store.download_export(project.info.id, path, format, options, validate=validate)
     chosen = _format_for(format, project.kind)
     if validate and chosen.validate is None:
         raise ValueError(f"format {format!r} has no reference reader to validate with; export without validate=True")

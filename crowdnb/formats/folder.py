@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crowdnb.formats.base import Context, Counts, Format, Item, frame
+from crowdnb.formats.base import Context, Format, frame
 
 if TYPE_CHECKING:
     import os

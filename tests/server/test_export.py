@@ -252,6 +252,36 @@ def test_a_format_the_server_lacks_is_refused_and_its_folder_removed(monkeypatch
     monkeypatch.setattr(exports.formats, "export", missing)
     monkeypatch.setattr(exports.tempfile, "tempdir", str(tmp_path))
     with pytest.raises(HTTPException) as refused:
-        exports._written(SimpleNamespace(name="p"), "hf-dataset", Options())  # type: ignore[arg-type]
+        exports._written(SimpleNamespace(name="p"), "hf-dataset", Options(), validate=False)  # type: ignore[arg-type]
     assert refused.value.status_code == 422 and 'pip install "crowdnb[hf]"' in refused.value.detail
     assert list(tmp_path.iterdir()) == []
+
+
+def _boxes(crowd: Crowd, name: str) -> crowdnb.Project:
+    """A bbox project over the six street images (in the media folder), boxes by ana."""
+    project = crowdnb.Project.create(name, "bbox", store=crowd.store, classes=["car", "bus"])
+    images = sorted((crowd.media / "street").glob("*.jpeg"))
+    project.add_tasks(pd.DataFrame({"id": [f"s{i}" for i in range(len(images))], "image": [str(p) for p in images]}))
+    crowd.store.add_member(project.info.id, "boss")
+    box = [{"label": "bus", "x": 2.5, "y": 3.0, "w": 20.0, "h": 10.25}]
+    _label(crowd.store, name, "ana", {"s0": box, "s1": box * 2, "s2": []})
+    return project
+
+
+def test_geometry_exports_over_the_server_are_the_local_ones(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
+    crowd, server_tmp = served
+    local = _boxes(crowd, f"boxes-{uuid.uuid4().hex[:6]}")
+    over = remote("boss", local.name)
+    coco = over.export(tmp_path / "remote.json", "coco", validate=True)
+    here = local.export(tmp_path / "local.json", "coco", media_root=str(crowd.media))
+    mine, theirs = json.loads(coco.path.read_text()), json.loads(here.path.read_text())
+    assert coco.counts.objects == 3 and mine["annotations"] == theirs["annotations"] and mine["images"] == theirs["images"]
+    assert [image["file_name"] for image in mine["images"]][:2] == ["street/img000.jpeg", "street/img001.jpeg"]
+    yolo = over.export(tmp_path / "remote-yolo", "yolo")
+    local.export(tmp_path / "local-yolo", "yolo", media_root=str(crowd.media))
+    labels = sorted(p.relative_to(yolo.path).as_posix() for p in (yolo.path / "labels").rglob("*.txt"))
+    assert len(labels) == 3, labels  # the three labeled images, one file each
+    for name in labels:
+        assert (yolo.path / name).read_text() == (tmp_path / "local-yolo" / name).read_text()
+    assert (yolo.path / "manifest.json").is_file() and yolo.counts.tasks == 6
+    assert _leftovers(server_tmp) == []

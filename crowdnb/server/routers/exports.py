@@ -94,7 +94,7 @@ def export(
     store: StoreDep, root: MediaRoot, access: ProjectCaller, project: str, format: str,
     aggregated: bool = False, approved_only: bool = False, min_confidence: float | None = None,
     worker: Annotated[list[str] | None, Query(description="only these workers' labels (repeat for several)")] = None,
-    method: str | None = None, media: str = "path",
+    method: str | None = None, media: str = "path", validate: bool = False,
 ) -> StreamingResponse:
     """The project's labels in `format` (``crowdnb.formats.FORMATS``) as a download (managers
     only): every worker's label, or with `aggregated` one answer per task (by `method`, at least
@@ -102,7 +102,8 @@ def export(
     as the file, its manifest in `X-Crowdnb-Manifest` (base64url JSON), or as a ZIP of both
     when the manifest is too big for a header; a folder format as a ZIP of the folder, its
     manifest inside (`X-Crowdnb-Layout`: file or folder). Image paths are relative to the
-    server's media folder."""
+    server's media folder. With `validate`, the format's reference reader (pycocotools, spaCy,
+    datasets) loads the file before it is sent."""
     info = member_project(access, project, "manager")
     if media == "copy":
         raise HTTPException(400, "media='copy' is not served: an export over the server names images by their path in the media folder")
@@ -111,17 +112,17 @@ def export(
         aggregated=aggregated, approved_only=approved_only, min_confidence=min_confidence, workers=workers, media=media,
         media_root=str(root), method=method,
     )
-    return _response(_written(ServedProject(store, info, root), format, options))
+    return _response(_written(ServedProject(store, info, root), format, options, validate=validate))
 
 
-def _written(project: Project, format: str, options: Options) -> Download:
+def _written(project: Project, format: str, options: Options, *, validate: bool) -> Download:
     """The export of `project`, written in a temporary folder that is gone once its file is open."""
     suffix = SUFFIXES.get(format, format)
     name = f"{project.name}.{suffix}"
     work = Path(tempfile.mkdtemp(prefix="crowdnb-export-"))
     try:
         try:
-            done = formats.export(project, work / f"export.{suffix}", format, options=options)
+            done = formats.export(project, work / f"export.{suffix}", format, options=options, validate=validate, progress=False)
         except ImportError as exc:  # a format this server does not have, or its extra (`MissingExtra`)
             raise HTTPException(422, f"format {format!r} is not available on this server: {exc}") from None
         folder = formats.get(format).folder
