@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from crowdnb.kinds import Kind
 
 MEDIA_MODES = ("path", "copy")
+RAW_FIELDS = ("worker", "status", "annotation_id")  # what a raw export records of each label
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,14 @@ class Answer:
     annotation_id: str | None = None
     confidence: float | None = None
     agreement: list[float] | None = None
+
+
+def answer_fields(answer: Answer, options: Options) -> dict[str, Any]:
+    """What an export records of an answer beside its label: its confidence (aggregated), or
+    its worker, status and annotation id (raw)."""
+    if options.aggregated:
+        return {"confidence": answer.confidence}
+    return {key: getattr(answer, key) for key in RAW_FIELDS}
 
 
 @dataclass(frozen=True)

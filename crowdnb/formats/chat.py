@@ -24,11 +24,10 @@ from typing import Any
 import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError, require
-from crowdnb.formats.base import Answer, Context, Counts, Format, Item, frame
+from crowdnb.formats.base import Context, Counts, Format, Item, answer_fields, frame
 from crowdnb.intake import to_json
 
 BATCH = 5_000
-RAW = ("worker", "status", "annotation_id")
 
 Message = dict[str, str]
 
@@ -46,12 +45,6 @@ def messages(text: str, label: Any, context: Context) -> list[Message]:
     return [*([_message("system", prompt)] if prompt else []), _message("user", text), _message("assistant", label)]
 
 
-def _extra(answer: Answer, context: Context) -> dict[str, Any]:
-    if context.options.aggregated:
-        return {"confidence": answer.confidence}
-    return {key: getattr(answer, key) for key in RAW}
-
-
 def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     counts = Counts(files=1)
     with out.open("w", encoding="utf-8", newline="\n") as handle:
@@ -60,7 +53,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
             lines = []
             for answer in item.answers:
                 dialog = messages(item.payload["text"], answer.label, context)
-                lines.append(to_json({"messages": dialog, "id": item.id, "meta": item.meta, **_extra(answer, context)}) + "\n")
+                lines.append(to_json({"messages": dialog, "id": item.id, "meta": item.meta, **answer_fields(answer, context.options)}) + "\n")
                 counts.labels += 1
             handle.write("".join(lines))
     return counts

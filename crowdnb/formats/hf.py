@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crowdnb.errors import require
-from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame, media_name
+from crowdnb.formats.base import (
+    RAW_FIELDS,
+    Context,
+    Counts,
+    Format,
+    Item,
+    answer_fields,
+    classes_of,
+    frame,
+    media_name,
+)
 from crowdnb.intake import to_json
 
 if TYPE_CHECKING:
@@ -38,7 +48,6 @@ CLASS_KINDS = frozenset({"image-class", "text-class"})
 LIST_KINDS = frozenset({"image-multilabel", "text-multilabel"})
 STRING_KINDS = frozenset({"caption", "free-text"})
 KINDS = CLASS_KINDS | LIST_KINDS | STRING_KINDS | {"bbox"}
-RAW = ("worker", "status", "annotation_id")
 LABELS_AS = ("prediction", "answer")
 Resolve = Callable[[str], str]  # an image reference read from a dataset, as add_tasks takes it
 
@@ -69,7 +78,7 @@ def _features(context: Context) -> datasets.Features:
     if context.options.aggregated:
         columns["confidence"] = ds.Value("float64")
     else:
-        columns.update({name: ds.Value("string") for name in RAW})
+        columns.update({name: ds.Value("string") for name in RAW_FIELDS})
     columns["meta"] = ds.Value("string")
     return ds.Features(columns)
 
@@ -108,11 +117,10 @@ def _examples(items: Iterator[Item], context: Context, counts: Counts) -> Iterat
             continue
         cell = _media(item, context)
         for answer in item.answers:
-            example = {"id": item.id, media: cell, column: encode(answer.label), "meta": to_json(item.meta)}
-            if context.options.aggregated:
-                example["confidence"] = answer.confidence
-            else:
-                example.update(worker=answer.worker, status=answer.status, annotation_id=answer.annotation_id)
+            example = {
+                "id": item.id, media: cell, column: encode(answer.label), "meta": to_json(item.meta),
+                **answer_fields(answer, context.options),
+            }
             counts.labels += 1
             if context.kind.name == "bbox":
                 counts.objects += len(answer.label)

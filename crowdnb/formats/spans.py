@@ -49,7 +49,7 @@ from typing import Any
 import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError, require
-from crowdnb.formats.base import Answer, Context, Counts, Format, Item, frame
+from crowdnb.formats.base import Answer, Context, Counts, Format, Item, answer_fields, frame
 from crowdnb.intake import to_json
 
 BATCH = 5_000
@@ -59,7 +59,6 @@ TOKEN = re.compile(rf"{_CJK}|(?:(?!{_CJK})\w)+|\S")
 HEADER = "# crowdnb conll: tokens are word-character runs (a CJK character alone) or single other characters; tags IOB2\n"
 DOCSTART = "-DOCSTART- -X- O O"
 SPANS_KEY = "sc"
-RAW = ("worker", "status", "annotation_id")
 
 Span = dict[str, Any]
 
@@ -224,13 +223,6 @@ def _comment_id(value: str, source: str, problems: list[Problem]) -> str | None:
     return found
 
 
-def _records(answer: Answer, context: Context) -> dict[str, Any]:
-    """What a JSON line or a Doc carries of an answer besides its spans."""
-    if context.options.aggregated:
-        return {"confidence": answer.confidence}
-    return {key: getattr(answer, key) for key in RAW}
-
-
 def _write_jsonl(items: Iterator[Item], out: Path, context: Context) -> Counts:
     counts = Counts(files=1)
     with out.open("w", encoding="utf-8", newline="\n") as handle:
@@ -242,7 +234,7 @@ def _write_jsonl(items: Iterator[Item], out: Path, context: Context) -> Counts:
                 spans = [{"start": s["start"], "end": s["end"], "label": s["label"]} for s in answer.label]
                 if answer.agreement is not None:
                     spans = [{**s, "agreement": a} for s, a in zip(spans, answer.agreement, strict=True)]
-                record = {"text": text, "spans": spans, "id": item.id, "meta": item.meta, **_records(answer, context)}
+                record = {"text": text, "spans": spans, "id": item.id, "meta": item.meta, **answer_fields(answer, context.options)}
                 lines.append(to_json(record) + "\n")
                 counts.labels += 1
                 counts.objects += len(spans)
@@ -313,7 +305,7 @@ def _doc(tokenized: Any, item: Item, answer: Answer, context: Context) -> tuple[
         doc.spans[SPANS_KEY] = found
     else:
         doc.ents = found
-    doc.user_data.update({"id": item.id, "meta": item.meta, **_records(answer, context)})
+    doc.user_data.update({"id": item.id, "meta": item.meta, **answer_fields(answer, context.options)})
     return doc, []
 
 

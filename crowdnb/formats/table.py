@@ -20,11 +20,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from crowdnb.formats.base import Context, Counts, Format, Item, frame
+from crowdnb.formats.base import RAW_FIELDS, Context, Counts, Format, Item, answer_fields, frame
 from crowdnb.intake import to_json
 
 BATCH = 5_000
-RAW = ("worker", "status", "annotation_id")
 STRING_KINDS = frozenset({"image-class", "text-class", "caption", "free-text"})
 LIST_KINDS = frozenset({"image-multilabel", "text-multilabel"})
 ALL_KINDS = frozenset({
@@ -40,7 +39,7 @@ def _schema(context: Context) -> pa.Schema:
     if context.options.aggregated:
         fields.append(("confidence", pa.float64()))
     else:
-        fields += [(name, pa.string()) for name in RAW]
+        fields += [(name, pa.string()) for name in RAW_FIELDS]
     return pa.schema([*fields, ("meta", pa.string())])
 
 
@@ -53,12 +52,10 @@ def _rows(items: Iterator[Item], context: Context, out: Path, counts: Counts, *,
         counts.tasks += 1
         ref = context.media_ref(item.payload, out.parent) if media == "image" else item.payload.get("text")
         for answer in item.answers:
-            row: dict[str, Any] = {"task": item.id, media: ref, "label": answer.label if plain else to_json(answer.label)}
-            if context.options.aggregated:
-                row["confidence"] = answer.confidence
-            else:
-                row.update(worker=answer.worker, status=answer.status, annotation_id=answer.annotation_id)
-            row["meta"] = item.meta if as_json else to_json(item.meta)
+            row: dict[str, Any] = {
+                "task": item.id, media: ref, "label": answer.label if plain else to_json(answer.label),
+                **answer_fields(answer, context.options), "meta": item.meta if as_json else to_json(item.meta),
+            }
             batch.append(row)
             counts.labels += 1
             if len(batch) >= BATCH:
