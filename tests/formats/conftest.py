@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+import tracemalloc
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import strategies as st
 
 import crowdnb
 from crowdnb.store import SqlStore
@@ -48,6 +50,27 @@ def label(project: crowdnb.Project, worker: str, labels: Mapping[str, Any]) -> N
                 store.submit(project.info.id, worker_id, Submission(str(uuid.uuid4()), task.id, wanted.pop(task.external_id)))
             else:
                 store.skip(project.info.id, worker_id, task.id)
+
+
+@st.composite
+def boxes(draw: st.DrawFn, classes: Sequence[str], width: int, height: int) -> list[dict[str, Any]]:
+    """Up to four boxes inside a `width` x `height` image, to 1/100 pixel (as labels are kept)."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        x0, x1 = sorted(draw(st.lists(st.integers(0, 100 * width), min_size=2, max_size=2, unique=True)))
+        y0, y1 = sorted(draw(st.lists(st.integers(0, 100 * height), min_size=2, max_size=2, unique=True)))
+        out.append({"label": draw(st.sampled_from(list(classes))), "x": x0 / 100, "y": y0 / 100, "w": (x1 - x0) / 100, "h": (y1 - y0) / 100})
+    return out
+
+
+def traced_peak(call: Callable[[], Any]) -> tuple[Any, int]:
+    """What `call` returns and the peak of Python memory it allocated (bytes, tracemalloc)."""
+    tracemalloc.start()
+    try:
+        found = call()
+        return found, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import image_project, label
+from conftest import image_project, label, traced_peak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools.coco import COCO
@@ -328,19 +328,12 @@ def test_generated_polygons_round_trip(labels: list[list[dict[str, Any]]]) -> No
 
 
 def test_writing_holds_one_task_at_a_time_and_an_empty_project_is_valid_coco(tmp_path: Path) -> None:
-    import tracemalloc
-
     def items(n: int) -> Any:
         boxes = [{"label": CLASSES[j % 2], "x": 1.25 * j, "y": 2.5, "w": 10.0 + j, "h": 7.75} for j in range(10)]
         return (Item(f"t{i}", PAYLOAD, {}, [Answer(boxes, confidence=0.9, agreement=[0.8] * 10)]) for i in range(n))
 
     context = Context("p", kinds.get("bbox"), {"classes": CLASSES}, formats.Options(aggregated=True))
-    tracemalloc.start()
-    try:
-        counts = FORMAT.write(items(3_000), tmp_path / "big.json", context)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    counts, peak = traced_peak(lambda: FORMAT.write(items(3_000), tmp_path / "big.json", context))
     assert counts.objects == 30_000 and peak < 2**22  # the 30,000 annotations as objects would take ~30 MB
     assert len(COCO(str(tmp_path / "big.json")).getAnnIds()) == 30_000
     assert FORMAT.write(items(0), tmp_path / "empty.json", context).tasks == 0

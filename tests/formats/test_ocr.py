@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import image_project, label
+from conftest import image_project, label, traced_peak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -265,8 +265,6 @@ def test_counter_clockwise_quads_are_written_clockwise_from_their_first_corner(t
 
 @pytest.mark.parametrize("fmt", ["coco-text", "icdar2015"])
 def test_writers_hold_one_task_at_a_time_and_write_empty_exports(tmp_path: Path, fmt: str) -> None:
-    import tracemalloc
-
     config = OCR.make_config(shape="quad")
     regions_ = [{"quad": [[1.25 * j, 2], [1.25 * j + 9, 2], [1.25 * j + 9, 9.5], [1.25 * j, 9.5]], "text": f"看板 {j}"} for j in range(10)]
 
@@ -277,12 +275,7 @@ def test_writers_hold_one_task_at_a_time_and_write_empty_exports(tmp_path: Path,
     if chosen.folder:
         for name in ("big", "empty"):
             (tmp_path / name).mkdir()
-    tracemalloc.start()
-    try:
-        counts = chosen.write(items(1_000), tmp_path / "big", context)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    counts, peak = traced_peak(lambda: chosen.write(items(1_000), tmp_path / "big", context))
     assert counts.objects == 10_000 and peak < 2**21  # the 10,000 regions as objects would take ~6 MB
     assert sum(len(piece) for piece in formats.read(tmp_path / "big", fmt, kind="ocr", config=config)) == 1_000
     assert chosen.write(items(0), tmp_path / "empty", context).tasks == 0

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import supervision as sv
 import yaml
-from conftest import image_project, label
+from conftest import boxes, image_project, label
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from samples import write_images
@@ -68,19 +68,8 @@ def test_boxes_load_with_supervision_and_come_back_as_answers(store, tmp_path: P
     assert _known(copy) == {"img000.jpeg": BOXES["img0"], "img001.jpeg": []}
 
 
-@st.composite
-def _boxes(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Boxes inside a W x H image, to 1/100 pixel (as labels are kept)."""
-    out = []
-    for _ in range(draw(st.integers(0, 4))):
-        x0, x1 = sorted(draw(st.lists(st.integers(0, 100 * W), min_size=2, max_size=2, unique=True)))
-        y0, y1 = sorted(draw(st.lists(st.integers(0, 100 * H), min_size=2, max_size=2, unique=True)))
-        out.append({"label": draw(st.sampled_from(["cat", "dog"])), "x": x0 / 100, "y": y0 / 100, "w": (x1 - x0) / 100, "h": (y1 - y0) / 100})
-    return out
-
-
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(labels=st.lists(_boxes(), min_size=1, max_size=3))
+@given(labels=st.lists(boxes(["cat", "dog"], W, H), min_size=1, max_size=3))
 def test_any_boxes_round_trip_by_path(sqlite_store, tmp_path: Path, labels: list[list[dict[str, Any]]]) -> None:
     project = image_project(sqlite_store, tmp_path / "img", "bbox", n=len(labels), classes=["cat", "dog"])
     label(project, "ana", {f"img{i}": boxes for i, boxes in enumerate(labels)})
