@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from crowdnb.errors import Problem
     from crowdnb.kinds import Kind
 
 MEDIA_MODES = ("path", "copy")
+PIECE = 5_000  # rows per frame a reader yields
 RAW_FIELDS = ("worker", "status", "annotation_id")  # what a raw export records of each label
 
 
@@ -218,6 +220,43 @@ def manifest_path(path: Path, *, folder: bool) -> Path:
 def classes_of(config: dict[str, Any]) -> list[str]:
     """The project's classes (category names) in their order; empty for kinds without."""
     return list(config.get("classes") or [])
+
+
+def pieces(rows: Iterable[dict[str, Any]], media: str, problems: list[Problem]) -> Iterator[pd.DataFrame]:
+    """A reader's rows, as they are read, in frames of at most `PIECE` rows. Once a row's
+    problem is noted in `problems` no more frames are yielded, and at the end every problem is
+    raised at once (`ValidationError`), so that a dry run names every bad row."""
+    from crowdnb.errors import ValidationError
+
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= PIECE:
+            if not problems:
+                yield frame(batch, media)
+            batch = []
+    if problems:
+        raise ValidationError(problems)
+    if batch:
+        yield frame(batch, media)
+
+
+def json_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line of a JSON lines file as (``file:line``, value); a line that is not
+    JSON is noted in `problems`."""
+    import json
+
+    from crowdnb.errors import Problem
+
+    with path.open(encoding="utf-8") as handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            source = f"{path.name}:{n}"
+            try:
+                yield source, json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(source, "", f"not JSON: {exc}"))
 
 
 def frame(rows: Sequence[dict[str, Any]], media: str) -> pd.DataFrame:

@@ -16,18 +16,23 @@ Written by hand: a line is one JSON object, so no library is needed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from crowdnb.errors import Problem, ValidationError, require
-from crowdnb.formats.base import Context, Counts, Format, Item, answer_fields, frame
+from crowdnb.errors import Problem, require
+from crowdnb.formats.base import (
+    Context,
+    Counts,
+    Format,
+    Item,
+    answer_fields,
+    json_lines,
+    pieces,
+)
 from crowdnb.intake import to_json
-
-BATCH = 5_000
 
 Message = dict[str, str]
 
@@ -95,26 +100,15 @@ def _row(record: Any, kind: str, source: str) -> dict[str, Any]:
 
 def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            source = f"{path.name}:{n}"
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for source, record in json_lines(path, problems):
             try:
-                rows.append(_row(json.loads(line), context.kind.name, source))
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(source, "", f"not JSON: {exc}"))
+                yield _row(record, context.kind.name, source)
             except ValueError as exc:
                 problems.append(Problem(source, "messages", str(exc)))
-            if len(rows) >= BATCH:
-                if not problems:
-                    yield frame(rows, "text")
-                rows = []
-    if problems:
-        raise ValidationError(problems)
-    if rows:
-        yield frame(rows, "text")
+
+    return pieces(rows(), "text", problems)
 
 
 def _validate(path: Path, context: Context, counts: Counts) -> None:

@@ -49,10 +49,20 @@ from typing import Any
 import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError, require
-from crowdnb.formats.base import Answer, Context, Counts, Format, Item, answer_fields, frame
+from crowdnb.formats.base import (
+    PIECE,
+    Answer,
+    Context,
+    Counts,
+    Format,
+    Item,
+    answer_fields,
+    frame,
+    json_lines,
+    pieces,
+)
 from crowdnb.intake import to_json
 
-BATCH = 5_000
 KINDS = frozenset({"spans"})
 _CJK = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
 TOKEN = re.compile(rf"{_CJK}|(?:(?!{_CJK})\w)+|\S")
@@ -198,7 +208,7 @@ def _read_conll(path: Path, context: Context) -> Iterator[pd.DataFrame]:
             else:
                 words.append(fields[0])
                 tags.append(fields[-1])
-            if len(rows) >= BATCH:
+            if len(rows) >= PIECE:
                 if not problems:
                     yield frame(rows, "text")
                 rows = []
@@ -260,31 +270,17 @@ def _json_spans(record: dict[str, Any], source: str, problems: list[Problem]) ->
 
 def _read_jsonl(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            source = f"{path.name}:{n}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(source, "", f"not JSON: {exc}"))
-                continue
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for source, record in json_lines(path, problems):
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 problems.append(Problem(source, "text", 'a line is an object with a "text" string'))
                 continue
             task_id = record.get("id")
-            rows.append({"text": record["text"], "id": None if task_id in ("", None) else task_id,
-                         "label": _json_spans(record, source, problems), "source": source})
-            if len(rows) >= BATCH:
-                if not problems:
-                    yield frame(rows, "text")
-                rows = []
-    if problems:
-        raise ValidationError(problems)
-    if rows:
-        yield frame(rows, "text")
+            yield {"text": record["text"], "id": None if task_id in ("", None) else task_id,
+                   "label": _json_spans(record, source, problems), "source": source}
+
+    return pieces(rows(), "text", problems)
 
 
 def _spacy() -> Any:
@@ -347,7 +343,7 @@ def _read_docbin(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         task_id = doc.user_data.get("id")
         rows.append({"text": doc.text, "id": task_id if isinstance(task_id, str) else None,
                      "label": _doc_spans(doc), "source": f"{path.name}:doc {n}"})
-        if len(rows) >= BATCH:
+        if len(rows) >= PIECE:
             yield frame(rows, "text")
             rows = []
     if rows:

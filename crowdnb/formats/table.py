@@ -20,7 +20,18 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from crowdnb.formats.base import RAW_FIELDS, Context, Counts, Format, Item, answer_fields, frame
+from crowdnb.errors import Problem
+from crowdnb.formats.base import (
+    PIECE,
+    RAW_FIELDS,
+    Context,
+    Counts,
+    Format,
+    Item,
+    answer_fields,
+    json_lines,
+    pieces,
+)
 from crowdnb.intake import to_json
 
 BATCH = 5_000
@@ -108,36 +119,37 @@ def _label(value: Any, context: Context) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _tasks(records: Iterator[tuple[str, dict[str, Any]]], path: Path, context: Context, *, labels_as_json: bool) -> Iterator[pd.DataFrame]:
+def _tasks(
+    records: Iterator[tuple[str, Any]], path: Path, context: Context, problems: list[Problem], *, labels_as_json: bool,
+) -> Iterator[pd.DataFrame]:
     """Frames of tasks from (source, record) pairs: the task id from ``task`` (as exported) or
     ``id`` (a table of one's own; without either, the id is made from the content), the label
-    from ``label`` (None when missing)."""
+    from ``label`` (None when missing); a record that is not an object, or a label cell that
+    is not JSON, is noted in `problems`."""
     media = context.kind.media.column
-    rows: list[dict[str, Any]] = []
-    for source, record in records:
-        ref = record.get(media)
-        if media == "image" and isinstance(ref, str):
-            ref = context.resolve(ref, path.parent)
-        label, task = record.get("label"), record.get("task", record.get("id"))
-        rows.append({
-            media: ref, "id": task if task not in ("", None) else None,
-            "label": label if labels_as_json else _label(label, context), "source": source,
-        })
-        if len(rows) >= BATCH:
-            yield frame(rows, media)
-            rows = []
-    if rows:
-        yield frame(rows, media)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for source, record in records:
+            if not isinstance(record, dict):
+                problems.append(Problem(source, "", f"expected an object of columns, got {record!r}"))
+                continue
+            ref = record.get(media)
+            if media == "image" and isinstance(ref, str):
+                ref = context.resolve(ref, path.parent)
+            label, task = record.get("label"), record.get("task", record.get("id"))
+            try:
+                label = label if labels_as_json else _label(label, context)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(source, "label", f"not JSON: {exc}"))
+                continue
+            yield {media: ref, "id": task if task not in ("", None) else None, "label": label, "source": source}
+
+    return pieces(rows(), media, problems)
 
 
 def _read_jsonl(path: Path, context: Context) -> Iterator[pd.DataFrame]:
-    def records() -> Iterator[tuple[str, dict[str, Any]]]:
-        with path.open(encoding="utf-8") as handle:
-            for n, line in enumerate(handle, 1):
-                if line.strip():
-                    yield f"{path.name}:{n}", json.loads(line)
-
-    return _tasks(records(), path, context, labels_as_json=True)
+    problems: list[Problem] = []
+    return _tasks(json_lines(path, problems), path, context, problems, labels_as_json=True)
 
 
 def _read_csv(path: Path, context: Context) -> Iterator[pd.DataFrame]:
@@ -152,7 +164,7 @@ def _read_csv(path: Path, context: Context) -> Iterator[pd.DataFrame]:
                     n += 1
                     yield f"{path.name}:{n}", record
 
-    return _tasks(records(), path, context, labels_as_json=False)
+    return _tasks(records(), path, context, [], labels_as_json=False)
 
 
 def _read_parquet(path: Path, context: Context) -> Iterator[pd.DataFrame]:
@@ -160,12 +172,12 @@ def _read_parquet(path: Path, context: Context) -> Iterator[pd.DataFrame]:
 
     def records() -> Iterator[tuple[str, dict[str, Any]]]:
         n = 0
-        for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=BATCH):
+        for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=PIECE):
             for record in batch.to_pylist():
                 yield f"{path.name}:row {n}", record
                 n += 1
 
-    return _tasks(records(), path, context, labels_as_json=False)
+    return _tasks(records(), path, context, [], labels_as_json=False)
 
 
 FORMATS = {

@@ -38,11 +38,10 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from crowdnb.errors import Problem, ValidationError
-from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame
+from crowdnb.errors import Problem
+from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, pieces
 from crowdnb.formats.imagefiles import Left, Stems, copied, one_answer
 
-BATCH = 5_000
 IMAGES, ANNOTATIONS, LIST = "JPEGImages", "Annotations", "ImageSets/Main/default.txt"
 
 
@@ -177,31 +176,27 @@ def _stems(path: Path) -> list[str]:
 def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     classes = set(classes_of(context.config))
     problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
-    for stem in _stems(path):
-        source = f"{ANNOTATIONS}/{stem}.xml"
-        try:
-            root, lines = _parsed((path / source).read_bytes())
-        except (ValueError, pyexpat.ExpatError) as exc:
-            problems.append(Problem(source, "label", f"not a VOC annotation: {exc}"))
-            continue
-        label = []
-        for element in root.findall("object"):
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for stem in _stems(path):
+            source = f"{ANNOTATIONS}/{stem}.xml"
             try:
-                label.append(_box(element, classes))
-            except ValueError as exc:
-                problems.append(Problem(f"{source}:{lines[element]}", "label", str(exc)))
-        filename = (root.findtext("filename") or "").strip()
-        local = path / IMAGES / filename
-        image = str(local) if filename and local.is_file() else context.resolve((root.findtext("path") or filename).strip(), path)
-        rows.append({"image": image, "id": stem, "label": label, "source": source})
-        if len(rows) >= BATCH:
-            yield frame(rows, "image")
-            rows = []
-    if problems:
-        raise ValidationError(problems)
-    if rows:
-        yield frame(rows, "image")
+                root, lines = _parsed((path / source).read_bytes())
+            except (ValueError, pyexpat.ExpatError) as exc:
+                problems.append(Problem(source, "label", f"not a VOC annotation: {exc}"))
+                continue
+            label = []
+            for element in root.findall("object"):
+                try:
+                    label.append(_box(element, classes))
+                except ValueError as exc:
+                    problems.append(Problem(f"{source}:{lines[element]}", "label", str(exc)))
+            filename = (root.findtext("filename") or "").strip()
+            local = path / IMAGES / filename
+            image = str(local) if filename and local.is_file() else context.resolve((root.findtext("path") or filename).strip(), path)
+            yield {"image": image, "id": stem, "label": label, "source": source}
+
+    return pieces(rows(), "image", problems)
 
 
 FORMAT = Format("voc", frozenset({"bbox"}), "Pascal VOC: Annotations/<image>.xml per image", _write, _read, folder=True)

@@ -40,10 +40,9 @@ from typing import Any
 import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError, require
-from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, frame
+from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, pieces
 from crowdnb.formats.imagefiles import IMAGE_SUFFIXES, Left, Stems, copied, one_answer
 
-BATCH = 5_000
 SPLITS = ("train", "val", "test")
 VISIBLE, HIDDEN = 2, 0
 
@@ -276,46 +275,42 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     shapes = _Shapes(context, _names(data), _kpt_shape(data, context))
     stems = Stems()
     problems: list[Problem] = []
-    rows: list[dict[str, Any]] = []
     sizes: dict[Path, tuple[int, int]] = {}  # tasks may share an image
-    for ref, image in _images(data, root, context):
-        source = _label_file(image, ref, root, stems)
-        size = sizes.get(image)
-        if size is None:
-            try:
-                with Image.open(image) as opened:
-                    size = sizes[image] = opened.size
-            except OSError as exc:
-                problems.append(Problem(source, "image", f"cannot read the image {str(image)!r}: {exc}"))
-                continue
-        try:
-            text = (root / source).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            text = ""
-        found: list[Any] = []
-        bad = False
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for ref, image in _images(data, root, context):
+            source = _label_file(image, ref, root, stems)
+            size = sizes.get(image)
+            if size is None:
                 try:
-                    found.append(shapes.line(line.split(), size))
-                except ValueError as exc:
-                    problems.append(Problem(f"{source}:{n}", "label", str(exc)))
-                    bad = True
-        label = None
-        if not bad:
+                    with Image.open(image) as opened:
+                        size = sizes[image] = opened.size
+                except OSError as exc:
+                    problems.append(Problem(source, "image", f"cannot read the image {str(image)!r}: {exc}"))
+                    continue
             try:
-                label = shapes.label(found)
-            except ValueError as exc:
-                problems.append(Problem(source, "label", str(exc)))
-        task = source.removeprefix("labels/").removesuffix(".txt")
-        rows.append({"image": str(image), "id": task, "label": label, "source": source})
-        if len(rows) >= BATCH:
-            yield frame(rows, "image")
-            rows = []
-    if problems:
-        raise ValidationError(problems)
-    if rows:
-        yield frame(rows, "image")
+                text = (root / source).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = ""
+            found: list[Any] = []
+            bad = False
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        found.append(shapes.line(line.split(), size))
+                    except ValueError as exc:
+                        problems.append(Problem(f"{source}:{n}", "label", str(exc)))
+                        bad = True
+            label = None
+            if not bad:
+                try:
+                    label = shapes.label(found)
+                except ValueError as exc:
+                    problems.append(Problem(source, "label", str(exc)))
+            task = source.removeprefix("labels/").removesuffix(".txt")
+            yield {"image": str(image), "id": task, "label": label, "source": source}
+
+    return pieces(rows(), "image", problems)
 
 
 FORMAT = Format(

@@ -53,3 +53,16 @@ def test_import_names_every_bad_row_and_stores_nothing(sqlite_store, tmp_path: P
         project.import_tasks(path, "jsonl", as_="answer")
     assert {(p.row, p.field) for p in caught.value.problems} == {("in.jsonl:2", "answer"), ("in.jsonl:4", "text")}
     assert len(project.tasks()) == 1
+
+
+def test_lines_and_cells_that_are_not_json_are_named(sqlite_store, tmp_path: Path) -> None:
+    project = crowdnb.Project.create("boxes", "bbox", store=sqlite_store, classes=["cat"])
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"image": "a.png", "label": []}\n{not json\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        project.import_tasks(lines, "jsonl", dry_run=True)
+    assert [(p.row, p.field) for p in caught.value.problems][:2] == [("in.jsonl:2", ""), ("in.jsonl:3", "")]
+    cells = tmp_path / "in.csv"
+    cells.write_text('image,label\na.png,"[{""label"": ""cat"""\n', encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"row 'in.csv:2', field 'label': not JSON"):
+        project.import_tasks(cells, "csv", dry_run=True)
