@@ -218,11 +218,15 @@ def _labels(store: SqlStore, args: argparse.Namespace) -> int:
 def _export(store: SqlStore, args: argparse.Namespace) -> int:
     from crowdnb.project import Project
 
-    done = Project.open(args.project, store=store).export(
-        args.out, args.format, aggregated=args.aggregated, min_confidence=args.min_confidence, method=args.method,
-        approved_only=args.approved_only, workers=tuple(args.workers) if args.workers else None,
-        media="copy" if args.copy_media else "path", media_root=args.media_root,
-    )
+    try:
+        done = Project.open(args.project, store=store).export(
+            args.out, args.format, aggregated=args.aggregated, min_confidence=args.min_confidence, method=args.method,
+            approved_only=args.approved_only, workers=tuple(args.workers) if args.workers else None,
+            media="copy" if args.copy_media else "path", media_root=args.media_root,
+        )
+    except ValueError as exc:  # a format, option or label the export cannot take: said in one line
+        print(exc, file=sys.stderr)
+        return 1
     counts = done.counts
     print(f"wrote {counts.labels} labels of {counts.tasks} tasks to {done.path} (manifest: {done.manifest})")
     for skipped in counts.skipped:
@@ -231,13 +235,12 @@ def _export(store: SqlStore, args: argparse.Namespace) -> int:
 
 
 def _import(store: SqlStore, args: argparse.Namespace) -> int:
-    from crowdnb.errors import ValidationError
     from crowdnb.project import Project
 
     project = Project.open(args.project, store=store)
     try:
         done = project.import_tasks(args.path, args.format, as_=args.as_, dry_run=args.dry_run, media_root=args.media_root, progress=sys.stderr.isatty())
-    except ValidationError as exc:
+    except ValueError as exc:  # ValidationError (every bad row) included
         print(exc, file=sys.stderr)
         return 1
     print(f"{done.rows} tasks checked, all good (dry run: nothing stored)" if done.dry_run else f"added {done.added} of {done.rows} tasks to {project.name}")

@@ -324,3 +324,19 @@ def test_serve_without_the_server_extra_says_what_to_install(store_path: str, tm
     assert codes == [2]
     assert err.strip() == SERVER_EXTRA == 'crowdnb serve needs the server extra: pip install "crowdnb[server]"'
     assert "crowdnb serving" not in out
+
+
+def test_export_and_import_from_a_shell(store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "p.parquet"
+    assert main(["--store", store_path, "export", "p", "--format", "parquet", "--out", str(out), "--aggregated", "--min-confidence", "0.5"]) == 0
+    assert "wrote 1 labels of 2 tasks" in capsys.readouterr().out
+    assert json.loads(Path(f"{out}.manifest.json").read_text())["options"]["min_confidence"] == 0.5
+    assert pd.read_parquet(out)[["task", "label"]].to_dict("records") == [{"task": "1", "label": "a"}]
+    assert main(["--store", store_path, "import", "q", str(out), "--format", "parquet", "--as", "answer", "--dry-run"]) == 0
+    assert "1 tasks checked, all good (dry run: nothing stored)" in capsys.readouterr().out
+    assert main(["--store", store_path, "import", "q", str(out), "--format", "parquet", "--as", "answer"]) == 0
+    assert "added 1 of 1 tasks to q" in capsys.readouterr().out
+    assert main(["--store", store_path, "import", "q", str(out), "--format", "parquet", "--as", "answer"]) == 1
+    assert "id '1' is already a task of 'q'" in capsys.readouterr().err
+    assert main(["--store", store_path, "export", "p", "--format", "coco", "--out", str(tmp_path / "c.json")]) == 1
+    assert "format 'coco' does not carry text-class labels" in capsys.readouterr().err
