@@ -49,6 +49,11 @@ FORMATS: dict[str, str] = {
     "label-studio": "label_studio",
 }
 AS = ("prediction", "answer", "tasks")
+# Why an id may repeat in a file: a raw export holds every worker's label of a task.
+REPEATED = (
+    "; a raw export has a row per worker's label, and a task takes one prediction or answer: "
+    "import an aggregated export (aggregated=True), or one worker's (workers=[...]), or only the tasks (as_='tasks')"
+)
 IMPORT_CHUNK = 10_000  # rows checked, and added, at a time
 PROGRESS_DELAY = 3.0  # seconds before a progress bar shows, unless asked for
 
@@ -107,6 +112,11 @@ def export(
     if hasattr(project.store, "download_export"):  # a crowd server (`HttpStore`) writes it, from its own store
         return project.store.download_export(project.info.id, path, format, options, validate=validate)
     chosen = _format_for(format, project.kind)
+    if options.media == "copy" and not chosen.folder:
+        raise ValueError(
+            f"format {format!r} is one file, which cannot hold the images: media='copy' is for the folder formats "
+            f"({', '.join(n for n in formats_for(project.kind.name) if get(n).folder)})"
+        )
     if validate and chosen.validate is None:
         raise ValueError(f"format {format!r} has no reference reader to validate with; export without validate=True")
     out = Path(path)
@@ -139,17 +149,18 @@ def _write_manifest(path: Path, project: Project, format: str, options: Options,
 
 def read(
     path: str | os.PathLike[str], format: str, *, kind: str, config: dict[str, Any] | None = None,
-    media_root: str | None = None,
+    media_root: str | None = None, remote: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """The tasks of a file (or folder) in `format` as frames of at most a few thousand rows:
     the kind's media column, ``id``, ``label`` (None where the file has none), indexed by
     ``source`` (file and line, or record) so errors name where a row came from. `config` is the
-    project's label configuration (its classes, to map names; default: the kind's)."""
+    project's label configuration (its classes, to map names; default: the kind's). `remote`
+    keeps relative image paths as they are (for a crowd server, whose media folder they are in)."""
     from crowdnb import kinds
 
     chosen_kind = kinds.get(kind)
     chosen = _format_for(format, chosen_kind, reading=True)
-    context = Context("", chosen_kind, config if config is not None else {}, Options(media_root=media_root))
+    context = Context("", chosen_kind, config if config is not None else {}, Options(media_root=media_root), remote=remote)
     for found in chosen.read(Path(path), context):  # type: ignore[misc]  # _format_for checked it
         yield found.set_index("source")
 
@@ -172,7 +183,9 @@ def import_tasks(
 
     Every row is checked first, in pieces of bounded size; a `ValidationError` lists every bad
     row by its file and line (or record) and field, and then nothing is stored. `dry_run` only
-    checks. Tasks are then added a piece at a time, with a progress bar (see `export`).
+    checks. Tasks are then added a piece at a time, with a progress bar (see `export`). For a
+    project on a crowd server, image paths stay relative (to the server's media folder) and the
+    server checks each piece's rows as it takes them (all or nothing per piece).
     """
     from tqdm.auto import tqdm
 
@@ -180,26 +193,28 @@ def import_tasks(
 
     if as_ not in AS:
         raise ValueError(f"as_ must be one of {AS}, got {as_!r}")
+    remote = hasattr(project.store, "download_export")
     existing = set(project.tasks()["id"].tolist()) if on_duplicate == "error" else set()
     problems: list[Problem] = []
     seen: dict[str, object] = {}
     rows = 0
     bar = tqdm(desc="checking", unit="task", **_bar(progress))
     for piece in _pieces(project, path, format, as_, media_root):
-        rows += len(piece)
+        first = _first(piece, seen)
+        if "id" in piece:
+            for source, task_id in zip(piece.index[~first].tolist(), piece["id"][~first].tolist(), strict=True):
+                if as_ != "tasks":  # the same task again is harmless when only tasks are added
+                    problems.append(Problem(source, "id", f"id {task_id!r} repeats {seen[task_id]!r}{REPEATED}"))
+            piece = piece[first]
+            for source, task_id in zip(piece.index.tolist(), piece["id"].tolist(), strict=True):
+                if task_id in existing:
+                    problems.append(Problem(source, "id", f"id {task_id!r} is already a task of {project.name!r}"))
         try:
-            tasks_from_frame(piece, project.kind, project.config)
+            if not remote:  # a server checks the rows itself, its media folder holding the images
+                tasks_from_frame(piece, project.kind, project.config)
         except ValidationError as exc:
             problems.extend(exc.problems)
-        if "id" in piece:
-            for source, task_id in zip(piece.index.tolist(), piece["id"].tolist(), strict=True):
-                if task_id is None:
-                    continue
-                if task_id in seen:
-                    problems.append(Problem(source, "id", f"id {task_id!r} repeats {seen[task_id]!r}"))
-                elif task_id in existing:
-                    problems.append(Problem(source, "id", f"id {task_id!r} is already a task of {project.name!r}"))
-                seen.setdefault(task_id, source)
+        rows += len(piece)
         bar.update(len(piece))
     bar.close()
     if problems:
@@ -207,12 +222,29 @@ def import_tasks(
     if dry_run:
         return Imported(rows, 0, True)
     added = 0
+    seen.clear()
     bar = tqdm(total=rows, desc="adding", unit="task", **_bar(progress))
     for piece in _pieces(project, path, format, as_, media_root):
+        piece = piece[_first(piece, seen)]
         added += project.add_tasks(piece, on_duplicate=on_duplicate, progress=False)
         bar.update(len(piece))
     bar.close()
     return Imported(rows, added, False)
+
+
+def _first(piece: pd.DataFrame, seen: dict[str, object]) -> Any:
+    """Which rows of `piece` bring a task id not `seen` before (in this piece or earlier ones;
+    rows without an id always do); `seen` learns each id's first source."""
+    import numpy as np
+
+    if "id" not in piece:
+        return np.ones(len(piece), dtype=bool)
+    keep = []
+    for source, task_id in zip(piece.index.tolist(), piece["id"].tolist(), strict=True):
+        keep.append(task_id is None or task_id not in seen)
+        if task_id is not None:
+            seen.setdefault(task_id, source)
+    return np.array(keep, dtype=bool)
 
 
 def _bar(progress: bool | None) -> dict[str, Any]:
@@ -223,7 +255,8 @@ def _bar(progress: bool | None) -> dict[str, Any]:
 
 def _pieces(project: Project, path: str | os.PathLike[str], format: str, as_: str, media_root: str | None) -> Iterator[pd.DataFrame]:
     """The file's rows as `add_tasks` frames of at most `IMPORT_CHUNK` rows."""
-    for found in read(path, format, kind=project.kind.name, config=project.config, media_root=media_root):
+    remote = hasattr(project.store, "download_export")  # a crowd server: image paths are its media folder's
+    for found in read(path, format, kind=project.kind.name, config=project.config, media_root=media_root, remote=remote):
         for start in range(0, max(len(found), 1), IMPORT_CHUNK):
             piece = found.iloc[start:start + IMPORT_CHUNK]
             if piece.empty:

@@ -118,6 +118,7 @@ class Context:
     kind: Kind
     config: dict[str, Any]
     options: Options = Options()
+    remote: bool = False  # read for a crowd server's project: relative image paths are the server's
 
     def media_ref(self, payload: dict[str, Any], out: Path | None = None) -> str | None:
         """The image as a file records it: its URL; its path relative to `media_root` when one
@@ -143,8 +144,10 @@ class Context:
 
     def resolve(self, ref: str, base: Path) -> str:
         """An image reference read from a file, as `add_tasks` takes it: URLs as they are,
-        absolute paths as they are, relative ones under `media_root` (else beside the file)."""
-        if "://" in ref or os.path.isabs(ref):
+        absolute paths as they are, relative ones under `media_root` (else beside the file;
+        for a crowd server's project without `media_root`, as they are: relative to the
+        server's media folder, as its exports write them)."""
+        if "://" in ref or os.path.isabs(ref) or (self.remote and self.options.media_root is None):
             return ref
         root = Path(self.options.media_root) if self.options.media_root is not None else base
         return str(root / ref)
@@ -196,20 +199,41 @@ def replaced(path: Path, *, folder: bool) -> Iterator[Path]:
         work = Path(name)
     try:
         yield work
+        _readable(work, folder=folder)
         if folder and path.exists():
             old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
             path.rename(old)
             work.rename(path)
-            shutil.rmtree(old)
+            _remove(old)
         else:
+            if path.is_dir():
+                shutil.rmtree(path)
             os.replace(work, path)
     except BaseException:
-        if folder:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            work.unlink(missing_ok=True)
+        _remove(work)
         raise
+
+
+def _remove(path: Path) -> None:
+    """`path` gone, whether a folder or a file (or nothing)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _readable(work: Path, *, folder: bool) -> None:
+    """The permissions a file or folder made with the user's umask would have (mkstemp and
+    mkdtemp make them private to the user, and a training job of another user could not read
+    the export)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod((0o777 if folder else 0o666) & ~umask)
+    if folder:
+        for inner in work.rglob("*"):
+            if inner.is_dir():
+                inner.chmod(0o777 & ~umask)
 
 
 def manifest_path(path: Path, *, folder: bool) -> Path:

@@ -176,14 +176,19 @@ def _pairs(flat: list[float]) -> Iterator[tuple[float, float]]:
     return zip(flat[::2], flat[1::2], strict=True)
 
 
+def _number(value: Any) -> bool:
+    """Whether a JSON value is a number (a bool is not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _polygon_flaw(parts: Any) -> str | None:
     """What keeps a ``segmentation`` from being read as polygons, if anything."""
     if isinstance(parts, dict):
         return "an RLE segmentation (crowd region)"
     if not isinstance(parts, list) or not parts:
         return "no polygon segmentation"
-    if not all(isinstance(part, list) and len(part) % 2 == 0 for part in parts):
-        return "a segmentation that is not lists of x, y pairs"
+    if not all(isinstance(part, list) and len(part) % 2 == 0 and all(_number(v) for v in part) for part in parts):
+        return "a segmentation that is not lists of x, y numbers"
     return None
 
 
@@ -252,23 +257,27 @@ class _Reading:
         name, number = self.categories[annotation["category_id"]]["name"], annotation.get("id")
         if self.context.kind.name == "bbox":
             box = annotation.get("bbox")
-            if not (isinstance(box, list) and len(box) == 4):
+            if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
                 self.problem(f"annotation {number}", f"annotation {number} has no bbox [x, y, w, h]")
                 return []
-            x, y, w, h = (float(v) for v in box)
+            x, y, w, h = box
             return [{"label": name, "x": x, "y": y, "w": w, "h": h}]
         parts = annotation.get("segmentation")
         flaw = _polygon_flaw(parts)
         if flaw is not None:
             self.problem(f"annotation {number}", f"annotation {number} has {flaw}; crowdnb reads polygons")
             return []
-        return [{"label": name, "points": [[float(x), float(y)] for x, y in _pairs(part)]} for part in parts]
+        return [{"label": name, "points": [[x, y] for x, y in _pairs(part)]} for part in parts]
 
     def _keypoints(self, annotation: dict[str, Any]) -> list[dict[str, Any]]:
         """A keypoints annotation as the project's points in order (v > 0, labeled even if
         occluded: placed; a point the category lacks: not visible)."""
         names = self.points[annotation["category_id"]]
         values = annotation.get("keypoints") or []
+        if values and (len(values) != 3 * len(names) or not all(_number(v) for v in values)):  # none: not visible
+            number = annotation.get("id")
+            self.problem(f"annotation {number}", f"annotation {number}: keypoints must be {len(names)} x, y, v triplets of numbers")
+            values = [0] * (3 * len(names))
         found = {name: values[3 * i:3 * i + 3] for i, name in enumerate(names)}
         out = []
         for name in self.context.config.get("points") or names:
@@ -351,6 +360,8 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
             pieces.append(rows)
             rows = []
     pieces.append(rows)
+    for image_id in labels:  # what the images did not take
+        reading.problem(f"image {image_id}", f"annotations name image_id {image_id!r}, which is not one of the file's images", "image_id")
     if reading.problems:
         raise ValidationError(reading.problems)
     media = context.kind.media.column

@@ -36,6 +36,8 @@ def items(project: Project, options: Options) -> Iterator[Item]:
             found = pending[1]
             pending = next(answers, None)
         yield Item(task_id, payload, meta or {}, found)
+    if pending is not None:  # the labels or results did not follow the task order: never drop them silently
+        raise RuntimeError(f"answers of task {pending[0]!r} came out of task order; nothing was exported")
 
 
 def _raw(project: Project, options: Options) -> Iterator[tuple[str, list[Answer]]]:

@@ -110,7 +110,7 @@ def _write_parquet(items: Iterator[Item], out: Path, context: Context) -> Counts
 
 def _label(value: Any, context: Context) -> Any:
     """A label cell as the kind takes it (JSON text parsed, except a class name)."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or value == "" or (isinstance(value, float) and value != value):
         return None
     if context.kind.name in STRING_KINDS:
         return value
@@ -153,10 +153,16 @@ def _read_jsonl(path: Path, context: Context) -> Iterator[pd.DataFrame]:
 
 
 def _read_csv(path: Path, context: Context) -> Iterator[pd.DataFrame]:
+    import csv as std_csv
+
     from pyarrow import csv
 
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = next(std_csv.reader(handle), [])
+    # Every cell as text, as written: Arrow would read a text `1` as a number, `true` as a bool.
+    options = csv.ConvertOptions(strings_can_be_null=False, column_types={name: pa.string() for name in header})
+
     def records() -> Iterator[tuple[str, dict[str, Any]]]:
-        options = csv.ConvertOptions(strings_can_be_null=False, column_types={"task": pa.string(), "label": pa.string()})
         n = 1  # the header is line 1
         with csv.open_csv(str(path), convert_options=options) as reader:
             for batch in reader:

@@ -262,7 +262,7 @@ def test_rle_and_malformed_segmentations_are_refused_by_annotation_id(tmp_path: 
         _records(path, "polygon", {"classes": CLASSES})
     assert [(p.row, p.message) for p in caught.value.problems] == [
         ("instances_val.json:annotation 7", "annotation 7 has an RLE segmentation (crowd region); crowdnb reads polygons"),
-        ("instances_val.json:annotation 8", "annotation 8 has a segmentation that is not lists of x, y pairs; crowdnb reads polygons"),
+        ("instances_val.json:annotation 8", "annotation 8 has a segmentation that is not lists of x, y numbers; crowdnb reads polygons"),
     ]
     box = [{"label": "cat", "x": 0.0, "y": 0.0, "w": 5.0, "h": 5.0}]
     assert [r["label"] for r in _records(path, "bbox", {"classes": CLASSES})] == [box] * 3  # boxes come from bbox
@@ -338,3 +338,12 @@ def test_writing_holds_one_task_at_a_time_and_an_empty_project_is_valid_coco(tmp
     assert len(COCO(str(tmp_path / "big.json")).getAnnIds()) == 30_000
     assert FORMAT.write(items(0), tmp_path / "empty.json", context).tasks == 0
     assert _document(tmp_path / "empty.json")["images"] == [] == list(FORMAT.read(tmp_path / "empty.json", context))
+
+
+def test_values_that_are_not_numbers_and_annotations_of_no_image_are_named(tmp_path: Path) -> None:
+    annotations = [{**_annotation(1, 10, 1, [1, 2, 3, 4]), "bbox": ["a", 2, 3, 4]}, _annotation(2, 99, 1, [1, 2, 3, 4])]
+    with pytest.raises(ValidationError) as caught:
+        _records(_published(tmp_path, [{"id": 1, "name": "cat"}], annotations), "bbox", {"classes": CLASSES})
+    assert [(p.row, p.field) for p in caught.value.problems] == [
+        ("instances_val.json:annotation 1", "label"), ("instances_val.json:image 99", "image_id"),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import image_project, label, text_project
 
@@ -66,3 +67,48 @@ def test_lines_and_cells_that_are_not_json_are_named(sqlite_store, tmp_path: Pat
     cells.write_text('image,label\na.png,"[{""label"": ""cat"""\n', encoding="utf-8")
     with pytest.raises(ValidationError, match=r"row 'in.csv:2', field 'label': not JSON"):
         project.import_tasks(cells, "csv", dry_run=True)
+
+
+def test_csv_cells_are_read_as_the_text_they_hold(sqlite_store, tmp_path: Path) -> None:
+    project = crowdnb.Project.create("texts", "text-class", store=sqlite_store, classes=["a"])
+    path = tmp_path / "in.csv"
+    path.write_text("task,text,label\n007,1,a\n8,true,\n9,nan,a\n", encoding="utf-8")
+    rows = [r for piece in formats.read(path, "csv", kind="text-class", config=project.config) for r in piece.to_dict("records")]
+    assert [(r["id"], r["text"], None if pd.isna(r["label"]) else r["label"]) for r in rows] == [
+        ("007", "1", "a"), ("8", "true", None), ("9", "nan", "a"),
+    ]
+
+
+def test_a_raw_export_of_several_workers_imports_as_tasks_or_says_how_to_import_labels(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", overlap=2, classes=["cat", "dog"])
+    label(project, "ana", {"img0": BOX})
+    label(project, "ben", {"img0": []})
+    done = project.export(tmp_path / "raw.jsonl", "jsonl")
+    copy = crowdnb.Project.create("copy", "bbox", store=sqlite_store, classes=["cat", "dog"])
+    with pytest.raises(ValidationError, match="id 'img0' repeats 'raw.jsonl:1'; a raw export has a row per worker's label"):
+        copy.import_tasks(done.path, "jsonl", as_="answer")
+    assert copy.import_tasks(done.path, "jsonl", as_="tasks").added == 1
+    assert copy.tasks()["id"].tolist() == ["img0"]
+    one = project.export(tmp_path / "ana.jsonl", "jsonl", workers=["ana"])
+    other = crowdnb.Project.create("other", "bbox", store=sqlite_store, classes=["cat", "dog"])
+    assert other.import_tasks(one.path, "jsonl", as_="answer").added == 1 and other.tasks()["known_answer"].tolist() == [BOX]
+
+
+def test_one_file_formats_take_no_copied_media(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", classes=["cat"])
+    with pytest.raises(ValueError, match="format 'csv' is one file, which cannot hold the images: media='copy' is for the folder formats"):
+        project.export(tmp_path / "a.csv", "csv", media="copy")
+    assert not (tmp_path / "images").exists()
+
+
+def test_exports_are_readable_as_the_umask_says(sqlite_store, tmp_path: Path) -> None:
+    import os
+
+    project = text_project(sqlite_store, ["a"], "text-class", classes=["x"])
+    old = os.umask(0o022)
+    try:
+        file = project.export(tmp_path / "a.csv", "csv").path
+        folder = project.export(tmp_path / "hf", "hf-dataset").path
+    finally:
+        os.umask(old)
+    assert (file.stat().st_mode & 0o777, folder.stat().st_mode & 0o777) == (0o644, 0o755)

@@ -285,3 +285,9 @@ def test_geometry_exports_over_the_server_are_the_local_ones(served: tuple[Crowd
         assert (yolo.path / name).read_text() == (tmp_path / "local-yolo" / name).read_text()
     assert (yolo.path / "manifest.json").is_file() and yolo.counts.tasks == 6
     assert _leftovers(server_tmp) == []
+    copy = crowdnb.Project.create(f"copy-{local.name}", "bbox", store=crowd.store, classes=["car", "bus"])
+    crowd.store.add_member(copy.info.id, "boss")
+    into = remote("boss", copy.name)
+    assert into.import_tasks(coco.path, "coco", as_="answer").added == 6  # the server's relative paths, as they came
+    answers = dict(zip(copy.tasks()["id"], copy.tasks()["known_answer"], strict=True))
+    assert answers["s1"] == local.labels().set_index("task").loc["s1", "label"] and answers["s3"] is None
