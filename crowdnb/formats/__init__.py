@@ -144,7 +144,8 @@ def _write_manifest(path: Path, project: Project, format: str, options: Options,
         "options": options.described(), "counts": counts.as_dict(), "crowdnb": __version__,
         "exported_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
     }
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with replaced(path, folder=False) as work:  # never a half-written manifest beside the data
+        work.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def read(

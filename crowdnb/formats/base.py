@@ -97,13 +97,18 @@ class Item:
 
 @dataclass
 class Counts:
-    """What an export wrote, for the manifest and the caller."""
+    """What an export wrote, for the manifest and the caller: the project's `tasks` it went
+    through (formats with a list of images, such as COCO, list every one; formats of labels
+    only, such as CoNLL or YOLO, leave out the unlabeled ones), the `labels` written, their
+    `objects` (boxes, polygons, regions, spans, point sets, as the format counts its entries),
+    the `files` written, and what was `skipped`: each thing not written as it is stored, and
+    why."""
 
     tasks: int = 0
     labels: int = 0
     objects: int = 0
     files: int = 0
-    skipped: list[str] = field(default_factory=list)  # what could not be written, and why
+    skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"tasks": self.tasks, "labels": self.labels, "objects": self.objects, "files": self.files, "skipped": self.skipped}
