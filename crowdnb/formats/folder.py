@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crowdnb.formats.base import Context, Format, frame
+from crowdnb.formats.imagefiles import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     import os
 
     import pandas as pd
 
-EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
 LABELS_FROM = ("parent", None)
 BATCH = 5_000
 KINDS = frozenset({"image-class", "image-multilabel", "bbox", "polygon", "keypoints", "ocr", "caption"})
@@ -33,7 +33,7 @@ def _found(root: Path, pattern: str) -> Iterator[tuple[str, Path]]:
     """(id, real path) of each image file matching `pattern` under `root`, in id order; files
     whose real path is outside `root` are left out, with one warning naming them."""
     outside = []
-    found = sorted((path.relative_to(root).as_posix(), path) for path in root.glob(pattern) if path.suffix.lower() in EXTENSIONS)
+    found = sorted((path.relative_to(root).as_posix(), path) for path in root.glob(pattern) if path.suffix.lower() in IMAGE_SUFFIXES)
     for task_id, path in found:
         if not path.is_file():
             continue
@@ -57,7 +57,8 @@ def image_folder(root: str | os.PathLike[str], pattern: str = "**/*", *, labels_
     """The images under `root` as tasks for `Project.add_tasks`: ``image`` (the file's path)
     and ``id`` (its path relative to `root`), sorted by id; with ``labels_from="parent"`` a
     ``label`` column of each image's parent folder name (rename it to ``prediction`` or
-    ``answer``). Extensions: jpg, jpeg, png, gif, webp, bmp, tif, tiff, in any case."""
+    ``answer``). Extensions: those of `imagefiles.IMAGE_SUFFIXES` (jpg, jpeg, png, gif, webp,
+    bmp, tif, tiff, dng, mpo), in any case."""
     import pandas as pd
 
     if labels_from not in LABELS_FROM:

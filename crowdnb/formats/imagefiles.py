@@ -11,7 +11,14 @@ from typing import Any
 
 from crowdnb.formats.base import Answer, Counts, Item
 
-IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"})
+# The one list of image file suffixes, lower case: compare `path.suffix.lower()` with it.
+IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".gif", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"})
+
+
+def plain_name(name: str) -> bool:
+    """Whether `name` is one file name, safe to join under a folder: not empty, not ``.`` or
+    ``..``, and without a folder part (``../x``, ``a/b`` or ``/etc/passwd`` are refused)."""
+    return name not in ("", ".", "..") and Path(name).name == name
 
 
 def one_answer(item: Item, format: str) -> Answer | None:

@@ -359,38 +359,92 @@ def _local(ref: str, path: Path, context: Context) -> str:
 
 def _tasks_in(path: Path) -> Iterator[Any]:
     """The tasks of a Label Studio JSON file (a list of tasks, or one task) one at a time,
-    never holding more of the file than one task and a chunk."""
+    never holding more of the file than one task and a chunk. Tasks are separated by commas and
+    nothing but whitespace may follow the list: a problem names the character where it does."""
     decoder = json.JSONDecoder()
     with path.open(encoding="utf-8") as handle:
-        buffer = handle.read(CHUNK).lstrip()
-        if not buffer.startswith("["):
+        cursor = _Cursor(handle)
+        cursor.more()
+        cursor.skip_space()
+        if cursor.peek() != "[":
             try:
-                task = json.loads(buffer + handle.read())
+                task = json.loads(cursor.buffer[cursor.pos:] + handle.read())
             except json.JSONDecodeError as exc:
                 raise _not_json(path, exc) from None
             yield task
             return
-        position = 1
+        cursor.pos += 1
+        cursor.skip_space()
+        if cursor.peek() != "]":
+            while True:
+                while True:
+                    try:
+                        task, cursor.pos = decoder.raw_decode(cursor.buffer, cursor.pos)
+                        break
+                    except json.JSONDecodeError as exc:
+                        if not cursor.more():
+                            raise _bad(path, f"{exc.msg}", cursor.base + exc.pos) from None
+                yield task
+                cursor.skip_space()
+                found = cursor.peek()
+                if found == "]":
+                    break
+                if found != ",":
+                    raise _bad(path, f"expected ',' or ']' after a task, found {cursor.snippet()!r}" if found else "the list of tasks has no closing ']'", cursor.offset)
+                cursor.pos += 1
+                cursor.skip_space()
+        cursor.pos += 1
+        cursor.skip_space()
+        if cursor.peek():
+            raise _bad(path, f"data after the list of tasks: {cursor.snippet()!r}", cursor.offset)
+
+
+SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+
+
+class _Cursor:
+    """A position in a text file read a chunk at a time: `buffer` holds the file from
+    character `base` on, up to what has been read; `pos` is the position in it."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.buffer, self.base, self.pos = handle, "", 0, 0
+
+    @property
+    def offset(self) -> int:
+        """The position as a character offset in the file."""
+        return self.base + self.pos
+
+    def more(self) -> bool:
+        """One more chunk read, what is before `pos` dropped; False at the end of the file."""
+        chunk = self.handle.read(CHUNK)
+        if not chunk:
+            return False
+        self.buffer, self.base, self.pos = self.buffer[self.pos:] + chunk, self.base + self.pos, 0
+        return True
+
+    def skip_space(self) -> None:
         while True:
-            position = SEPARATOR.match(buffer, position).end()  # type: ignore[union-attr]
-            if buffer.startswith("]", position):
+            self.pos = SPACE.match(self.buffer, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buffer) or not self.more():
                 return
-            try:
-                task, position = decoder.raw_decode(buffer, position)
-            except json.JSONDecodeError as exc:
-                more = handle.read(CHUNK)
-                if not more:
-                    raise _not_json(path, exc) from None
-                buffer, position = buffer[position:] + more, 0
-                continue
-            yield task
 
+    def peek(self) -> str:
+        """The character at `pos` ("" at the end of the file; call after `skip_space`)."""
+        return self.buffer[self.pos:self.pos + 1]
 
-SEPARATOR = re.compile(r"\s*,?\s*")
+    def snippet(self) -> str:
+        """Up to 20 characters from `pos`, for errors."""
+        while len(self.buffer) - self.pos < 20 and self.more():
+            pass
+        return self.buffer[self.pos:self.pos + 20]
 
 
 def _not_json(path: Path, exc: json.JSONDecodeError) -> ValidationError:
     return ValidationError([Problem(path.name, "file", f"not Label Studio JSON: {exc}")])
+
+
+def _bad(path: Path, what: str, offset: int) -> ValidationError:
+    return ValidationError([Problem(path.name, "file", f"not Label Studio JSON: {what} at character {offset}")])
 
 
 class Reading:

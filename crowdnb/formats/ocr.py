@@ -10,13 +10,15 @@ it is train, val or test, else "train"). ``language`` is "ko" for text in Hangul
 in kana, else "na" (Han alone is Chinese or Japanese, Latin alone any of many languages; the key
 is always there because the API's category filters read it on every annotation). A raw export
 adds ``crowdnb_worker``, ``crowdnb_status`` and ``crowdnb_annotation`` to each annotation and ``crowdnb_workers`` (whose
-labels are written, even those with no region) to each image; an aggregated one adds the task's
+labels are written, even those with no region) to each image (read back: a label for each worker
+listed there or found on an annotation of the image); an aggregated one adds the task's
 ``crowdnb_confidence`` to each image (null: no answer) and annotation, and the region's agreement
 as ``score``. Annotations are spooled to a temporary file and the JSON assembled from it, so an
 export holds one task at a time; reading loads the JSON whole, as every COCO-Text reader does.
 
-**icdar2015** writes one ``gt_<stem>.txt`` per label (the image's name; a repeated one gets the
-image's hash, then ``_2``, ``_3``...), UTF-8 without a BOM, CRLF lines
+**icdar2015** writes one ``gt_<stem>.txt`` per label (the image's name, characters other than
+letters, digits, ``.``, ``-`` and ``_`` made ``_``; another image of that name gets a short hash
+of its reference before it, another label of the same image ``_1``, ``_2``...: `Stems`), UTF-8 without a BOM, CRLF lines
 ``x1,y1,x2,y2,x3,y3,x4,y4,transcription``: corners clockwise (a counter-clockwise quad is
 reversed, its first corner kept: it marks where the text starts), a box's from its top-left.
 Coordinates are written as stored (to 1/100 pixel), integers when integral: the round trip is
@@ -32,8 +34,9 @@ axis-aligned quad (any other is a problem: use a quad project), a quad from a CO
 4 points (or its bbox's corners). Regions without usable text are skipped: ICDAR's ``###`` and
 COCO-Text's illegible or blank annotations. An ICDAR folder without an index (the official
 files, with their BOM) is read in natural order of its ``gt_<stem>.txt`` files, the image of each
-being ``<stem>.jpg`` (or another image suffix) under `media_root`, beside the files or in their
-``images`` folder.
+being ``<stem>.jpg`` (or another of `IMAGE_SUFFIXES`, in any case; the first by name) under
+`media_root`, beside the files or in their ``images`` folder. An annotation whose image is not
+in ``imgs``, and a ``gt`` in the index that is not a file name in the folder, are problems.
 
 Both are written by hand: no library kept here writes them (pycocotools reads COCO's detection
 layout, not COCO-Text's; ICDAR files are plain lines its scripts only read).
@@ -48,20 +51,19 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from itertools import chain, count
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError
-from crowdnb.formats.base import Answer, Context, Counts, Format, Item, frame, media_name
+from crowdnb.formats.base import Answer, Context, Counts, Format, Item, frame
+from crowdnb.formats.imagefiles import IMAGE_SUFFIXES, Stems, plain_name
 from crowdnb.intake import to_json
 
 BATCH = 2_000  # rows per frame read
 INDEX = "index.jsonl"
 SETS = ("train", "val", "test")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".JPG", ".JPEG", ".PNG")
 DO_NOT_CARE = "###"
 QUOTED = re.compile(r'^\s*"(.*)"\s*$')  # a transcription the ICDAR scripts unquote
 HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
@@ -257,10 +259,12 @@ def _coco_labels(img: dict[str, Any], anns: list[tuple[str, Any]], shape: str, p
         except Bad as exc:
             problems.append(Problem(source, "label", str(exc)))
             continue
+        regions = labels.setdefault(ann.get("crowdnb_worker"), [])  # a worker's, even without usable text
         if region is not None:
-            labels.setdefault(ann.get("crowdnb_worker"), []).append(region)
+            regions.append(region)
     if "crowdnb_workers" in img:
-        return [labels.get(worker, []) for worker in img["crowdnb_workers"]] or [None]
+        named = img["crowdnb_workers"] if isinstance(img["crowdnb_workers"], list) else []
+        return [labels.get(worker, []) for worker in dict.fromkeys([*named, *labels])] or [None]
     if "crowdnb_confidence" in img and img["crowdnb_confidence"] is None:
         return [None]
     return [[region for regions in labels.values() for region in regions]]
@@ -281,6 +285,13 @@ def _read_coco_text(path: Path, context: Context) -> Iterator[pd.DataFrame]:
         for key, ann in anns.items():
             by_image.setdefault(str(ann.get("image_id") if isinstance(ann, dict) else None), []).append(key)
     problems: list[Problem] = []
+    images = {str(key) for key in imgs}
+    if "imgToAnns" in data:
+        problems.extend(Problem(f"{path.name}:imgToAnns[{key}]", "imgToAnns", f"no image {key} in imgs") for key in by_image if key not in images)
+    for key, ann in anns.items():
+        image_id = ann.get("image_id") if isinstance(ann, dict) else None
+        if str(image_id) not in images:
+            problems.append(Problem(f"{path.name}:anns[{key}]", "image_id", f"no image {image_id!r} in imgs"))
 
     def rows() -> Iterator[dict[str, Any]]:
         for key, img in imgs.items():
@@ -325,13 +336,12 @@ def _coordinate(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def _gt_name(out: Path, ref: str | None, item: Item) -> str:
-    """A new ``gt_<stem>.txt`` in `out` for a label of `item`'s image: the image's stem, else
-    with its hash (another image of that name), else numbered (another label of the image)."""
-    plain = _safe(Path(ref.split("?")[0]).stem if ref else item.id)
-    hashed = _safe(Path(media_name(item.payload)).stem)
-    names = (f"gt_{stem}.txt" for stem in chain((plain, hashed), (f"{hashed}_{n}" for n in count(2))))
-    return next(name for name in names if not (out / name).exists())
+def _gt_name(stems: Stems, ref: str | None, item: Item) -> str:
+    """A new ``gt_<stem>.txt`` for a label of `item`'s image: `Stems` of the image's reference
+    (its query left out), its file name made safe first, so the names stay unique."""
+    where = PurePath(ref.split("?")[0]) if ref else None
+    key = str(where.with_name(_safe(where.name))) if where is not None and where.name else _safe(item.id)
+    return f"gt_{stems.of(key)}.txt"
 
 
 def _safe(stem: str) -> str:
@@ -339,7 +349,7 @@ def _safe(stem: str) -> str:
 
 
 def _write_icdar(items: Iterator[Item], out: Path, context: Context) -> Counts:
-    counts, aggregated = Counts(files=1), context.options.aggregated
+    counts, aggregated, stems = Counts(files=1), context.options.aggregated, Stems()
     with (out / INDEX).open("w", encoding="utf-8") as index:
         for item in items:
             counts.tasks += 1
@@ -348,7 +358,7 @@ def _write_icdar(items: Iterator[Item], out: Path, context: Context) -> Counts:
             if not item.answers:
                 index.write(to_json({"gt": None, **entry}) + "\n")
             for answer in item.answers:
-                name = _gt_name(out, ref, item)
+                name = _gt_name(stems, ref, item)
                 lines = []
                 for n, region in enumerate(answer.label):
                     text = _transcription(region["text"])
@@ -420,9 +430,14 @@ def _entries(folder: Path, context: Context, problems: list[Problem]) -> Iterato
                 yield f"{INDEX}:{n}", {**entry, "image": context.resolve(entry["image"], folder)}
         return
     roots = [Path(context.options.media_root)] if context.options.media_root is not None else [folder, folder / "images"]
+    images: dict[str, Path] = {}  # stem -> the first image of that stem, root by root, by name
+    for root in roots:
+        found_in = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) if root.is_dir() else []
+        for image in found_in:
+            images.setdefault(image.stem, image)
     for gt in sorted(folder.glob("gt_*.txt"), key=lambda p: _natural(p.name)):
         stem = gt.stem.removeprefix("gt_")
-        found = next((root / f"{stem}{suffix}" for root in roots for suffix in IMAGE_SUFFIXES if (root / f"{stem}{suffix}").is_file()), None)
+        found = images.get(stem)
         if found is None:
             problems.append(Problem(gt.name, "image", f"no image {stem}.jpg (or .png, ...) in {' or '.join(map(str, roots))}"))
             continue
@@ -438,7 +453,7 @@ def _read_icdar(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     def rows() -> Iterator[dict[str, Any]]:
         for source, entry in _entries(path, context, problems):
             gt = entry.get("gt")
-            if gt is not None and (not isinstance(gt, str) or Path(gt).name != gt or not (path / gt).is_file()):
+            if gt is not None and (not isinstance(gt, str) or not plain_name(gt) or not (path / gt).is_file()):
                 problems.append(Problem(source, "label", f"no file {gt!r} in {path}"))
                 continue
             label = _icdar_label(path / gt, shape, problems) if gt is not None else None

@@ -15,7 +15,21 @@ pixel coordinates are continuous from the image's top-left corner, so a box ``x,
 covers pixels ``x`` to ``x + w`` (0-based, end excluded), that is ``xmin = x + 1``,
 ``xmax = x + w``, and back ``x = xmin - 1``, ``w = xmax - xmin + 1`` (as supervision reads and
 writes them). Values are written to 1/100 pixel, as labels are kept, whole ones as integers
-(the devkit's), so a round trip gives the same boxes.
+(the devkit's), so a round trip gives the same boxes, with one exception: a box less than a
+pixel wide (or high) would have ``xmax < xmin`` (an empty or inverted box to VOC readers), so it is
+written one pixel wide, ``xmax = max(xmin, x + w)`` (``x`` kept), and reads back with
+``w = 1``; the export's ``counts.skipped`` says how many boxes were widened so.
+
+Reading applies the same 1-based rule to every file; it cannot tell a 0-based file (as some
+tools write, with ``xmin`` 0 at the left edge) from a 1-based one. Such a file's boxes read one
+pixel up and left of where it meant them, and a box with ``xmin`` (or ``ymin``) below 1 would
+start left of the image: it is clipped at the edge, ``x = 0`` and ``w = xmax`` (its right edge
+kept, one pixel narrower than the rule gives), with a warning counting such boxes. Files
+crowdnb writes always have ``xmin >= 1``, so their round trips are exact.
+
+A stem listed in ``ImageSets/Main/default.txt`` and an annotation's ``filename`` must be plain
+file names (`plain_name`): ``../x`` or ``/etc/passwd`` would reach outside the folder, and each
+is named as a problem.
 
 Written by hand with `xml.etree.ElementTree` (it escapes text), one file as each image comes:
 supervision's writer wants every image's detections in memory at once. Read with expat building
@@ -30,6 +44,7 @@ expat's slowness before 2.6.0 on a huge token fed in many pieces does not arise.
 from __future__ import annotations
 
 import pyexpat
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +55,7 @@ from PIL import Image
 
 from crowdnb.errors import Problem
 from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, pieces
-from crowdnb.formats.imagefiles import Left, Stems, copied, one_answer
+from crowdnb.formats.imagefiles import Left, Stems, copied, one_answer, plain_name
 
 IMAGES, ANNOTATIONS, LIST = "JPEGImages", "Annotations", "ImageSets/Main/default.txt"
 
@@ -67,6 +82,18 @@ def _text(parent: ET.Element, tag: str, text: object) -> ET.Element:
     return child
 
 
+def _corners(box: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    """A box's VOC corners, 1-based and inclusive; one less than a pixel wide (or high) is
+    written one pixel so (``xmax = xmin``: never ``xmax < xmin``)."""
+    xmin, ymin = box["x"] + 1, box["y"] + 1
+    return (("xmin", xmin), ("ymin", ymin), ("xmax", max(xmin, box["x"] + box["w"])), ("ymax", max(ymin, box["y"] + box["h"])))
+
+
+def _thin(box: dict[str, Any]) -> bool:
+    """Whether a box is less than a pixel wide or high (written one pixel so)."""
+    return box["w"] < 1 or box["h"] < 1
+
+
 def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tuple[str, str, str], depth: int, context: Context) -> ET.Element:
     folder, filename, path = image
     root = ET.Element("annotation")
@@ -83,8 +110,7 @@ def _annotation(label: list[dict[str, Any]], payload: dict[str, Any], image: tup
         for tag, value in (("name", box["label"]), ("pose", "Unspecified"), ("truncated", 0), ("difficult", 0)):
             _text(item, tag, value)
         bndbox = ET.SubElement(item, "bndbox")
-        corners = (("xmin", box["x"] + 1), ("ymin", box["y"] + 1), ("xmax", box["x"] + box["w"]), ("ymax", box["y"] + box["h"]))
-        for tag, value in corners:
+        for tag, value in _corners(box):
             _text(bndbox, tag, _px(value))
     ET.indent(root)
     return root
@@ -104,6 +130,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     (out / ANNOTATIONS).mkdir(parents=True)
     (out / LIST).parent.mkdir(parents=True)
     depths: dict[str, int] = {}
+    thin = 0
     with (out / LIST).open("w", encoding="utf-8") as listing:
         for item in items:
             counts.tasks += 1
@@ -119,8 +146,11 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                 listing.write(stem + "\n")
                 counts.labels += 1
                 counts.objects += len(answer.label)
+                thin += sum(_thin(box) for box in answer.label)
                 counts.files += 2 if context.options.media == "copy" else 1
     left.close()
+    if thin:
+        counts.skipped.append(f"{thin} box(es) less than a pixel wide or high: written one pixel so (VOC's xmax >= xmin); they read back 1 pixel wide")
     counts.files += 1
     return counts
 
@@ -162,23 +192,37 @@ def _box(element: ET.Element, classes: set[str]) -> dict[str, Any]:
         if text is None:
             raise ValueError(f"object {name!r} has no bndbox/{tag}")
         corners[tag] = float(text)
-    x, y = max(corners["xmin"] - 1, 0.0), max(corners["ymin"] - 1, 0.0)  # 0-based files give xmin 0
+    # The 1-based rule x = xmin - 1; a box with xmin below 1 (a 0-based file) is clipped at the
+    # image's edge, its right edge kept (see the module's docstring).
+    x, y = max(corners["xmin"] - 1, 0.0), max(corners["ymin"] - 1, 0.0)
     return {"label": name, "x": round(x, 2), "y": round(y, 2), "w": round(corners["xmax"] - x, 2), "h": round(corners["ymax"] - y, 2)}
 
 
-def _stems(path: Path) -> list[str]:
-    """The annotations to read: those `LIST` names, in its order, else every one, sorted."""
-    if (path / LIST).is_file():
-        return [line.strip() for line in (path / LIST).read_text(encoding="utf-8").splitlines() if line.strip()]
-    return sorted(p.stem for p in (path / ANNOTATIONS).glob("*.xml"))
+def _stems(path: Path, problems: list[Problem]) -> list[str]:
+    """The annotations to read: those `LIST` names, in its order, else every one, sorted. A
+    listed stem that is not a plain file name (``../../x``) is a problem, and not read."""
+    if not (path / LIST).is_file():
+        return sorted(p.stem for p in (path / ANNOTATIONS).glob("*.xml"))
+    stems = []
+    for n, line in enumerate((path / LIST).read_text(encoding="utf-8").splitlines(), 1):
+        stem = line.strip()
+        if not stem:
+            continue
+        if plain_name(stem):
+            stems.append(stem)
+        else:
+            problems.append(Problem(f"{LIST}:{n}", "id", f"the stem {stem!r} is not a file name in {ANNOTATIONS} (it would be read from outside the folder); refused"))
+    return stems
 
 
 def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     classes = set(classes_of(context.config))
     problems: list[Problem] = []
 
+    clipped: list[str] = []
+
     def rows() -> Iterator[dict[str, Any]]:
-        for stem in _stems(path):
+        for stem in _stems(path, problems):
             source = f"{ANNOTATIONS}/{stem}.xml"
             try:
                 root, lines = _parsed((path / source).read_bytes())
@@ -191,10 +235,22 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
                     label.append(_box(element, classes))
                 except ValueError as exc:
                     problems.append(Problem(f"{source}:{lines[element]}", "label", str(exc)))
+                    continue
+                if any(float(element.findtext(f"bndbox/{tag}") or 1) < 1 for tag in ("xmin", "ymin")):
+                    clipped.append(f"{source}:{lines[element]}")
             filename = (root.findtext("filename") or "").strip()
+            if filename and not plain_name(filename):
+                problems.append(Problem(source, "image", f"the filename {filename!r} is not a file name in {IMAGES} (it would be read from outside the folder); refused"))
+                continue
             local = path / IMAGES / filename
             image = str(local) if filename and local.is_file() else context.resolve((root.findtext("path") or filename).strip(), path)
             yield {"image": image, "id": stem, "label": label, "source": source}
+        if clipped:
+            warnings.warn(
+                f"{len(clipped)} box(es) with xmin or ymin below 1 (a 0-based VOC file?) clipped at the image's edge, "
+                f"read 1 pixel narrower than VOC's 1-based rule gives: {clipped[:5]}",
+                stacklevel=2,
+            )
 
     return pieces(rows(), "image", problems)
 

@@ -83,3 +83,17 @@ def test_image_folder_is_read_only(sqlite_store, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format 'image-folder' can only be read; formats that write image-class: \\[.*'csv'"):
         project.export(tmp_path / "out", "image-folder")
     assert not [p.name for p in tmp_path.iterdir() if "out" in p.name]  # neither the folder nor a half-written one
+
+
+def test_one_list_of_image_suffixes_compared_in_lower_case(tmp_path: Path) -> None:
+    from crowdnb.formats import folder, imagefiles, ocr
+
+    suffixes = imagefiles.IMAGE_SUFFIXES
+    assert isinstance(suffixes, frozenset) and all(s == s.lower() and s.startswith(".") for s in suffixes)
+    assert {".gif", ".webp", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".png"} <= suffixes
+    assert folder.IMAGE_SUFFIXES is suffixes and ocr.IMAGE_SUFFIXES is suffixes and not hasattr(folder, "EXTENSIONS")
+    root = tmp_path / "mixed"
+    for name, fmt in (("a.GIF", "GIF"), ("b.WebP", "WEBP"), ("c.bmp", "BMP"), ("d.Tif", "TIFF"), ("e.jpg", "JPEG")):
+        write_images(root, 1, fmt=fmt)[0].rename(root / name)
+    (root / "f.gif.txt").write_text("not an image")
+    assert image_folder(root)["id"].tolist() == ["a.GIF", "b.WebP", "c.bmp", "d.Tif", "e.jpg"]

@@ -480,3 +480,39 @@ def test_label_studio_converter_reads_our_ocr_regions(sqlite_store, tmp_path: Pa
     for box, region in zip(record["bbox"], regions, strict=True):
         pixels = [box["x"] * 64 / 100, box["y"] * 48 / 100, box["width"] * 64 / 100, box["height"] * 48 / 100]
         assert pixels == pytest.approx([region["box"][k] for k in ("x", "y", "w", "h")])
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[{"data": {"text": "a"}} {"data": {"text": "b"}}]', "expected ',' or ']' after a task, found '{\"data\": {\"text\": \"b' at character 25"),
+        ('[{"data": {"text": "a"}}, {"data": {"text": "b"}}] garbage', "data after the list of tasks: 'garbage' at character 51"),
+        ('[{"data": {"text": "a"}}]\n[]', "data after the list of tasks: '[]' at character 26"),
+        ('[{"data": {"text": "a"}},]', "Expecting value at character 25"),
+        ('[{"data": {"text": "a"}}  ', "the list of tasks has no closing ']' at character 26"),
+    ],
+)
+def test_tasks_need_commas_and_nothing_after_the_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, message: str, chunk: int) -> None:
+    from crowdnb.formats import label_studio
+
+    monkeypatch.setattr(label_studio, "CHUNK", chunk)
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    context = Context("p", kinds.get("text-class"), {"classes": ["food"]})
+    with pytest.raises(ValidationError) as caught:
+        list(FORMAT.read(path, context))
+    [problem] = caught.value.problems
+    assert (problem.row, problem.field, problem.message) == ("bad.json", "file", f"not Label Studio JSON: {message}")
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_commas_and_whitespace_anywhere_between_tasks_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    from crowdnb.formats import label_studio
+
+    monkeypatch.setattr(label_studio, "CHUNK", chunk)
+    path = tmp_path / "ok.json"
+    context = Context("p", kinds.get("text-class"), {"classes": ["food"]})
+    for content, texts in (('  \n[ {"data": {"text": "a"}}\n ,\t{"data": {"text": "b"}} ]\n\n', ["a", "b"]), ("[ ]", []), ('{"data": {"text": "c"}}\n', ["c"])):
+        path.write_text(content, encoding="utf-8")
+        assert [t for p in FORMAT.read(path, context) for t in p["text"]] == texts

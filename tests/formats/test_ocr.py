@@ -282,3 +282,82 @@ def test_writers_hold_one_task_at_a_time_and_write_empty_exports(tmp_path: Path,
     assert list(formats.read(tmp_path / "empty", fmt, kind="ocr", config=config)) == []
     if fmt == "coco-text":
         assert json.loads((tmp_path / "empty").read_text())["imgs"] == {}
+
+
+def _coco_text_file(tmp_path: Path, anns: dict[str, Any], img_to_anns: dict[str, list[int]] | None, workers: list[str]) -> Path:
+    data: dict[str, Any] = {"cats": {}, "info": {}, "imgs": {"1": {"id": 1, "file_name": "a.jpg", "set": "train", "crowdnb_task": "t1", "crowdnb_workers": workers}}, "anns": anns}
+    if img_to_anns is not None:
+        data["imgToAnns"] = img_to_anns
+    path = tmp_path / "text.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _ann(ann_id: int, image_id: Any, text: str, worker: str | None) -> dict[str, Any]:
+    ann = {"id": ann_id, "image_id": image_id, "bbox": [1, 2, 3, 4], "utf8_string": text, "legibility": "legible"}
+    return {**ann, "crowdnb_worker": worker} if worker is not None else ann
+
+
+def test_coco_text_reads_workers_found_on_annotations_but_not_listed(tmp_path: Path) -> None:
+    anns = {"1": _ann(1, 1, "ana's", "ana"), "2": _ann(2, 1, "cy's", "cy"), "3": _ann(3, 1, "", "dee")}  # dee: only a blank text
+    for img_to_anns in ({"1": [1, 2, 3]}, None):
+        path = _coco_text_file(tmp_path, anns, img_to_anns, ["ben", "ana"])
+        found = [(r["id"], r["label"]) for r in rows(path, "coco-text")]
+        box = {"x": 1, "y": 2, "w": 3, "h": 4}
+        assert found == [("t1", []), ("t1", [{"box": box, "text": "ana's"}]), ("t1", [{"box": box, "text": "cy's"}]), ("t1", [])]
+
+
+def test_coco_text_annotations_of_no_image_are_problems(tmp_path: Path) -> None:
+    anns = {"1": _ann(1, 1, "here", "ana"), "2": _ann(2, 99, "lost", "ana"), "3": _ann(3, None, "lost too", "ana")}
+    path = _coco_text_file(tmp_path, anns, None, ["ana"])
+    with pytest.raises(ValidationError) as caught:
+        rows(path, "coco-text")
+    assert [(p.row, p.field, p.message) for p in caught.value.problems] == [
+        ("text.json:anns[2]", "image_id", "no image 99 in imgs"),
+        ("text.json:anns[3]", "image_id", "no image None in imgs"),
+    ]
+    path = _coco_text_file(tmp_path, anns, {"1": [1], "99": [2, 3]}, ["ana"])
+    with pytest.raises(ValidationError) as caught:
+        rows(path, "coco-text")
+    assert [(p.row, p.field) for p in caught.value.problems] == [
+        ("text.json:imgToAnns[99]", "imgToAnns"), ("text.json:anns[2]", "image_id"), ("text.json:anns[3]", "image_id"),
+    ]
+
+
+def test_icdar_gt_names_outside_the_folder_are_refused(tmp_path: Path) -> None:
+    folder = _official_folder(tmp_path / "ch4", ["1,1,9,1,9,9,1,9,fine"])
+    (tmp_path / "evil.txt").write_text("1,1,9,1,9,9,1,9,secret")
+    index = [{"gt": "gt_img_1.txt", "image": "img_1.jpg"}, {"gt": "../evil.txt", "image": "img_1.jpg"}, {"gt": "..", "image": "img_1.jpg"}, {"gt": str(tmp_path / "evil.txt"), "image": "img_1.jpg"}]
+    (folder / "index.jsonl").write_text("".join(json.dumps(e) + "\n" for e in index))
+    with pytest.raises(ValidationError) as caught:
+        rows(folder, "icdar2015")
+    assert [(p.row, p.field) for p in caught.value.problems] == [("index.jsonl:2", "label"), ("index.jsonl:3", "label"), ("index.jsonl:4", "label")]
+
+
+def test_official_icdar_images_are_found_by_any_suffix_in_any_case(tmp_path: Path) -> None:
+    folder = tmp_path / "ch4"
+    (folder / "images").mkdir(parents=True)
+    for stem, name in (("img_1", "images/img_1.JPG"), ("img_2", "img_2.Png"), ("img_3", "images/img_3.gif"), ("img_4", "images/img_4.TIFF")):
+        Image.new("RGB", (8, 8)).save(folder / name, format={"JPG": "JPEG", "TIFF": "TIFF"}.get(name.rsplit(".", 1)[1], name.rsplit(".", 1)[1].upper()))
+        (folder / f"gt_{stem}.txt").write_text("1,1,7,1,7,7,1,7,x\n")
+    (folder / "img_2.txt").write_text("not an image")
+    assert [Path(r["image"]).relative_to(folder).as_posix() for r in rows(folder, "icdar2015")] == ["images/img_1.JPG", "img_2.Png", "images/img_3.gif", "images/img_4.TIFF"]
+
+
+def test_icdar_names_are_unique_without_looking_at_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    label_of = [Answer([{"box": {"x": 1, "y": 1, "w": 2, "h": 2}, "text": "t"}], worker="ana")]
+    items = [
+        Item("t0", {"image": "/data/x/a b.png"}, {}, label_of),
+        Item("t1", {"image": "/data/y/a b.png"}, {}, label_of),  # another image of that name
+        Item("t2", {"image": "/data/z/a_b.png"}, {}, label_of),  # the same name once made safe
+        Item("t3", {"image": "/data/x/a b.png"}, {}, label_of * 2),  # the first image again, two workers
+    ]
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(Path, "exists", lambda self: pytest.fail(f"exists() called on {self}"))
+    FORMATS["icdar2015"].write(iter(items), out, Context("p", OCR, OCR.make_config(), Options()))
+    monkeypatch.undo()
+    names = [json.loads(line)["gt"] for line in (out / "index.jsonl").read_text().splitlines()]
+    assert len(set(names)) == 5 and sorted(p.name for p in out.glob("gt_*.txt")) == sorted(names)
+    assert names[0] == "gt_a_b.txt" and names[3:] == ["gt_a_b_1.txt", "gt_a_b_2.txt"]
+    assert re.fullmatch(r"gt_[0-9a-f]{8}_a_b\.txt", names[1]) and re.fullmatch(r"gt_[0-9a-f]{8}_a_b\.txt", names[2]) and names[1] != names[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ def test_any_boxes_round_trip_by_path(sqlite_store, tmp_path: Path, labels: list
     assert not (done.path / "JPEGImages").exists()
     copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=CLASSES)
     copy.import_tasks(done.path, "voc", as_="answer")
-    assert _known(copy) == {f"img{i:03d}.jpeg": boxes for i, boxes in enumerate(labels)}  # exactly; <path> is the original
+    # exactly (<path> is the original), but for boxes under a pixel, written and read 1 pixel wide or high
+    widened = [[{**b, "w": max(b["w"], 1.0), "h": max(b["h"], 1.0)} for b in boxes] for boxes in labels]
+    assert _known(copy) == {f"img{i:03d}.jpeg": boxes for i, boxes in enumerate(widened)}
 
 
 def test_unknown_classes_name_the_file_and_line(sqlite_store, tmp_path: Path) -> None:
@@ -116,3 +119,58 @@ def test_tasks_on_one_image_each_have_their_annotation(sqlite_store, tmp_path: P
     assert sorted(p.name for p in (done.path / "JPEGImages").iterdir()) == ["img000.jpeg", "img000_1.jpeg"]
     read = [(r["id"], Path(r["image"]).name, r["label"]) for piece in formats.read(done.path, "voc", kind="bbox", config=project.config) for r in piece.to_dict("records")]
     assert read == [("img000", "img000.jpeg", BOXES["img0"][:1]), ("img000_1", "img000_1.jpeg", BOXES["img0"][1:])]
+
+
+def _one_image_export(sqlite_store, tmp_path: Path, boxes: list[dict[str, Any]]) -> tuple[crowdnb.Project, Path]:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=CLASSES)
+    label(project, "ana", {"img0": boxes})
+    return project, project.export(tmp_path / "voc", "voc", media="copy").path
+
+
+def test_listed_stems_and_filenames_outside_the_folder_are_refused(sqlite_store, tmp_path: Path) -> None:
+    project, out = _one_image_export(sqlite_store, tmp_path, BOXES["img0"])
+    (tmp_path / "evil.xml").write_text((out / "Annotations" / "img000.xml").read_text())
+    listing = out / "ImageSets" / "Main" / "default.txt"
+    listing.write_text("img000\n../../evil\n..\n/etc/passwd\n")
+    annotation = out / "Annotations" / "img000.xml"
+    annotation.write_text(annotation.read_text().replace("<filename>img000.jpeg</filename>", "<filename>../../../../etc/passwd</filename>"))
+    with pytest.raises(ValidationError) as caught:
+        list(formats.read(out, "voc", kind="bbox", config=project.config))
+    assert [(p.row, p.field) for p in caught.value.problems] == [
+        ("ImageSets/Main/default.txt:2", "id"),
+        ("ImageSets/Main/default.txt:3", "id"),
+        ("ImageSets/Main/default.txt:4", "id"),
+        ("Annotations/img000.xml", "image"),
+    ]
+    messages = [p.message for p in caught.value.problems]
+    assert "'../../evil'" in messages[0] and "'..'" in messages[1] and "'/etc/passwd'" in messages[2]
+    assert "'../../../../etc/passwd'" in messages[3] and all("refused" in m for m in messages)
+
+
+def test_a_box_under_a_pixel_is_written_one_pixel_wide_and_said_so(sqlite_store, tmp_path: Path) -> None:
+    thin = [{"label": "cat", "x": 10.0, "y": 4.25, "w": 0.5, "h": 0.5}, {"label": "cat", "x": 3.0, "y": 2.0, "w": 5.0, "h": 0.25}]
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=1, classes=CLASSES)
+    label(project, "ana", {"img0": thin})
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    assert done.counts.skipped == ["2 box(es) less than a pixel wide or high: written one pixel so (VOC's xmax >= xmin); they read back 1 pixel wide"]
+    root = ET.parse(done.path / "Annotations" / "img000.xml").getroot()
+    corners = [[float(o.findtext(f"bndbox/{c}")) for c in ("xmin", "ymin", "xmax", "ymax")] for o in root.findall("object")]
+    assert corners == [[11, 5.25, 11, 5.25], [4, 3, 8, 3]]
+    assert all(xmin <= xmax and ymin <= ymax for xmin, ymin, xmax, ymax in corners)
+    [piece] = formats.read(done.path, "voc", kind="bbox", config=project.config)
+    assert piece["label"].tolist() == [[{**thin[0], "w": 1.0, "h": 1.0}, {**thin[1], "h": 1.0}]]
+
+
+def test_boxes_from_the_left_edge_of_a_zero_based_file_are_clipped_with_a_warning(sqlite_store, tmp_path: Path) -> None:
+    project, out = _one_image_export(sqlite_store, tmp_path, [{"label": "cat", "x": 0.0, "y": 4.0, "w": 10.0, "h": 6.0}])
+    annotation = out / "Annotations" / "img000.xml"
+    text = annotation.read_text()
+    assert "<xmin>1</xmin>" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # crowdnb's own files: no warning, exact
+        [piece] = formats.read(out, "voc", kind="bbox", config=project.config)
+    assert piece["label"].tolist() == [[{"label": "cat", "x": 0.0, "y": 4.0, "w": 10.0, "h": 6.0}]]
+    annotation.write_text(text.replace("<xmin>1</xmin>", "<xmin>0</xmin>"))  # as a 0-based tool writes it
+    with pytest.warns(UserWarning, match=r"1 box\(es\) with xmin or ymin below 1 .*Annotations/img000.xml:\d+"):
+        [piece] = formats.read(out, "voc", kind="bbox", config=project.config)
+    assert piece["label"].tolist() == [[{"label": "cat", "x": 0.0, "y": 4.0, "w": 10.0, "h": 6.0}]]
