@@ -126,9 +126,9 @@ def _score(answer: Answer, n: int, context: Context) -> float | None:
     return answer.confidence
 
 
-def _image(item: Item, image_id: int, out: Path, context: Context) -> dict[str, Any]:
+def _image(item: Item, image_id: int, context: Context) -> dict[str, Any]:
     image = {
-        "id": image_id, "file_name": context.media_ref(item.payload, out.parent),
+        "id": image_id, "file_name": context.media_ref(item.payload),
         "width": item.payload.get("width"), "height": item.payload.get("height"), "crowdnb_task": item.id,
     }
     if context.options.aggregated:
@@ -149,7 +149,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
         handle.write(_dumps(head)[:-1] + ',\n"images":[')
         for image_id, item in enumerate(items, 1):
             counts.tasks += 1
-            handle.write(("\n" if image_id == 1 else ",\n") + _dumps(_image(item, image_id, out, context)))
+            handle.write(("\n" if image_id == 1 else ",\n") + _dumps(_image(item, image_id, context)))
             for answer in item.answers:
                 counts.labels += 1
                 for n, shape in enumerate(_shapes(answer.label, context)):

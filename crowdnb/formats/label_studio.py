@@ -121,16 +121,16 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
         handle.write("[")
         for number, item in enumerate(items, 1):
             counts.tasks += 1
-            task = _task(item, number, annotation_ids, context, out, counts)
+            task = _task(item, number, annotation_ids, context, counts)
             handle.write(("\n" if number == 1 else ",\n") + json.dumps(task, ensure_ascii=False))
         handle.write("\n]\n")
     return counts
 
 
-def _task(item: Item, number: int, annotation_ids: Iterator[int], context: Context, out: Path, counts: Counts) -> dict[str, Any]:
+def _task(item: Item, number: int, annotation_ids: Iterator[int], context: Context, counts: Counts) -> dict[str, Any]:
     """The Label Studio task of `item`, numbered `number`, its annotations numbered by `annotation_ids`."""
     media = context.kind.media.column
-    ref = _image_ref(item.payload, out, context) if media == "image" else item.payload.get("text")
+    ref = _image_ref(item.payload, context) if media == "image" else item.payload.get("text")
     task: dict[str, Any] = {
         "id": number, "data": {media: ref, ID_KEY: item.id}, "meta": item.meta, "annotations": [], "predictions": [],
     }
@@ -154,12 +154,11 @@ def _task(item: Item, number: int, annotation_ids: Iterator[int], context: Conte
     return task
 
 
-def _image_ref(payload: dict[str, Any], out: Path, context: Context) -> str | None:
+def _image_ref(payload: dict[str, Any], context: Context) -> str | None:
     """The image as `Context.media_ref` gives it; a path relative to `media_root` as a file of
     Label Studio's local storage rooted there (``/data/local-files/?d=<path>``)."""
-    ref = context.media_ref(payload, out.parent)
-    rooted = context.options.media == "path" and context.options.media_root is not None
-    if ref is not None and rooted and "://" not in ref and not os.path.isabs(ref):
+    ref = context.media_ref(payload)
+    if ref is not None and context.options.media_root is not None and "://" not in ref and not os.path.isabs(ref):
         return LOCAL_FILES + quote(ref)
     return ref
 

