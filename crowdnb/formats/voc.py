@@ -6,7 +6,10 @@ with ``name``, ``pose`` Unspecified, ``truncated`` 0, ``difficult`` 0 and ``bndb
 ``ImageSets/Main/default.txt`` listing the stems, and with ``media="copy"`` each task's image
 as ``JPEGImages/<stem>.<ext>``. Stems are the images' own unless an earlier task had the same
 one (`Stems`: tasks may share an image). A task without labels has no file and is not listed;
-one labeled empty has no ``object``. Read back, a task's id is its annotation's stem, its image
+one labeled empty has no ``object``. ``crowdnb_tasks.jsonl`` (`Tasks`) gives each annotation's
+task id, ``{"file": "Annotations/img000.xml", "id": "img0"}`` a line (VOC readers such as
+supervision's read only the annotations and images). Read back, a task's id is the index's,
+else (a folder made elsewhere) its annotation's stem, its image
 ``JPEGImages/<filename>`` when there, else ``path`` (relative: under `media_root`, else the
 folder's); the annotations are those the list names, else every one.
 
@@ -55,7 +58,7 @@ from PIL import Image
 
 from crowdnb.errors import Problem
 from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, pieces
-from crowdnb.formats.imagefiles import Left, Stems, copied, one_answer, plain_name
+from crowdnb.formats.imagefiles import Left, Stems, Tasks, copied, one_answer, plain_name, task_ids
 
 IMAGES, ANNOTATIONS, LIST = "JPEGImages", "Annotations", "ImageSets/Main/default.txt"
 
@@ -131,7 +134,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     (out / LIST).parent.mkdir(parents=True)
     depths: dict[str, int] = {}
     thin = 0
-    with (out / LIST).open("w", encoding="utf-8") as listing:
+    with (out / LIST).open("w", encoding="utf-8") as listing, Tasks(out, counts) as index:
         for item in items:
             counts.tasks += 1
             answer = one_answer(item, "Pascal VOC")
@@ -144,6 +147,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                 tree = _annotation(answer.label, item.payload, image, _depth(item.payload["image"], depths), context)
                 ET.ElementTree(tree).write(out / ANNOTATIONS / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
                 listing.write(stem + "\n")
+                index.add(f"{ANNOTATIONS}/{stem}.xml", item.id)
                 counts.labels += 1
                 counts.objects += len(answer.label)
                 thin += sum(_thin(box) for box in answer.label)
@@ -218,7 +222,7 @@ def _stems(path: Path, problems: list[Problem]) -> list[str]:
 def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     classes = set(classes_of(context.config))
     problems: list[Problem] = []
-
+    ids = task_ids(path, problems)
     clipped: list[str] = []
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -244,7 +248,7 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
                 continue
             local = path / IMAGES / filename
             image = str(local) if filename and local.is_file() else context.resolve((root.findtext("path") or filename).strip(), path)
-            yield {"image": image, "id": stem, "label": label, "source": source}
+            yield {"image": image, "id": ids.get(source) or stem, "label": label, "source": source}
         if clipped:
             warnings.warn(
                 f"{len(clipped)} box(es) with xmin or ymin below 1 (a 0-based VOC file?) clipped at the image's edge, "
