@@ -203,3 +203,42 @@ def test_task_ids_come_back_from_the_index(sqlite_store, tmp_path: Path, media: 
     (done.path / "crowdnb_tasks.jsonl").unlink()  # a folder made elsewhere: ids are the annotations' stems
     read = [r["id"] for piece in formats.read(done.path, "voc", kind="bbox", config=project.config) for r in piece.to_dict("records")]
     assert read == stems
+
+
+def test_class_names_with_markup_quotes_and_korean_round_trip_through_the_xml(sqlite_store, tmp_path: Path) -> None:
+    classes = ['say "냥" & <meow>', "a&amp;b", "]]> 'x'"]
+    boxes = [{"label": name, "x": 1.0 + i, "y": 2.0, "w": 5.5, "h": 4.0} for i, name in enumerate(classes)]
+    project = crowdnb.Project.create(f'p & <q> "사진" {uuid.uuid4().hex[:6]}', "bbox", store=sqlite_store, classes=classes)
+    folder = tmp_path / 'a & <b> "c"'
+    [path] = write_images(folder, 1, size=(W, H))
+    project.add_tasks(pd.DataFrame({"id": ["t&<1>"], "image": [str(path)]}))
+    label(project, "ana", {"t&<1>": boxes})
+    done = project.export(tmp_path / "voc", "voc")
+    text = (done.path / "Annotations" / "img000.xml").read_text(encoding="utf-8")
+    assert "<name>say \"냥\" &amp; &lt;meow&gt;</name>" in text and "<name>a&amp;amp;b</name>" in text and "<name>]]&gt; 'x'</name>" in text
+    root = ET.parse(done.path / "Annotations" / "img000.xml").getroot()
+    assert [o.findtext("name") for o in root.findall("object")] == classes
+    assert (root.findtext("folder"), root.findtext("path"), root.findtext("source/database")) == (folder.name, str(path), project.name)
+    images = tmp_path / "images"  # supervision wants the images beside a folder of annotations
+    images.mkdir()
+    (images / path.name).write_bytes(path.read_bytes())
+    dataset = sv.DetectionDataset.from_pascal_voc(str(images), str(done.path / "Annotations"))
+    [(_, _, found)] = list(dataset)
+    assert [dataset.classes[c] for c in found.class_id] == classes
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=classes)
+    assert copy.import_tasks(done.path, "voc", as_="answer").added == 1
+    tasks = copy.tasks()
+    assert (tasks["id"].tolist(), tasks["known_answer"].tolist(), Path(tasks["payload"][0]["image"])) == (["t&<1>"], [boxes], path)
+
+
+def test_the_template_writes_what_elementtree_wrote(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=2, classes=CLASSES)
+    label(project, "ana", BOXES)
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    for name in ("img000.xml", "img001.xml"):
+        written = (done.path / "Annotations" / name).read_bytes()
+        tree = ET.ElementTree(ET.fromstring(written))
+        ET.indent(tree)
+        again = tmp_path / name
+        tree.write(again, encoding="utf-8", xml_declaration=True)
+        assert written == again.read_bytes()
