@@ -1,15 +1,21 @@
 """What the one-file-per-image formats (YOLO, Pascal VOC) share: the one answer an image's
-file holds, file stems unique within an export, and the tasks left out, and why.
+file holds, file stems unique within an export, the index of the task id each file holds,
+and the tasks left out, and why.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path, PurePath
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
-from crowdnb.formats.base import Answer, Counts, Item
+from crowdnb.formats.base import Answer, Counts, Item, json_lines
+
+if TYPE_CHECKING:
+    from crowdnb.errors import Problem
 
 # The one list of image file suffixes, lower case: compare `path.suffix.lower()` with it.
 IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".gif", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp"})
@@ -67,6 +73,52 @@ def copied(payload: dict[str, Any], folder: Path, stem: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(payload["image"], folder / name)
     return name
+
+
+# The export's index of task ids, at the dataset's root (beside data.yaml, Annotations/...),
+# where Ultralytics, supervision and VOC tools, which read only their own files, pass it by.
+TASKS = "crowdnb_tasks.jsonl"
+
+
+class Tasks:
+    """The index an export writes of the task each label file holds, a JSON line per file:
+    ``{"file": "labels/img000.txt", "id": "img0"}`` (the file relative to the dataset's root).
+    File names come from the images (`Stems`), so without the index the task ids would be lost
+    (``img000``, ``img000_1`` for task ``img0`` and another task on the same image)."""
+
+    def __init__(self, out: Path, counts: Counts) -> None:
+        self._handle = (out / TASKS).open("w", encoding="utf-8")
+        counts.files += 1
+
+    def add(self, file: str, task_id: str) -> None:
+        self._handle.write(json.dumps({"file": file, "id": task_id}, ensure_ascii=False) + "\n")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._handle.close()
+
+
+def task_ids(root: Path, problems: list[Problem]) -> dict[str, str]:
+    """The index's task id of each label file (relative to the dataset's `root`): empty for a
+    dataset made elsewhere, without one (a task's id is then its file's stem). A line that is
+    not a file and an id is noted in `problems`."""
+    from crowdnb.errors import Problem
+
+    index = root / TASKS
+    if not index.is_file():
+        return {}
+    found: dict[str, str] = {}
+    for source, entry in json_lines(index, problems):
+        file, task_id = (entry.get("file"), entry.get("id")) if isinstance(entry, dict) else (None, None)
+        if not (isinstance(file, str) and isinstance(task_id, str) and task_id):
+            problems.append(Problem(source, "id", f'expected {{"file": ..., "id": ...}} (strings), got {entry!r}'))
+        elif file in found:
+            problems.append(Problem(source, "id", f"the file {file!r} is listed again (as {found[file]!r} before)"))
+        else:
+            found[file] = task_id
+    return found
 
 
 class Left:

@@ -21,8 +21,11 @@ looking for labels beside the images, needs the copy. Stems are the images' own 
 earlier task had the same one (`Stems`), and a reader replaying ``train.txt`` finds each file.
 
 A task without labels has no file and is not listed; one labeled empty has an empty file. Raw
-exports with labels by several workers on an image stop with a ValueError (`one_answer`). Read
-back, a task's id is its label file's path under ``labels/`` without ``.txt`` (``img3``,
+exports with labels by several workers on an image stop with a ValueError (`one_answer`).
+``crowdnb_tasks.jsonl`` (`Tasks`) gives each label file's task id, ``{"file":
+"labels/img000.txt", "id": "img0"}`` a line (Ultralytics and supervision read only
+``data.yaml``, the images and ``labels/``). Read back, a task's id is the index's, else (a
+dataset made elsewhere) its label file's path under ``labels/`` without ``.txt`` (``img3``,
 ``train/img3``); an image without a label file has no objects.
 
 Written by hand: supervision's writer wants every image's detections in memory at once and
@@ -41,7 +44,15 @@ import pandas as pd
 
 from crowdnb.errors import Problem, ValidationError, require
 from crowdnb.formats.base import Context, Counts, Format, Item, classes_of, pieces
-from crowdnb.formats.imagefiles import IMAGE_SUFFIXES, Left, Stems, copied, one_answer
+from crowdnb.formats.imagefiles import (
+    IMAGE_SUFFIXES,
+    Left,
+    Stems,
+    Tasks,
+    copied,
+    one_answer,
+    task_ids,
+)
 
 SPLITS = ("train", "val", "test")
 VISIBLE, HIDDEN = 2, 0
@@ -124,6 +135,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
     listed = "images" if copy else "train.txt"
     with ExitStack() as stack:
         listing = None if copy else stack.enter_context((out / listed).open("w", encoding="utf-8"))
+        index = stack.enter_context(Tasks(out, counts))
         for item in items:
             counts.tasks += 1
             answer = one_answer(item, "YOLO")
@@ -140,6 +152,7 @@ def _write(items: Iterator[Item], out: Path, context: Context) -> Counts:
                     listing.write(ref + "\n")
                 lines = _lines(answer.label, item.payload, kind, ids)
                 (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+                index.add(f"labels/{stem}.txt", item.id)
                 counts.labels += 1
                 counts.objects += len(lines)
                 counts.files += 2 if copy else 1
@@ -275,6 +288,7 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
     shapes = _Shapes(context, _names(data), _kpt_shape(data, context))
     stems = Stems()
     problems: list[Problem] = []
+    ids = task_ids(root, problems)
     sizes: dict[Path, tuple[int, int]] = {}  # tasks may share an image
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -307,7 +321,7 @@ def _read(path: Path, context: Context) -> Iterator[pd.DataFrame]:
                     label = shapes.label(found)
                 except ValueError as exc:
                     problems.append(Problem(source, "label", str(exc)))
-            task = source.removeprefix("labels/").removesuffix(".txt")
+            task = ids.get(source) or source.removeprefix("labels/").removesuffix(".txt")
             yield {"image": str(image), "id": task, "label": label, "source": source}
 
     return pieces(rows(), "image", problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 import warnings
 import xml.etree.ElementTree as ET
@@ -15,6 +16,7 @@ import supervision as sv
 from conftest import boxes, image_project, label
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from samples import write_images
 
 import crowdnb
 from crowdnb import formats
@@ -118,7 +120,7 @@ def test_tasks_on_one_image_each_have_their_annotation(sqlite_store, tmp_path: P
     assert (done.path / "ImageSets" / "Main" / "default.txt").read_text() == "img000\nimg000_1\n"
     assert sorted(p.name for p in (done.path / "JPEGImages").iterdir()) == ["img000.jpeg", "img000_1.jpeg"]
     read = [(r["id"], Path(r["image"]).name, r["label"]) for piece in formats.read(done.path, "voc", kind="bbox", config=project.config) for r in piece.to_dict("records")]
-    assert read == [("img000", "img000.jpeg", BOXES["img0"][:1]), ("img000_1", "img000_1.jpeg", BOXES["img0"][1:])]
+    assert read == [("img0", "img000.jpeg", BOXES["img0"][:1]), ("again", "img000_1.jpeg", BOXES["img0"][1:])]  # crowdnb_tasks.jsonl
 
 
 def _one_image_export(sqlite_store, tmp_path: Path, boxes: list[dict[str, Any]]) -> tuple[crowdnb.Project, Path]:
@@ -174,3 +176,69 @@ def test_boxes_from_the_left_edge_of_a_zero_based_file_are_clipped_with_a_warnin
     with pytest.warns(UserWarning, match=r"1 box\(es\) with xmin or ymin below 1 .*Annotations/img000.xml:\d+"):
         [piece] = formats.read(out, "voc", kind="bbox", config=project.config)
     assert piece["label"].tolist() == [[{"label": "cat", "x": 0.0, "y": 4.0, "w": 10.0, "h": 6.0}]]
+
+
+IDS = {"a/1": BOXES["img0"][:1], "b-2": [], "사진3": BOXES["img0"][1:], "사진3 again": BOXES["img0"]}  # the last on 사진3's image
+
+
+@pytest.mark.parametrize("media", ["path", "copy"])
+def test_task_ids_come_back_from_the_index(sqlite_store, tmp_path: Path, media: str) -> None:
+    project = crowdnb.Project.create(f"named-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=CLASSES)
+    paths = [str(p) for p in write_images(tmp_path / "img", 3, size=(W, H))]
+    project.add_tasks(pd.DataFrame({"id": list(IDS), "image": [*paths, paths[2]]}))
+    label(project, "ana", IDS)
+    done = project.export(tmp_path / "voc", "voc", media=media)
+    stems = ["img000", "img001", "img002", "img002_1"]
+    assert (done.path / "ImageSets" / "Main" / "default.txt").read_text().split() == stems
+    index = [json.loads(line) for line in (done.path / "crowdnb_tasks.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert index == [{"file": f"Annotations/{stem}.xml", "id": task} for stem, task in zip(stems, IDS, strict=True)]
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=CLASSES)
+    assert copy.import_tasks(done.path, "voc", as_="answer").added == 4
+    tasks = copy.tasks()
+    assert dict(zip(tasks["id"], tasks["known_answer"], strict=True)) == IDS
+    if media == "copy":  # the index does not disturb supervision's reading
+        dataset = sv.DetectionDataset.from_pascal_voc(str(done.path / "JPEGImages"), str(done.path / "Annotations"))
+        loaded = {Path(path).name: [dataset.classes[c] for c in found.class_id] for path, _, found in dataset}
+        assert loaded == {f"{stem}.jpeg": [b["label"] for b in boxes] for stem, boxes in zip(stems, IDS.values(), strict=True)}
+    (done.path / "crowdnb_tasks.jsonl").unlink()  # a folder made elsewhere: ids are the annotations' stems
+    read = [r["id"] for piece in formats.read(done.path, "voc", kind="bbox", config=project.config) for r in piece.to_dict("records")]
+    assert read == stems
+
+
+def test_class_names_with_markup_quotes_and_korean_round_trip_through_the_xml(sqlite_store, tmp_path: Path) -> None:
+    classes = ['say "냥" & <meow>', "a&amp;b", "]]> 'x'"]
+    boxes = [{"label": name, "x": 1.0 + i, "y": 2.0, "w": 5.5, "h": 4.0} for i, name in enumerate(classes)]
+    project = crowdnb.Project.create(f'p & <q> "사진" {uuid.uuid4().hex[:6]}', "bbox", store=sqlite_store, classes=classes)
+    folder = tmp_path / 'a & <b> "c"'
+    [path] = write_images(folder, 1, size=(W, H))
+    project.add_tasks(pd.DataFrame({"id": ["t&<1>"], "image": [str(path)]}))
+    label(project, "ana", {"t&<1>": boxes})
+    done = project.export(tmp_path / "voc", "voc")
+    text = (done.path / "Annotations" / "img000.xml").read_text(encoding="utf-8")
+    assert "<name>say \"냥\" &amp; &lt;meow&gt;</name>" in text and "<name>a&amp;amp;b</name>" in text and "<name>]]&gt; 'x'</name>" in text
+    root = ET.parse(done.path / "Annotations" / "img000.xml").getroot()
+    assert [o.findtext("name") for o in root.findall("object")] == classes
+    assert (root.findtext("folder"), root.findtext("path"), root.findtext("source/database")) == (folder.name, str(path), project.name)
+    images = tmp_path / "images"  # supervision wants the images beside a folder of annotations
+    images.mkdir()
+    (images / path.name).write_bytes(path.read_bytes())
+    dataset = sv.DetectionDataset.from_pascal_voc(str(images), str(done.path / "Annotations"))
+    [(_, _, found)] = list(dataset)
+    assert [dataset.classes[c] for c in found.class_id] == classes
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=classes)
+    assert copy.import_tasks(done.path, "voc", as_="answer").added == 1
+    tasks = copy.tasks()
+    assert (tasks["id"].tolist(), tasks["known_answer"].tolist(), Path(tasks["payload"][0]["image"])) == (["t&<1>"], [boxes], path)
+
+
+def test_the_template_writes_what_elementtree_wrote(sqlite_store, tmp_path: Path) -> None:
+    project = image_project(sqlite_store, tmp_path / "img", "bbox", n=2, classes=CLASSES)
+    label(project, "ana", BOXES)
+    done = project.export(tmp_path / "voc", "voc", media="copy")
+    for name in ("img000.xml", "img001.xml"):
+        written = (done.path / "Annotations" / name).read_bytes()
+        tree = ET.ElementTree(ET.fromstring(written))
+        ET.indent(tree)
+        again = tmp_path / name
+        tree.write(again, encoding="utf-8", xml_declaration=True)
+        assert written == again.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -211,7 +212,7 @@ def test_tasks_on_one_image_each_have_their_file_and_come_back(sqlite_store, tmp
     copy = crowdnb.Project.create("copy", "bbox", store=sqlite_store, classes=["cat", "dog"])
     assert copy.import_tasks(done.path, "yolo", as_="answer").added == 2
     tasks = copy.tasks()
-    assert dict(zip(tasks["id"], tasks["known_answer"], strict=True)) == {"img000": BOXES["img0"][:1], "img000_1": BOXES["img0"][1:]}
+    assert dict(zip(tasks["id"], tasks["known_answer"], strict=True)) == {"img0": BOXES["img0"][:1], "again": BOXES["img0"][1:]}  # crowdnb_tasks.jsonl
     copied = project.export(tmp_path / "copied", "yolo", media="copy")
     loaded = _supervision(copied.path)
     assert {name: classes for name, (classes, _) in loaded.items()} == {"img000.jpeg": ["dog"], "img000_1.jpeg": ["cat"]}
@@ -222,3 +223,46 @@ def test_stems_are_unique_and_replayable() -> None:
     hashed = {ref: hashlib.sha1(ref.encode()).hexdigest()[:8] for ref in refs}
     stems = Stems()
     assert [stems.of(ref) for ref in refs] == ["x", f"{hashed['b/x.jpg']}_x", "x_1", f"{hashed['a/x.png']}_x", "x_2", f"{hashed['b/x_1.jpg']}_x_1"]
+
+
+IDS = {"a/1": BOXES["img0"][:1], "b-2": [], "사진3": BOXES["img0"][1:], "사진3 again": BOXES["img0"]}  # the last on 사진3's image
+
+
+def _named_project(store, folder: Path) -> crowdnb.Project:
+    """A project whose task ids are not its images' names, two tasks on one image."""
+    project = crowdnb.Project.create(f"named-{uuid.uuid4().hex[:6]}", "bbox", store=store, classes=["cat", "dog"])
+    paths = [str(p) for p in write_images(folder, 3, size=(W, H))]
+    project.add_tasks(pd.DataFrame({"id": list(IDS), "image": [*paths, paths[2]]}))
+    label(project, "ana", IDS)
+    return project
+
+
+@pytest.mark.parametrize("media", ["path", "copy"])
+def test_task_ids_come_back_from_the_index(sqlite_store, tmp_path: Path, media: str) -> None:
+    project = _named_project(sqlite_store, tmp_path / "img")
+    done = project.export(tmp_path / "yolo", "yolo", media=media)
+    assert sorted(p.name for p in (done.path / "labels").iterdir()) == ["img000.txt", "img001.txt", "img002.txt", "img002_1.txt"]
+    index = [json.loads(line) for line in (done.path / "crowdnb_tasks.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert index == [{"file": f"labels/{stem}.txt", "id": task} for stem, task in zip(["img000", "img001", "img002", "img002_1"], IDS, strict=True)]
+    assert done.counts.files == (10 if media == "copy" else 7)  # 4 labels (and 4 images), data.yaml, train.txt (path), the index
+    copy = crowdnb.Project.create(f"copy-{uuid.uuid4().hex[:6]}", "bbox", store=sqlite_store, classes=["cat", "dog"])
+    assert copy.import_tasks(done.path, "yolo", as_="answer").added == 4
+    tasks = copy.tasks()
+    assert dict(zip(tasks["id"], tasks["known_answer"], strict=True)) == IDS
+    if media == "copy":  # the index does not disturb supervision's reading
+        loaded = _supervision(done.path)
+        assert {name: classes for name, (classes, _) in loaded.items()} == {"img000.jpeg": ["dog"], "img001.jpeg": [], "img002.jpeg": ["cat"], "img002_1.jpeg": ["dog", "cat"]}
+    (done.path / "crowdnb_tasks.jsonl").unlink()  # a dataset made elsewhere: ids are the files' stems
+    read = [r["id"] for piece in formats.read(done.path, "yolo", kind="bbox", config=project.config) for r in piece.to_dict("records")]
+    assert read == ["img000", "img001", "img002", "img002_1"]
+
+
+def test_a_bad_index_line_is_named(sqlite_store, tmp_path: Path) -> None:
+    project = _named_project(sqlite_store, tmp_path / "img")
+    done = project.export(tmp_path / "yolo", "yolo")
+    index = done.path / "crowdnb_tasks.jsonl"
+    lines = index.read_text(encoding="utf-8").splitlines()
+    index.write_text("\n".join([lines[0], "{not json", '{"file": "labels/img001.txt"}', lines[0]]) + "\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        list(formats.read(done.path, "yolo", kind="bbox", config=project.config))
+    assert [(p.row, p.field) for p in caught.value.problems] == [("crowdnb_tasks.jsonl:2", ""), ("crowdnb_tasks.jsonl:3", "id"), ("crowdnb_tasks.jsonl:4", "id")]
