@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scale_bench import maxrss_gib, run_child  # benchmarks/, beside this script
 
 HERE = Path(__file__).resolve().parent
-GIB_KIB = 1 << 20
 DISTINCT_IMAGES = 1_000
 SIZE = (640, 480)
 CLASSES = ["car", "person", "bicycle", "sign", "light"]
@@ -45,10 +43,6 @@ PROJECT = "formats-boxes"
 BOXES = 10  # per image
 TARGET_SECONDS, TARGET_GIB = 60.0, 1.0
 SUFFIX = {"coco": "json", "yolo": "yolo"}
-
-
-def maxrss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / GIB_KIB
 
 
 def write_images(folder: Path) -> list[Path]:
@@ -145,18 +139,6 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def run_child(job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps({**job, "out": out.name})]
-        try:
-            done = subprocess.run(command, check=False, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout:g} s"}
-        if done.returncode != 0:
-            return {"error": f"exit code {done.returncode} (see stderr above)"}
-        return json.loads(Path(out.name).read_text())
-
-
 def fresh_database(url: str) -> str:
     """A new empty database on the same server (for an import)."""
     import psycopg
@@ -213,7 +195,8 @@ def main() -> None:
                 url = cluster.url() if call == "export" else fresh_database(cluster.url())
                 before = os.getloadavg()[0]
                 print(f"{call} {fmt} (load {before:.2f})", file=sys.stderr, flush=True)
-                facts = run_child({"call": call, "format": fmt, "url": url, "path": str(path), "media": str(media)}, args.timeout)
+                job = {"call": call, "format": fmt, "url": url, "path": str(path), "media": str(media)}
+                facts = run_child(job, args.timeout, Path(__file__))
                 lines.append(row(call, fmt, (before, os.getloadavg()[0]), facts))
             size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size if path.exists() else 0
             lines.append(f"|  | {fmt}: {size / 1e6:.0f} MB written | | | | | | |")

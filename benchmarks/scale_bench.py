@@ -367,10 +367,11 @@ def load1() -> float:
     return os.getloadavg()[0]
 
 
-def run_child(job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run `job` in a fresh interpreter (same environment); its figures, or an error."""
+def run_child(job: dict[str, Any], timeout: float, script: Path = Path(__file__)) -> dict[str, Any]:
+    """Run `job` in a fresh interpreter (same environment) as `script --child JOB`; its
+    figures (the JSON the child wrote to the job's ``out`` file), or an error."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps({**job, "out": out.name})]
+        command = [sys.executable, str(script.resolve()), "--child", json.dumps({**job, "out": out.name})]
         try:
             done = subprocess.run(command, check=False, timeout=timeout)
         except subprocess.TimeoutExpired:
