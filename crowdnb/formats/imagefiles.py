@@ -130,7 +130,8 @@ class Left:
         self.unlabeled = 0
 
     def no_file(self, item: Item, format: str) -> None:
-        self.counts.skipped.append(f"{item.id}: {format} needs image files; the image is a URL")
+        why = "the image is a URL" if "image_url" in item.payload else "its image is not in this export's reach (outside the server's media folder)"
+        self.counts.skipped.append(f"{item.id}: {format} needs image files; {why}")
 
     def close(self) -> None:
         if self.unlabeled:

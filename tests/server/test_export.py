@@ -291,3 +291,17 @@ def test_geometry_exports_over_the_server_are_the_local_ones(served: tuple[Crowd
     assert into.import_tasks(coco.path, "coco", as_="answer").added == 6  # the server's relative paths, as they came
     answers = dict(zip(copy.tasks()["id"], copy.tasks()["known_answer"], strict=True))
     assert answers["s1"] == local.labels().set_index("task").loc["s1", "label"] and answers["s3"] is None
+
+
+def test_a_server_export_says_which_images_it_could_not_reach(served: tuple[Crowd, Path], remote: Opener, tmp_path: Path) -> None:
+    crowd, _ = served
+    project = crowdnb.Project.create(f"reach-{uuid.uuid4().hex[:6]}", "bbox", store=crowd.store, classes=["car"])
+    outside = write_images(tmp_path / "elsewhere", 1)[0]  # a local store may keep any path
+    project.add_tasks(pd.DataFrame({"id": ["in", "out"], "image": [str(crowd.media / "street" / "img000.jpeg"), str(outside)]}))
+    crowd.store.add_member(project.info.id, "boss")
+    box = [{"label": "car", "x": 1.0, "y": 1.0, "w": 5.0, "h": 5.0}]
+    _label(crowd.store, project.name, "ana", {"in": box, "out": box})
+    done = remote("boss", project.name).export(tmp_path / "y", "yolo")
+    assert done.counts.labels == 1
+    assert "out: YOLO needs image files; its image is not in this export's reach (outside the server's media folder)" in done.counts.skipped
+    assert str(tmp_path) not in json.dumps(json.loads(done.manifest.read_text()))
