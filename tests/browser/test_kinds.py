@@ -409,7 +409,9 @@ def test_image_views_keep_their_layout_and_ask_before_storing_nothing(lab, page,
     tops = []
     for task, following in [("astronaut", "rocket"), ("rocket", "coffee"), ("coffee", "chelsea")]:
         next_task(photos, task)
-        tops.append((photos.locator(".cnb-class").first.bounding_box()["y"], photos.locator(".cnb-canvas").bounding_box()["height"]))
+        # Measured from the widget's top: JupyterLab may scroll the notebook between images.
+        top = photos.locator(".cnb-class").first.bounding_box()["y"] - photos.bounding_box()["y"]
+        tops.append((top, photos.locator(".cnb-canvas").bounding_box()["height"]))
         if task == "rocket":
             shoot(page, photos, tmp_path, "image-class-portrait")
         page.keyboard.press("3")
