@@ -30,6 +30,8 @@ import pytest
 
 from harness import (ConsoleCollector, start_lab, start_voila, tail)
 
+NAVIGATION_MS = 120_000
+
 
 def pytest_configure(config):
     config.addinivalue_line(
@@ -51,6 +53,9 @@ def pytest_runtest_makereport(item, call):
 def _page_console(browser, request, tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    # Voila runs a notebook's every cell before its page loads: on 2 busy cores that has taken
+    # over Playwright's default 30 s.
+    page.set_default_navigation_timeout(NAVIGATION_MS)
     collector = ConsoleCollector(page)
     try:
         yield page, collector
