@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ DISTINCT_IMAGES = 1_000
 SIZE = (640, 480)
 CLASSES = ["car", "person", "bicycle", "sign", "light"]
 PROJECT = "formats-boxes"
+IMPORTED = "import_"  # the imports' databases are named so
 BOXES = 10  # per image
 TARGET_SECONDS, TARGET_GIB = 60.0, 1.0
 SUFFIX = {"coco": "json", "yolo": "yolo"}
@@ -139,16 +142,23 @@ def child(job: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def fresh_database(url: str) -> str:
-    """A new empty database on the same server (for an import)."""
+@contextmanager
+def fresh_database(url: str) -> Iterator[str]:
+    """A new empty database on the same server (for an import), dropped afterwards, with any
+    an interrupted run left."""
     import psycopg
     import sqlalchemy as sa
 
     made = sa.make_url(url)
-    name = "import_" + uuid.uuid4().hex[:8]
+    name = f"{IMPORTED}{uuid.uuid4().hex[:8]}"
     with psycopg.connect(host=made.host, port=made.port, user=made.username, dbname=made.database, autocommit=True) as conn:
+        for (old,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [IMPORTED + "%"]).fetchall():
+            conn.execute(f'DROP DATABASE "{old}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return made.set(database=name).render_as_string(hide_password=False)
+        try:
+            yield made.set(database=name).render_as_string(hide_password=False)
+        finally:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def row(call: str, fmt: str, load: tuple[float, float], facts: dict[str, Any]) -> str:
@@ -192,11 +202,11 @@ def main() -> None:
         for fmt in args.formats.split(","):
             path = work / f"export.{SUFFIX.get(fmt, fmt)}"
             for call in ("export", "import"):
-                url = cluster.url() if call == "export" else fresh_database(cluster.url())
                 before = os.getloadavg()[0]
                 print(f"{call} {fmt} (load {before:.2f})", file=sys.stderr, flush=True)
-                job = {"call": call, "format": fmt, "url": url, "path": str(path), "media": str(media)}
-                facts = run_child(job, args.timeout, Path(__file__))
+                with nullcontext(cluster.url()) if call == "export" else fresh_database(cluster.url()) as url:
+                    job = {"call": call, "format": fmt, "url": url, "path": str(path), "media": str(media)}
+                    facts = run_child(job, args.timeout, Path(__file__))
                 lines.append(row(call, fmt, (before, os.getloadavg()[0]), facts))
             size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size if path.exists() else 0
             lines.append(f"|  | {fmt}: {size / 1e6:.0f} MB written | | | | | | |")
