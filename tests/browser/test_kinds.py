@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from harness import env_cell_source
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from crowdnb import Project, SqlStore
 
@@ -192,26 +193,40 @@ def test_image_kinds(open_family, console) -> None:
 
 
 def select_text(page, root, part: str) -> None:
-    """Select `part` of the widget's text with a mouse drag over its characters."""
-    rect = root.locator(".cnb-spantext").evaluate(
-        """(box, part) => {
-            const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
-            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-                const at = node.data.indexOf(part);
-                if (at < 0) continue;
-                const range = document.createRange();
-                range.setStart(node, at);
-                range.setEnd(node, at + part.length);
-                const r = range.getBoundingClientRect();
-                return {left: r.left, right: r.right, y: r.top + r.height / 2};
-            }
-            return null;
-        }""",
-        part,
-    )
-    drag(page, (rect["left"] + 1, rect["y"]), (rect["right"] - 1, rect["y"]))
-    # As a person does, wait until the selection shows before pressing its class key.
-    root.locator(".cnb-spantext .cnb-pending").first.wait_for(state="visible", timeout=30_000)
+    """Select `part` of the widget's text with a mouse drag over its characters.
+
+    The text is scrolled into view and measured just before the drag; if the page's layout moved
+    under the mouse (Voila lays out the cells below while images load above), the selection does
+    not show and the drag is made again, as a person would.
+    """
+    text = root.locator(".cnb-spantext")
+    pending = text.locator(".cnb-pending").first
+    for _ in range(4):
+        text.scroll_into_view_if_needed()
+        rect = text.evaluate(
+            """(box, part) => {
+                const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    const at = node.data.indexOf(part);
+                    if (at < 0) continue;
+                    const range = document.createRange();
+                    range.setStart(node, at);
+                    range.setEnd(node, at + part.length);
+                    const r = range.getBoundingClientRect();
+                    return {left: r.left, right: r.right, y: r.top + r.height / 2};
+                }
+                return null;
+            }""",
+            part,
+        )
+        assert rect is not None, f"{part!r} is not in the widget's text"
+        drag(page, (rect["left"] + 1, rect["y"]), (rect["right"] - 1, rect["y"]))
+        try:  # as a person does, wait until the selection shows before pressing its class key
+            pending.wait_for(state="visible", timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"dragging over {part!r} selected nothing; the text shows {text.inner_text()!r}")
 
 
 def test_text_kinds(open_family, console) -> None:
