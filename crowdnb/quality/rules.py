@@ -51,7 +51,9 @@ class QualityPolicy:
         and dynamic overlap use this one skill (see `Track`).
     min_control
         Control answers needed before `suspend_below` / `ban_below` apply (with a control rate,
-        the entry test).
+        the entry test). Control answers in other projects of the same kind and classes (an
+        education-center course, an earlier project) count: a worker who has this many there
+        takes no new entry test.
     min_information
         Ban a worker whose labels tell less than this many bits about the truth (the mutual
         information of their confusion matrix, see `crowdnb.quality.model.information`):
@@ -155,12 +157,14 @@ class QualityPolicy:
         """A worker's skill from all their measured answers (control and consensus)."""
         return self.skill(track.n_correct + track.n_agreed, track.n_control + track.n_consensus)
 
-    def verdict(self, track: Track, current: Status = "active", information: float | None = None) -> Status:
+    def verdict(
+        self, track: Track, current: Status = "active", information: float | None = None, *, qualified: bool = False
+    ) -> Status:
         """The worker's status after their measured answers (once they have `min_control`
-        control answers), given what their labels tell in bits (`information`, for
-        `min_information`); never milder than `current`."""
+        control answers, or are `qualified` by control answers elsewhere), given what their
+        labels tell in bits (`information`, for `min_information`); never milder than `current`."""
         status: Status = "active"
-        if track.n_control >= self.min_control:
+        if track.n_control >= self.min_control or qualified:
             skill = self.worker_skill(track)
             uninformative = self.min_information is not None and information is not None and information < self.min_information
             if uninformative or (self.ban_below is not None and skill < self.ban_below):

@@ -248,3 +248,22 @@ def test_dynamic_overlap_needs_single_choice_classes(store: SqlStore) -> None:
         store.set_quality(info.id, QualityPolicy(target_confidence=0.9, max_overlap=3))
     store.set_quality(info.id, QualityPolicy(control_rate=0.1))
     assert store.quality(info.id).control_rate == 0.1
+
+
+def test_an_entry_test_passed_once_counts_in_projects_of_the_same_classes(store: SqlStore) -> None:
+    policy = QualityPolicy(control_rate=0.1, min_control=3)
+
+    def project(name: str, classes: list[str]) -> int:
+        info = store.create_project(name, "text-class", {"classes": classes}, quality=policy)
+        store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(10)])
+        store.insert_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer=classes[0]) for i in range(5)])
+        return info.id
+
+    course, work, other = project("course", ["a", "b"]), project("work", ["a", "b"]), project("other", ["x", "y"])
+    ana, ben = store.worker_id("ana"), store.worker_id("ben")
+    for task in store.claim(course, ana, 3):
+        _label(store, course, ana, task.id, "a")
+    assert store.worker_standing(course).set_index("worker").loc["ana", "n_control"] == 3
+    assert [t.external_id[0] for t in store.claim(work, ana, 4)] == ["t", "t", "t", "t"]  # qualified: no entry test
+    assert [t.external_id[0] for t in store.claim(work, ben, 4)] == ["c", "c", "c", "t"]  # not qualified
+    assert [t.external_id[0] for t in store.claim(other, ana, 4)] == ["c", "c", "c", "t"]  # other classes

@@ -101,14 +101,38 @@ def decide_again(conn: sa.Connection, project_id: int, task_ids: list[int]) -> N
         adjust_overlap(conn, project_id, task_id, project, policy, after_ban=True)
 
 
+def earned_controls(conn: sa.Connection, project_id: int, worker_id: int) -> int:
+    """The worker's control answers in the other projects of this project's kind and classes
+    (a qualification earned once counts across projects)."""
+    this = conn.execute(sa.select(projects.c.kind, projects.c.config).where(projects.c.id == project_id)).one()
+    same = [
+        p.id for p in conn.execute(sa.select(projects.c.id, projects.c.config).where(projects.c.kind == this.kind, projects.c.id != project_id))
+        if p.config.get("classes") == this.config.get("classes")
+    ]
+    if not same:
+        return 0
+    pw = project_workers.c
+    total = conn.scalar(sa.select(sa.func.sum(pw.n_control)).where(pw.worker_id == worker_id, pw.project_id.in_(same)))
+    return int(total or 0)
+
+
+def qualified(conn: sa.Connection, project_id: int, worker_id: int, track: Track, policy: QualityPolicy) -> bool:
+    """Whether the worker took the entry test here or one like it elsewhere."""
+    return track.n_control >= policy.min_control or earned_controls(conn, project_id, worker_id) >= policy.min_control
+
+
 def control_slots(conn: sa.Connection, project_id: int, worker_id: int, n: int, policy: QualityPolicy) -> list[int]:
-    """Which of the worker's next `n` tasks (by position) should be control tasks."""
+    """Which of the worker's next `n` tasks (by position) should be control tasks; control
+    answers in projects like this one count towards the entry test."""
     counts = conn.execute(
         sa.select(sa.func.count(), sa.func.count().filter(tasks.c.is_control))
         .select_from(assignments.join(tasks, tasks.c.id == assignments.c.task_id))
         .where(assignments.c.project_id == project_id, assignments.c.worker_id == worker_id)
     ).one()
     handed, controls = int(counts[0]), int(counts[1])
+    if controls < policy.min_control:
+        earned = min(earned_controls(conn, project_id, worker_id), policy.min_control)
+        handed, controls = handed + earned, controls + earned
     slots = []
     for i in range(n):
         if policy.wants_control(controls, handed + i):
@@ -247,7 +271,9 @@ def credit_agreement(
         before = r.status or "active"
         track = Track(r.n_control or 0, r.n_correct or 0, (r.n_consensus or 0) + 1, (r.n_agreed or 0) + agreed)
         crowd.tracks[r.worker_id] = track
-        verdict = policy.verdict(track, before, crowd.information(r.worker_id))
+        verdict = policy.verdict(
+            track, before, crowd.information(r.worker_id), qualified=qualified(conn, project_id, r.worker_id, track, policy)
+        )
         if verdict != before:
             change_status(conn, project_id, r.worker_id, verdict, project.overlap)
 
