@@ -1,8 +1,8 @@
 """Aggregation quality: accuracy against labels paid for, on several simulated crowds.
 
-    python benchmarks/aggregation_quality.py [--tasks 5000] [--workers 200] [--classes 5] [--controls 100]
-        [--seeds 3] [--crowds readme,imbalance,spammers,churn,hard,colluders,all] [--inspect/--no-inspect]
-        [--baselines]
+    python benchmarks/aggregation_quality.py [--tasks 5000] [--workers 200] [--classes 5]
+        [--controls 100] [--seeds 3] [--crowds readme,imbalance,spammers,churn,hard,colluders,all]
+        [--inspect/--no-inspect] [--baselines]
 
 The crowds (readme, imbalance, spammers, churn, hard, colluders, all) are described in
 `crowds.py`. Each crowd and seed runs through a fresh real store (a SQLite file in a temporary
@@ -26,7 +26,8 @@ Columns:
   honest>.60 out: the same among those whose true accuracy over the crowd's tasks (hard ones
   included) is above 0.60;
 - bad banned: share of the spammers, clickers and colluders who took part that ended banned;
-- seconds: the run's time (store, inspector and aggregation); load: 1-minute load average at its end;
+- seconds: the run's time (store, inspector and aggregation); load: the 1-minute load average
+  at its end;
 - verdict: MET when accuracy >= 0.999, labels/task <= 4.0 (3.5 on readme) and honest>.60 out < 10%.
 
 `--baselines` adds, for the readme crowd, majority vote and Dawid-Skene with a fixed overlap k
@@ -71,22 +72,34 @@ def policy_for(n_classes: int) -> QualityPolicy:
     """The project's quality policy (the one place to tune it; `n_classes` is there for
     settings relative to chance, which none is yet)."""
     return QualityPolicy(
-        control_rate=0.01, skill_prior=0.75, prior_weight=6, min_control=5, ban_below=0.5,
-        min_duration_ms=1000, target_confidence=0.999, max_overlap=10,
+        control_rate=0.01,
+        skill_prior=0.75,
+        prior_weight=6,
+        min_control=5,
+        ban_below=0.5,
+        min_duration_ms=1000,
+        target_confidence=0.999,
+        max_overlap=10,
     )
 
 
 def in_words(policy: QualityPolicy) -> str:
     """The policy as a user would read it."""
-    suspend = f", below {policy.suspend_below} suspended (no new tasks, labels kept)" if policy.suspend_below else ""
+    suspend = (
+        f", below {policy.suspend_below} suspended (no new tasks, labels kept)"
+        if policy.suspend_below
+        else ""
+    )
+    prior, weight = policy.skill_prior, f"{policy.prior_weight:g}"
     return (
-        f"overlap {OVERLAP} to start; each worker's first {policy.min_control} tasks are control tasks (the entry "
-        f"test), then {policy.control_rate:.0%} of their tasks; skill = (right + {policy.skill_prior} * "
-        f"{policy.prior_weight:g}) / (answers + {policy.prior_weight:g}) over control answers and labels on "
-        f"confidently closed tasks (right: agreeing); after the entry test, a worker whose skill falls below "
-        f"{policy.ban_below} is banned (labels dropped){suspend}; answers under {policy.min_duration_ms} ms are "
-        f"flagged and not used; a task gets one more label until its one-coin posterior with these skills reaches "
-        f"{policy.target_confidence}, or it has {policy.max_overlap} labels"
+        f"overlap {OVERLAP} to start; each worker's first {policy.min_control} tasks are control "
+        f"tasks (the entry test), then {policy.control_rate:.0%} of their tasks; skill = (right + "
+        f"{prior} * {weight}) / (answers + {weight}) over control answers and labels on "
+        f"confidently closed tasks (right: agreeing); after the entry test, a worker whose skill "
+        f"falls below {policy.ban_below} is banned (labels dropped){suspend}; answers under "
+        f"{policy.min_duration_ms} ms are flagged and not used; a task gets one more label until "
+        f"its one-coin posterior with these skills reaches {policy.target_confidence}, or it has "
+        f"{policy.max_overlap} labels"
     )
 
 
@@ -148,23 +161,57 @@ class Row:
         )
 
     def line(self) -> str:
+        """The row as the table prints it."""
         escalated = "-" if self.escalated is None else f"{self.escalated:.2%}"
-        return (
-            f"{self.crowd:<10} {self.seed:>4} {self.accuracy:>9.4f} {self.labels_per_task:>11.2f} "
-            f"{self.controls_per_task:>13.3f} {escalated:>9} {self.honest_out:>10.1%} {self.strong_out:>15.1%} "
-            f"{self.bad_banned:>10.0%} {self.seconds:>7.0f} {self.load:>5.1f}  {'MET' if self.met else 'NOT MET'}"
+        cells = (
+            self.crowd,
+            str(self.seed),
+            f"{self.accuracy:.4f}",
+            f"{self.labels_per_task:.2f}",
+            f"{self.controls_per_task:.3f}",
+            escalated,
+            f"{self.honest_out:.1%}",
+            f"{self.strong_out:.1%}",
+            f"{self.bad_banned:.0%}",
+            f"{self.seconds:.0f}",
+            f"{self.load:.1f}",
+            "MET" if self.met else "NOT MET",
         )
+        return cells_line(cells)
 
 
-HEADER = (
-    f"{'crowd':<10} {'seed':>4} {'accuracy':>9} {'labels/task':>11} {'controls/task':>13} {'escalated':>9} "
-    f"{'honest out':>10} {'honest>.60 out':>15} {'bad banned':>10} {'seconds':>7} {'load':>5}  verdict"
+COLUMNS = (
+    "crowd",
+    "seed",
+    "accuracy",
+    "labels/task",
+    "controls/task",
+    "escalated",
+    "honest out",
+    "honest>.60 out",
+    "bad banned",
+    "seconds",
+    "load",
+    "verdict",
 )
 
 
-def add_project(store: SqlStore, name: str, crowd: Crowd, policy: QualityPolicy, frame: pd.DataFrame) -> Project:
+def cells_line(cells: tuple[str, ...]) -> str:
+    """Cells under the column titles: the crowd left-aligned, the others right."""
+    first, *rest = zip(cells, COLUMNS)
+    return " ".join([f"{first[0]:<10}", *(f"{cell:>{len(title)}}" for cell, title in rest)])
+
+
+HEADER = cells_line(COLUMNS)
+
+
+def add_project(
+    store: SqlStore, name: str, crowd: Crowd, policy: QualityPolicy, frame: pd.DataFrame
+) -> Project:
     """A text-class project over the crowd's classes with the tasks of `frame`."""
-    project = Project.create(name, KIND, store=store, classes=crowd.classes, overlap=OVERLAP, quality=policy)
+    project = Project.create(
+        name, KIND, store=store, classes=crowd.classes, overlap=OVERLAP, quality=policy
+    )
     project.add_tasks(frame, progress=False)
     return project
 
@@ -173,13 +220,21 @@ def task_frame(crowd: Crowd, layout: Layout, kinds: str) -> pd.DataFrame:
     """The tasks of the given id kinds ("tc": regular and control), known answers for controls."""
     index_of = layout.index_of()
     ids = [task for kind in kinds for task in layout.ids(kind)]
-    answers = [None if task[0] == "t" else crowd.classes[crowd.truth[index_of[task]]] for task in ids]
+    answers = [
+        None if task[0] == "t" else crowd.classes[crowd.truth[index_of[task]]] for task in ids
+    ]
     return pd.DataFrame({"id": ids, "text": "x", "answer": answers})
 
 
 def label_batch(
-    store: SqlStore, project: Project, crowd: Crowd, worker: int, worker_id: int, n: int,
-    index_of: dict[str, int], rng: np.random.Generator,
+    store: SqlStore,
+    project: Project,
+    crowd: Crowd,
+    worker: int,
+    worker_id: int,
+    n: int,
+    index_of: dict[str, int],
+    rng: np.random.Generator,
 ) -> list[str] | None:
     """Claim up to `n` tasks for a worker and answer them; the ids of those answered, or None
     when none was handed out. A refused submit (banned mid-batch) ends the batch."""
@@ -201,8 +256,12 @@ def label_batch(
 
 
 def drive(
-    store: SqlStore, project: Project, crowd: Crowd, index_of: dict[str, int],
-    rng: np.random.Generator, train: Callable[[int, int], None],
+    store: SqlStore,
+    project: Project,
+    crowd: Crowd,
+    index_of: dict[str, int],
+    rng: np.random.Generator,
+    train: Callable[[int, int], None],
 ) -> list[int]:
     """Run the crowd on the project until no present worker gets a task; returns the workers
     who took part. `crowd.present` workers at a time: one who gets nothing or has labeled
@@ -227,12 +286,18 @@ def drive(
     while active:
         regular, empty = 0, False
         for worker in (int(w) for w in rng.permutation(sorted(active))):
-            room = BATCH if crowd.quota is None else min(BATCH, int(crowd.quota[worker] - done[worker]))
+            room = (
+                BATCH
+                if crowd.quota is None
+                else min(BATCH, int(crowd.quota[worker] - done[worker]))
+            )
             answered = label_batch(store, project, crowd, worker, ids[worker], room, index_of, rng)
             done[worker] += len(answered or ())
             regular += sum(task[0] == "t" for task in answered or ())
             empty |= answered is None
-            if answered is None or (crowd.quota is not None and done[worker] >= crowd.quota[worker]):
+            if answered is None or (
+                crowd.quota is not None and done[worker] >= crowd.quota[worker]
+            ):
                 active.discard(worker)
                 arrive()
         if empty and not regular:
@@ -240,13 +305,19 @@ def drive(
     return sorted(ids)
 
 
-def inspect(project: Project, crowd: Crowd, truth_of: dict[str, int], rng: np.random.Generator) -> int:
+def inspect(
+    project: Project, crowd: Crowd, truth_of: dict[str, int], rng: np.random.Generator
+) -> int:
     """A simulated inspector (right with probability 0.99, errors uniform) decides every task
     dynamic overlap escalated; returns how many."""
     escalated = project.escalated()
     for task in escalated["task"]:
         truth = truth_of[task]
-        label = truth if rng.random() < INSPECTOR_ACCURACY else (truth + int(rng.integers(1, crowd.n_classes))) % crowd.n_classes
+        label = (
+            truth
+            if rng.random() < INSPECTOR_ACCURACY
+            else (truth + int(rng.integers(1, crowd.n_classes))) % crowd.n_classes
+        )
         project.resolve(task, crowd.classes[label], inspector=INSPECTOR)
     return len(escalated)
 
@@ -264,10 +335,18 @@ def run(name: str, seed: int, options: Options) -> Row:
     crowd = crowds.make(name, layout.total, options.workers, options.classes, rng)
     index_of = layout.index_of()
     policy = policy_for(options.classes)
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as folder:
+    with tempfile.TemporaryDirectory(
+        dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+    ) as folder:
         store = SqlStore(os.path.join(folder, "quality.sqlite"))
         project = add_project(store, "sim", crowd, policy, task_frame(crowd, layout, "tc"))
-        training = add_project(store, "training", crowd, replace(policy, min_control=TRAINING_ANSWERS), task_frame(crowd, layout, "e"))
+        training = add_project(
+            store,
+            "training",
+            crowd,
+            replace(policy, min_control=TRAINING_ANSWERS),
+            task_frame(crowd, layout, "e"),
+        )
 
         def train(worker: int, worker_id: int) -> None:
             label_batch(store, training, crowd, worker, worker_id, TRAINING_ANSWERS, index_of, rng)
@@ -283,7 +362,9 @@ def run(name: str, seed: int, options: Options) -> Row:
         expected = np.array([crowd.classes[c] for c in crowd.truth[: layout.tasks]], dtype=object)
         standing = project.workers().set_index("worker")["status"]
         store.close()
-    status = np.array([standing.get(f"w{w}", "active") for w in range(crowd.n_workers)], dtype=object)
+    status = np.array(
+        [standing.get(f"w{w}", "active") for w in range(crowd.n_workers)], dtype=object
+    )
     out, banned = status != "active", status == "banned"
     honest = (crowd.kind == "honest") & took_part
     return Row(
@@ -301,12 +382,20 @@ def run(name: str, seed: int, options: Options) -> Row:
     )
 
 
-def fixed_overlap(crowd: Crowd, n_tasks: int, k: int, rng: np.random.Generator) -> tuple[float, float]:
+def fixed_overlap(
+    crowd: Crowd, n_tasks: int, k: int, rng: np.random.Generator
+) -> tuple[float, float]:
     """Accuracy of majority vote and Dawid-Skene with k random workers per regular task."""
     rows = []
     for task in range(n_tasks):
         for worker in rng.choice(crowd.n_workers, k, replace=False):
-            rows.append((task, int(worker), crowd.answer(int(worker), task, int(crowd.truth[task]), False, rng)[0]))
+            rows.append(
+                (
+                    task,
+                    int(worker),
+                    crowd.answer(int(worker), task, int(crowd.truth[task]), False, rng)[0],
+                )
+            )
     answers = pd.DataFrame(rows, columns=["task", "worker", "label"])
     truth = crowd.truth[:n_tasks]
     mv = MajorityVote().fit_predict(answers).sort_index().to_numpy()
@@ -321,10 +410,19 @@ def baselines(options: Options, seeds: list[int]) -> None:
         results = []
         for seed in seeds:
             rng = np.random.default_rng([seed, crowds.NAMES.index("readme")])
-            crowd = crowds.make("readme", Layout(options.tasks, options.controls).total, options.workers, options.classes, rng)
+            crowd = crowds.make(
+                "readme",
+                Layout(options.tasks, options.controls).total,
+                options.workers,
+                options.classes,
+                rng,
+            )
             results.append(fixed_overlap(crowd, options.tasks, k, rng))
         for method, i in (("majority vote", 0), ("Dawid-Skene", 1)):
-            print(f"  {method}, overlap {k}: " + " / ".join(f"{r[i]:.4f}" for r in results), flush=True)
+            print(
+                f"  {method}, overlap {k}: " + " / ".join(f"{r[i]:.4f}" for r in results),
+                flush=True,
+            )
 
 
 def summary(rows: list[Row], names: list[str]) -> bool:
@@ -333,10 +431,12 @@ def summary(rows: list[Row], names: list[str]) -> bool:
     for name in names:
         mine = [r for r in rows if r.crowd == name]
         met = all(r.met for r in mine)
+        accuracy = min(r.accuracy for r in mine)
+        labels = max(r.labels_per_task for r in mine)
+        strong = max(r.strong_out for r in mine)
         print(
-            f"{name:<10} min accuracy {min(r.accuracy for r in mine):.4f}, max labels/task "
-            f"{max(r.labels_per_task for r in mine):.2f}, max honest>.60 out {max(r.strong_out for r in mine):.1%}: "
-            f"{'MET' if met else 'NOT MET'}"
+            f"{name:<10} min accuracy {accuracy:.4f}, max labels/task {labels:.2f}, "
+            f"max honest>.60 out {strong:.1%}: {'MET' if met else 'NOT MET'}"
         )
     overall = all(r.met for r in rows)
     print(f"overall: {'MET' if overall else 'NOT MET'}")
@@ -344,7 +444,9 @@ def summary(rows: list[Row], names: list[str]) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=200)
     parser.add_argument("--classes", type=int, default=5)
@@ -360,14 +462,17 @@ def main() -> None:
         parser.error(f"unknown crowd(s) {unknown}; known: {', '.join(crowds.NAMES)}")
     options = Options(args.tasks, args.workers, args.classes, args.controls, args.inspect)
     print(
-        f"{args.tasks:,} tasks, {args.controls} control tasks, {args.classes} classes, {args.workers} workers present; "
-        f"seeds 0-{args.seeds - 1}; inspector {'on' if args.inspect else 'off'}\n"
+        f"{args.tasks:,} tasks, {args.controls} control tasks, {args.classes} classes, "
+        f"{args.workers} workers present; seeds 0-{args.seeds - 1}; "
+        f"inspector {'on' if args.inspect else 'off'}\n"
         f"policy: {policy_for(args.classes)}\n  {in_words(policy_for(args.classes))}\n\n{HEADER}",
         flush=True,
     )
     rows = []
     with ProcessPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(run, name, seed, options) for name in names for seed in range(args.seeds)]
+        futures = [
+            pool.submit(run, name, seed, options) for name in names for seed in range(args.seeds)
+        ]
         for future in as_completed(futures):
             rows.append(future.result())
             print(rows[-1].line(), flush=True)

@@ -77,7 +77,13 @@ MIXES = {
     "hard": Mix(hard=0.2),
     "colluders": Mix(colluder=0.06),
     "all": Mix(
-        random=0.0, constant=0.15, spammer_recognizes=0.5, colluder=0.06, majority=0.6, confusable=True, hard=0.2,
+        random=0.0,
+        constant=0.15,
+        spammer_recognizes=0.5,
+        colluder=0.06,
+        majority=0.6,
+        confusable=True,
+        hard=0.2,
         churn=True,
     ),
 }
@@ -131,16 +137,22 @@ class Crowd:
     def honest_accuracy(self, worker: int, task_index: int) -> float:
         """An honest worker's chance of being right on this task."""
         accuracy = float(self.accuracy[worker])
-        return max(accuracy - HARD_PENALTY, 1 / self.n_classes) if self.hard[task_index] else accuracy
+        return (
+            max(accuracy - HARD_PENALTY, 1 / self.n_classes) if self.hard[task_index] else accuracy
+        )
 
     def true_accuracy(self) -> np.ndarray:
         """Each worker's expected share of right answers over this crowd's tasks, hard ones
         included (honest workers; chance for the others)."""
         hard = float(self.hard.mean())
         lowered = np.maximum(self.accuracy - HARD_PENALTY, 1 / self.n_classes)
-        return np.where(self.kind == "honest", (1 - hard) * self.accuracy + hard * lowered, self.accuracy)
+        return np.where(
+            self.kind == "honest", (1 - hard) * self.accuracy + hard * lowered, self.accuracy
+        )
 
-    def answer(self, worker: int, task_index: int, truth: int, is_control: bool, rng: np.random.Generator) -> tuple[int, int]:
+    def answer(
+        self, worker: int, task_index: int, truth: int, is_control: bool, rng: np.random.Generator
+    ) -> tuple[int, int]:
         """(label, duration in ms) of `worker` on task `task_index` whose true class is `truth`."""
         kind = self.kind[worker]
         if kind == "fast":
@@ -170,7 +182,9 @@ def error_matrix(n_classes: int, confusable: bool) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def draw_truth(n_tasks: int, n_classes: int, majority: float | None, rng: np.random.Generator) -> np.ndarray:
+def draw_truth(
+    n_tasks: int, n_classes: int, majority: float | None, rng: np.random.Generator
+) -> np.ndarray:
     """True classes: uniform, or class 0 on a `majority` share and the others uniform."""
     if majority is None:
         return rng.integers(0, n_classes, n_tasks)
@@ -181,14 +195,21 @@ def draw_kinds(n_workers: int, mix: Mix, rng: np.random.Generator) -> np.ndarray
     """Each worker's type, the bad ones at the mix's shares, in random positions."""
     kind = np.full(n_workers, "honest", dtype=object)
     start, order = 0, rng.permutation(n_workers)
-    for name, share in (("random", mix.random), ("constant", mix.constant), ("fast", mix.fast), ("colluder", mix.colluder)):
+    for name, share in (
+        ("random", mix.random),
+        ("constant", mix.constant),
+        ("fast", mix.fast),
+        ("colluder", mix.colluder),
+    ):
         count = round(share * n_workers)
         kind[order[start : start + count]] = name
         start += count
     return kind
 
 
-def make(name: str, n_tasks: int, n_workers: int, n_classes: int, rng: np.random.Generator) -> Crowd:
+def make(
+    name: str, n_tasks: int, n_workers: int, n_classes: int, rng: np.random.Generator
+) -> Crowd:
     """The crowd `name` (one of `NAMES`) over `n_tasks` tasks with `n_workers` present at a time."""
     mix = MIXES[name]
     total = CHURN_TOTAL * n_workers if mix.churn else n_workers
