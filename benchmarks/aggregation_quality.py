@@ -470,9 +470,9 @@ def main() -> None:
     )
     rows = []
     with ProcessPoolExecutor(max_workers=2) as pool:
-        futures = [
-            pool.submit(run, name, seed, options) for name in names for seed in range(args.seeds)
-        ]
+        jobs = [(name, seed) for name in names for seed in range(args.seeds)]
+        jobs.sort(key=lambda job: not crowds.MIXES[job[0]].churn)  # the longest runs first
+        futures = [pool.submit(run, name, seed, options) for name, seed in jobs]
         for future in as_completed(futures):
             rows.append(future.result())
             print(rows[-1].line(), flush=True)
