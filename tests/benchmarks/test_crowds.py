@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -141,3 +142,28 @@ def test_tiny_run_through_the_store(name: str) -> None:
     for value in (row.honest_out, row.strong_out, row.bad_banned):
         assert 0 <= value <= 1
     assert row.seconds > 0
+
+
+class EscalatingProject:
+    """Stands in for a project with `escalated` and `resolve`, recording the decisions."""
+
+    def __init__(self, tasks: list[str]) -> None:
+        self.tasks = tasks
+        self.decided: dict[str, str] = {}
+
+    def escalated(self) -> pd.DataFrame:
+        return pd.DataFrame({"task": self.tasks, "votes": [{}] * len(self.tasks), "label": None})
+
+    def resolve(self, task: str, label: str, inspector: str) -> None:
+        assert inspector == aggregation_quality.INSPECTOR
+        self.decided[task] = label
+
+
+def test_inspector_resolves_every_escalated_task_99_percent_right() -> None:
+    crowd = crowd_of("readme")
+    truth_of = {f"t{i}": int(crowd.truth[i]) for i in range(N_TASKS)}
+    project = EscalatingProject(list(truth_of))
+    resolved = aggregation_quality.inspect(project, crowd, truth_of, np.random.default_rng(3))  # type: ignore[arg-type]
+    assert resolved == N_TASKS and set(project.decided) == set(truth_of)
+    right = np.mean([project.decided[t] == crowd.classes[c] for t, c in truth_of.items()])
+    assert right == pytest.approx(0.99, abs=0.005)
