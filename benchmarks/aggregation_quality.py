@@ -59,7 +59,6 @@ from crowdnb.store import Submission
 OVERLAP = 2  # every task needs two labels at least: one never reaches the target
 BATCH = 5
 TRAINING_ANSWERS = 10
-INSPECTOR = "inspector"
 INSPECTOR_ACCURACY = 0.99
 TARGET_ACCURACY = 0.999
 MAX_LABELS = {"readme": 3.5}
@@ -318,7 +317,7 @@ def inspect(
             if rng.random() < INSPECTOR_ACCURACY
             else (truth + int(rng.integers(1, crowd.n_classes))) % crowd.n_classes
         )
-        project.resolve(task, crowd.classes[label], inspector=INSPECTOR)
+        project.resolve(task, crowd.classes[label])
     return len(escalated)
 
 
@@ -355,8 +354,7 @@ def run(name: str, seed: int, options: Options) -> Row:
         took_part[drive(store, project, crowd, index_of, rng, train)] = True
         truth_of = {task: int(crowd.truth[i]) for task, i in index_of.items()}
         resolved = inspect(project, crowd, truth_of, rng) if options.inspect else 0
-        labels = project.labels(["task", "worker"])
-        answers = labels[labels["worker"] != INSPECTOR]
+        answers = project.labels(["task"])
         regular = layout.ids("t")
         found = project.results().set_index("task").loc[regular, "label"].to_numpy()
         expected = np.array([crowd.classes[c] for c in crowd.truth[: layout.tasks]], dtype=object)
