@@ -214,7 +214,9 @@ class Project:
         labels has label None and confidence NaN).
 
         `method` defaults to the kind's (Dawid-Skene for classification; see
-        ``crowdnb.aggregation.methods.METHODS``), `params` go to it. Labels of banned workers
+        ``crowdnb.aggregation.methods.METHODS``), `params` go to it. Under dynamic overlap it
+        defaults to ``"dynamic-overlap"``: each task's answer and confidence as decided (the
+        posterior that stopped it, an inspector's answer at 1, else the posterior now). Labels of banned workers
         and rejected ones are left out, and so are flagged ones (e.g. too fast) unless
         `include_flagged`. Known answers are held fixed by Dawid-Skene; structured methods weigh
         workers by their skill (control answers, and agreement with confidently closed tasks)
@@ -224,6 +226,15 @@ class Project:
         (and dashboards and the server) read back without aggregating again.
         """
         return self.store.results(self.info.id, method, include_flagged=include_flagged, store=store, **params)
+
+    def escalated(self) -> pd.DataFrame:
+        """Tasks dynamic overlap sent to an inspector instead of closing them with a doubtful
+        answer: task, votes (label: count), label (leading), confidence, n_labels."""
+        return self.store.escalated(self.info.id)
+
+    def resolve(self, task: str, label: Any) -> None:
+        """Decide a task sent to an inspector: `label` becomes its result (confidence 1)."""
+        self.store.resolve(self.info.id, task, label)
 
     def stored_results(self) -> pd.DataFrame:
         """The last results kept by ``results(store=True)``, in task order; ``attrs`` tell

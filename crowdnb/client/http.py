@@ -434,6 +434,15 @@ class HttpStore:
 
     # Inspection
 
+    def escalated(self, project_id: int) -> pd.DataFrame:
+        """Tasks dynamic overlap sent to an inspector (inspectors and managers)."""
+        rows = self.request("GET", self._path(project_id, "/escalated"))
+        return _frame(rows, ["task", "votes", "label", "confidence", "n_labels"])
+
+    def resolve(self, project_id: int, task: str, label: Any) -> None:
+        """Decide a task sent to an inspector (inspectors and managers)."""
+        self.request("POST", self._path(project_id, f"/escalated/{segment(task, 'the task id')}"), json={"label": label})
+
     def claim_reviews(self, project_id: int, inspector_id: int, n: int) -> list[dict[str, Any]]:
         """Labels to inspect (inspectors)."""
         self._own(inspector_id)

@@ -52,31 +52,53 @@ class QualityPolicy:
     min_control
         Control answers needed before `suspend_below` / `ban_below` apply (with a control rate,
         the entry test).
+    min_information
+        Ban a worker whose labels tell less than this many bits about the truth (the mutual
+        information of their confusion matrix, see `crowdnb.quality.model.information`):
+        answers at random, always the same class, or unrelated to the truth. A weak but honest
+        worker (60% right on five classes: 0.55 bits) keeps working, their labels weighted by
+        what they are worth; this is the rule to use with dynamic overlap.
     suspend_below, ban_below
         Skill thresholds, checked after each control answer and each confident close: a
-        suspended worker gets no new tasks (their labels still count); a banned one also has
-        their labels left out of aggregation and their task slots given to others. Suspending
-        below a skill that still passes the ban keeps the work with the stronger workers.
+        suspended worker gets no new tasks (their labels still count, in dynamic overlap and in
+        results); a banned one also has their labels left out of both, and their task slots
+        given to others (never beyond `max_overlap` labels in all). A skill threshold also stops
+        weak honest workers, whose labels still carry information: prefer `min_information`,
+        and keep `ban_below` for workers below chance (adversarial).
     min_duration_ms
         Answers submitted faster than this are flagged ``too_fast`` (and left out of aggregation).
     max_skips_in_row
         Skips allowed in a row before the worker must label the task in front of them.
     target_confidence, max_overlap
-        Dynamic overlap: once a task has as many labels as its overlap, its posterior (one-coin
-        model with the workers' skills) is computed after each label; below the target, the
-        task's overlap grows by one, up to `max_overlap`. Classification kinds only.
+        Dynamic overlap: once a task has as many labels as its overlap, its posterior under the
+        crowd model (`crowdnb.quality.model`: each worker's confusion matrix, the project's
+        class prior, easy or hard tasks) is computed after each label. At the target the crowd
+        has decided the task; below it, the task's overlap grows by one, until `max_overlap`
+        labels, or until even that many agreeing labels could not reach the target: then the
+        task goes to an inspector (`Project.escalated`, `Project.resolve`) instead of closing
+        with a doubtful answer. Single-choice classification kinds only.
+    confusion_weight
+        How many answers of a true class it takes before a worker's confusion matrix row leans
+        more on their answers than on their one-coin skill.
+    hard_share, hard_factor
+        The prior share of hard tasks, and how much a hard task weakens every worker (their
+        matrices raised to this power): good workers disagreeing make a task look hard.
     """
 
     control_rate: float = 0.0
     skill_prior: float = 0.7
     prior_weight: float = 4.0
     min_control: int = 5
+    min_information: float | None = None
     suspend_below: float | None = None
     ban_below: float | None = None
     min_duration_ms: int | None = None
     max_skips_in_row: int | None = None
     target_confidence: float | None = None
     max_overlap: int | None = None
+    confusion_weight: float = 5.0
+    hard_share: float = 0.1
+    hard_factor: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):  # stored as JSON and set over HTTP: the types are checked, not assumed
@@ -90,6 +112,10 @@ class QualityPolicy:
         for name in ("suspend_below", "ban_below"):
             if not 0 <= (getattr(self, name) or 0) <= 1:
                 raise ValueError(f"quality setting {name} is a skill, between 0 and 1; got {getattr(self, name)}")
+        if (self.min_information or 0) < 0 or self.confusion_weight <= 0:
+            raise ValueError("min_information must not be negative and confusion_weight must be positive")
+        if not 0 <= self.hard_share < 1 or not 0 < self.hard_factor <= 1:
+            raise ValueError(f"hard_share must be in [0, 1) and hard_factor in (0, 1], got {self.hard_share}, {self.hard_factor}")
         if not 0 <= self.control_rate < 1:
             raise ValueError(f"control_rate must be in [0, 1), got {self.control_rate}")
         if not 0 < self.skill_prior < 1 or self.prior_weight <= 0:
@@ -129,13 +155,15 @@ class QualityPolicy:
         """A worker's skill from all their measured answers (control and consensus)."""
         return self.skill(track.n_correct + track.n_agreed, track.n_control + track.n_consensus)
 
-    def verdict(self, track: Track, current: Status = "active") -> Status:
+    def verdict(self, track: Track, current: Status = "active", information: float | None = None) -> Status:
         """The worker's status after their measured answers (once they have `min_control`
-        control answers); never milder than `current`."""
+        control answers), given what their labels tell in bits (`information`, for
+        `min_information`); never milder than `current`."""
         status: Status = "active"
         if track.n_control >= self.min_control:
             skill = self.worker_skill(track)
-            if self.ban_below is not None and skill < self.ban_below:
+            uninformative = self.min_information is not None and information is not None and information < self.min_information
+            if uninformative or (self.ban_below is not None and skill < self.ban_below):
                 status = "banned"
             elif self.suspend_below is not None and skill < self.suspend_below:
                 status = "suspended"

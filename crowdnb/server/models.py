@@ -136,6 +136,10 @@ class Progress(BaseModel):
     total: int
 
 
+class Resolution(Body):
+    label: str = Field(max_length=1000, description="one of the project's classes")
+
+
 class Decision(Body):
     decision: str = Field(
         max_length=64, examples=["approve", "reject"],

@@ -143,6 +143,14 @@ class Store(Protocol):
         """The last results kept by `results(store=True)`, with how and when in `attrs`."""
         ...
 
+    def escalated(self, project_id: int) -> pd.DataFrame:
+        """Tasks that dynamic overlap sent to an inspector: task, votes, label, confidence, n_labels."""
+        ...
+
+    def resolve(self, project_id: int, task: str, label: Any) -> None:
+        """An inspector decides a task sent to them: `label` becomes its result."""
+        ...
+
     def claim_reviews(self, project_id: int, inspector_id: int, n: int) -> list[dict[str, Any]]:
         """Lease labels awaiting inspection: annotation_id, task_id, external_id, payload, label."""
         ...

@@ -146,6 +146,11 @@ tasks = sa.Table(
     # When dynamic overlap first closed the task with a confident answer: its labels count
     # towards the workers' agreement once, even if a ban reopens and closes it again.
     sa.Column("confident_at", UTCDateTime(), nullable=True),
+    # How the task was decided under dynamic overlap: 'crowd' (a confident posterior), 'review'
+    # (sent to an inspector), 'inspector' (decided by one); its answer and that posterior.
+    sa.Column("decided", sa.String(16), nullable=True),
+    sa.Column("answer", JSONType, nullable=True),
+    sa.Column("confidence", sa.Float, nullable=True),
     sa.UniqueConstraint("project_id", "external_id", name="uq_tasks_project_external"),
     # Room on each page for the new versions of claimed tasks, so that most claims update them
     # in place (HOT) instead of adding entries to every index of the table.
@@ -155,6 +160,7 @@ sa.Index("ix_tasks_queue", tasks.c.project_id, tasks.c.is_open, tasks.c.priority
 sa.Index("ix_tasks_control", tasks.c.project_id, tasks.c.is_control, tasks.c.position)
 # Tasks in order (reads of a project's tasks, labels in pieces of tasks).
 sa.Index("ix_tasks_position", tasks.c.project_id, tasks.c.position)
+sa.Index("ix_tasks_decided", tasks.c.project_id, tasks.c.decided)
 
 # A label, always on its worker's slot of the task (the assignment, which refers to the task,
 # the worker and the project): one foreign key check per label instead of three, each of which
@@ -218,6 +224,27 @@ project_workers = sa.Table(
     sa.Column("skips_in_row", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime(), nullable=False, server_default=utcnow()),
     sa.CheckConstraint("status IN ('active', 'suspended', 'banned')", name="status_known"),
+)
+
+# The crowd model of dynamic overlap (`crowdnb.quality.model`): how often each worker answered
+# class `given` where the truth was class `truth` (class codes in the project's order), and the
+# decided answers per class. Counts are incremented in place, so concurrent labels lose none.
+worker_confusion = sa.Table(
+    "worker_confusion",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), primary_key=True),
+    sa.Column("truth", sa.SmallInteger, primary_key=True),
+    sa.Column("given", sa.SmallInteger, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+class_counts = sa.Table(
+    "class_counts",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("code", sa.SmallInteger, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
 )
 
 # One inspection per annotation: claimed by an inspector (with a lease), then decided. A decision

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import QualityPolicy, Track
 
 
@@ -56,15 +55,6 @@ def test_policy_round_trips_and_refuses_unknown_settings() -> None:
         QualityPolicy.from_dict({"contrl_rate": 0.1})
     with pytest.raises(ValueError, match="needs both"):
         QualityPolicy(target_confidence=0.9)
-
-
-def test_posterior_of_agreeing_skilled_workers() -> None:
-    classes = ["a", "b", "c"]
-    assert task_posterior([], [], classes) == ("a", pytest.approx(1 / 3))
-    assert task_posterior(["b"], [0.9], classes) == ("b", pytest.approx(0.9))
-    assert task_posterior(["a", "a"], [0.9, 0.9], classes) == ("a", pytest.approx(0.81 / (0.81 + 2 * 0.05**2)))
-    assert task_posterior(["c", "b"], [0.9, 0.9], classes) == ("b", pytest.approx(0.045 / (2 * 0.045 + 0.05**2)))
-    assert task_posterior(["c", "b"], [0.9, 0.95], classes)[0] == "b"
 
 
 def test_settings_of_the_wrong_type_are_refused_by_name() -> None:

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from crowdnb.errors import Conflict
+from crowdnb.errors import Conflict, LabelError
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store import NewTask, SqlStore, Submission
 
@@ -148,16 +148,98 @@ def test_disagreeing_with_confident_answers_suspends(store: SqlStore) -> None:
     assert store.claim(pid, store.worker_id("w0"), 1) == []
 
 
-def test_dynamic_overlap_stops_at_the_maximum(store: SqlStore) -> None:
-    pid = _project(store, QualityPolicy(target_confidence=0.99, max_overlap=3), n=1, controls=0)
-    for i, label in enumerate(["a", "b", "c", "a"]):
+def test_a_split_task_goes_to_an_inspector_instead_of_closing(store: SqlStore) -> None:
+    pid = _project(store, QualityPolicy(target_confidence=0.99, max_overlap=4), n=2, controls=0)
+    workers = [store.worker_id(f"w{i}") for i in range(3)]
+    for worker, label in zip(workers, "ab"):
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, label)
+    # Two more labels (the maximum is 4) could not bring "a, b" to 0.99: an inspector decides.
+    assert _open(store, pid)["t0"] == (2, 2)
+    assert [t.external_id for t in store.claim(pid, workers[2], 2)] == ["t1"]
+    (waiting,) = store.escalated(pid).itertuples()
+    assert (waiting.task, waiting.votes, waiting.n_labels) == ("t0", {"a": 1, "b": 1}, 2)
+    assert waiting.label in ("a", "b") and waiting.confidence < 0.99
+    before = store.results(pid).set_index("task")
+    assert before.loc["t0", "confidence"] == pytest.approx(waiting.confidence)
+    with pytest.raises(LabelError, match="'z'"):
+        store.resolve(pid, "t0", "z")
+    with pytest.raises(Conflict, match="t1"):
+        store.resolve(pid, "t1", "a")
+    store.resolve(pid, "t0", "b")
+    after = store.results(pid).set_index("task")
+    assert after.loc["t0", ["label", "confidence", "n_labels"]].tolist() == ["b", 1.0, 2]
+    assert store.escalated(pid).empty
+    assert after.attrs["method"] == "dynamic-overlap"
+
+
+def _plain_model(**settings: object) -> QualityPolicy:
+    """Workers as one-coin workers of skill ~0.8 throughout, easy tasks only: posteriors a
+    test can compute by hand: three agreeing labels 0.996; two 0.970, or 0.985 once the class
+    prior has seen one decided "a"."""
+    return QualityPolicy(
+        skill_prior=0.8, prior_weight=100, min_control=0, confusion_weight=1000, hard_share=0.0, target_confidence=0.99,
+        **settings,  # type: ignore[arg-type]
+    )
+
+
+def test_results_report_the_posterior_that_stopped_a_task(store: SqlStore) -> None:
+    pid = _project(store, _plain_model(max_overlap=5), n=1, controls=0, overlap=3)
+    for i in range(3):
         worker = store.worker_id(f"w{i}")
-        handed = store.claim(pid, worker, 1)
-        if i == 3:
-            assert handed == []
-            break
-        _label(store, pid, worker, handed[0].id, label)
-    assert _open(store, pid)["t0"] == (3, 3)
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, "a")
+    found = store.results(pid).set_index("task")
+    assert found.loc["t0", "label"] == "a"
+    assert found.loc["t0", "confidence"] == pytest.approx(0.8**3 / (0.8**3 + 2 * 0.1**3), abs=1e-3)
+    # Other methods stay available by name.
+    assert store.results(pid, "majority-vote").set_index("task").loc["t0", "label"] == "a"
+
+
+def test_a_ban_reopens_a_task_only_when_the_rest_do_not_decide_it(store: SqlStore) -> None:
+    pid = _project(store, _plain_model(max_overlap=5), n=1, controls=0, overlap=3)
+    workers = [store.worker_id(f"w{i}") for i in range(4)]
+    for worker in workers[:3]:
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, "a")
+    assert store.claim(pid, workers[3], 1) == []
+    store.set_worker_status(pid, workers[0], "banned")  # two "a" left: 0.985 < 0.99
+    (reopened,) = store.claim(pid, workers[3], 1)
+    _label(store, pid, workers[3], reopened.id, "a")
+    standing = store.worker_standing(pid).set_index("worker")
+    assert standing.loc[["w1", "w2", "w3"], "n_consensus"].tolist() == [1, 1, 0]  # counted once, at the first close
+    assert store.results(pid).set_index("task").loc["t0", "confidence"] > 0.99
+
+
+def test_a_ban_never_takes_a_task_beyond_max_overlap(store: SqlStore) -> None:
+    pid = _project(store, _plain_model(max_overlap=3), n=1, controls=0, overlap=3)
+    workers = [store.worker_id(f"w{i}") for i in range(4)]
+    for worker in workers[:3]:
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, "a")
+    store.set_worker_status(pid, workers[0], "banned")
+    assert store.claim(pid, workers[3], 1) == []  # three labels given: an inspector decides
+    assert store.escalated(pid)["votes"].tolist() == [{"a": 2}]
+
+
+def test_a_ban_keeps_a_task_closed_when_the_rest_still_decide_it(store: SqlStore) -> None:
+    pid = _project(store, _plain_model(max_overlap=5), n=1, controls=0, overlap=4)
+    workers = [store.worker_id(f"w{i}") for i in range(5)]
+    for worker in workers[:4]:
+        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, "a")
+    store.set_worker_status(pid, workers[0], "banned")  # three "a" left: 0.996
+    assert store.claim(pid, workers[4], 1) == []
+
+
+def test_uninformative_workers_are_banned_and_weak_honest_ones_keep_working(store: SqlStore) -> None:
+    policy = QualityPolicy(min_control=6, min_information=0.1, skill_prior=0.7, prior_weight=2, control_rate=0.5)
+    info = store.create_project("mi", "text-class", {"classes": ["a", "b", "c"]}, quality=policy)
+    answers = ["a", "b", "c"] * 2
+    store.insert_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer=answers[i]) for i in range(6)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(4)])
+    constant, weak = store.worker_id("constant"), store.worker_id("weak")
+    for worker, given in ((constant, "aaaaaa"), (weak, "abcacb")):  # always "a"; 4 of 6 right
+        for task in store.claim(info.id, worker, 6):
+            _label(store, info.id, worker, task.id, given[int(task.external_id[1:])])
+    standing = store.worker_standing(info.id).set_index("worker")
+    assert standing.loc["constant", "status"] == "banned"
+    assert standing.loc["weak", "status"] == "active" and standing.loc["weak", "skill"] < 0.7
 
 
 def test_dynamic_overlap_needs_single_choice_classes(store: SqlStore) -> None:
@@ -166,16 +248,3 @@ def test_dynamic_overlap_needs_single_choice_classes(store: SqlStore) -> None:
         store.set_quality(info.id, QualityPolicy(target_confidence=0.9, max_overlap=3))
     store.set_quality(info.id, QualityPolicy(control_rate=0.1))
     assert store.quality(info.id).control_rate == 0.1
-
-
-def test_a_ban_that_reopens_a_task_does_not_count_its_agreement_twice(store: SqlStore) -> None:
-    policy = QualityPolicy(skill_prior=0.7, prior_weight=1, min_control=0, ban_below=0.6, target_confidence=0.75, max_overlap=5)
-    pid = _project(store, policy, n=1, controls=0, overlap=3)
-    workers = [store.worker_id(f"w{i}") for i in range(4)]
-    for worker, label in zip(workers, "baa"):
-        _label(store, pid, worker, store.claim(pid, worker, 1)[0].id, label)
-    assert store.worker_standing(pid).set_index("worker").loc["w0", "status"] == "banned"  # at the close
-    (reopened,) = store.claim(pid, workers[3], 1)  # the ban gave w0's slot back
-    _label(store, pid, workers[3], reopened.id, "a")
-    standing = store.worker_standing(pid).set_index("worker")
-    assert standing.loc[["w1", "w2"], "n_consensus"].tolist() == [1, 1]

@@ -107,6 +107,23 @@ def stored_results(store: StoreDep, access: ProjectCaller, project: str) -> Stre
     return response
 
 
+@router.get("/{project}/escalated", response_model=list[dict[str, Any]])
+def escalated(store: StoreDep, access: ProjectCaller, project: str) -> list[dict[str, Any]]:
+    """Tasks dynamic overlap sent to an inspector instead of closing them with a doubtful
+    answer, with the votes of the labels that count (inspectors and managers)."""
+    info = member_project(access, project, "inspector", "manager")
+    return store.escalated(info.id).to_dict("records")
+
+
+@router.post("/{project}/escalated/{task:path}")
+def resolve(store: StoreDep, access: ProjectCaller, project: str, task: str, body: models.Resolution) -> models.Added:
+    """Decide a task sent to an inspector: the label becomes its result (inspectors and
+    managers). Deciding it again replaces the answer."""
+    info = member_project(access, project, "inspector", "manager")
+    store.resolve(info.id, task, body.label)
+    return models.Added(added=1)
+
+
 def _aggregated(store: SqlStore, project_id: int, method: str | None, include_flagged: bool, params: dict[str, Any], *, keep: bool) -> pd.DataFrame:
     try:
         return store.results(project_id, method, include_flagged=include_flagged, store=keep, **params)

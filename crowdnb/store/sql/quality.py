@@ -3,7 +3,6 @@ status), control tasks in the hand-out, the rules after each label, and dynamic 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -11,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crowdnb import kinds
+from crowdnb.errors import Conflict, LabelError, NotFound
 from crowdnb.aggregation.methods import SINGLE_CHOICE
-from crowdnb.quality.overlap import task_posterior
 from crowdnb.quality.rules import QualityPolicy, Status, Track
 from crowdnb.store.schema import annotations, assignments, project_workers, projects, tasks, utcnow, workers
+from crowdnb.store.sql import crowd_model
 from crowdnb.store.sql.reads import frame
 from crowdnb.store.sql.slots import shift_active
 
@@ -23,8 +23,12 @@ def check_policy(kind: str, policy: QualityPolicy | None) -> None:
     """Refuse an unknown kind, and a policy the kind cannot follow (dynamic overlap needs
     single-choice classes)."""
     definition = kinds.get(kind)
-    if policy is not None and policy.dynamic_overlap and definition.aggregator not in SINGLE_CHOICE:
+    if policy is None or definition.aggregator in SINGLE_CHOICE:
+        return
+    if policy.dynamic_overlap:
         raise ValueError(f"dynamic overlap needs a single-choice classification kind, not {kind!r}")
+    if policy.min_information is not None:
+        raise ValueError(f"min_information needs a single-choice classification kind, not {kind!r}")
 
 
 def policy_of(conn: sa.Connection, project_id: int) -> QualityPolicy:
@@ -80,6 +84,21 @@ def change_status(conn: sa.Connection, project_id: int, worker_id: int, new: Sta
     if "banned" in (before, new):
         done = list(conn.scalars(sa.select(assignments.c.task_id).where(*mine, assignments.c.status == "done")))
         shift_active(conn, done, -1 if new == "banned" else +1, overlap)
+        if new == "banned":
+            decide_again(conn, project_id, done)
+
+
+def decide_again(conn: sa.Connection, project_id: int, task_ids: list[int]) -> None:
+    """Under dynamic overlap, decide again the tasks a ban took labels from."""
+    project = conn.execute(
+        sa.select(projects.c.kind, projects.c.config, projects.c.overlap, projects.c.quality).where(projects.c.id == project_id)
+    ).one()
+    policy = QualityPolicy.from_dict(project.quality)
+    if not policy.dynamic_overlap:
+        return
+    regular = conn.scalars(sa.select(tasks.c.id).where(tasks.c.id.in_(task_ids), ~tasks.c.is_control).order_by(tasks.c.id))
+    for task_id in list(regular):
+        adjust_overlap(conn, project_id, task_id, project, policy, after_ban=True)
 
 
 def control_slots(conn: sa.Connection, project_id: int, worker_id: int, n: int, policy: QualityPolicy) -> list[int]:
@@ -99,7 +118,7 @@ def control_slots(conn: sa.Connection, project_id: int, worker_id: int, n: int, 
 
 
 def after_label(
-    conn: sa.Connection, project_id: int, worker_id: int, task_id: int, is_control: bool,
+    conn: sa.Connection, project_id: int, worker_id: int, task_id: int, is_control: bool, label: Any,
     project: sa.Row[Any], policy: QualityPolicy,
 ) -> None:
     """Apply the quality policy after a stored label: skip streak, control answers and the
@@ -120,20 +139,89 @@ def after_label(
         correct = sum(kind.matches(a.label, a.known_answer, project.config) for a in answers)
         update_standing(conn, project_id, worker_id, n_control=len(answers), n_correct=correct, skips_in_row=0)
         track = Track(len(answers), correct, mine.n_consensus, mine.n_agreed)
-        change_status(conn, project_id, worker_id, policy.verdict(track, mine.status), project.overlap)
+        information = None
+        if crowd_model.applies(project.kind):
+            crowd = crowd_model.Crowd.read(conn, project_id, project, policy, [worker_id], {worker_id: track})
+            known = conn.scalar(sa.select(tasks.c.known_answer).where(tasks.c.id == task_id))
+            crowd.count(conn, [(worker_id, known, label)])
+            information = crowd.information(worker_id)
+        change_status(conn, project_id, worker_id, policy.verdict(track, mine.status, information), project.overlap)
     elif mine.skips_in_row:
         update_standing(conn, project_id, worker_id, skips_in_row=0)
     if policy.dynamic_overlap and not is_control:
         adjust_overlap(conn, project_id, task_id, project, policy)
 
 
-def adjust_overlap(conn: sa.Connection, project_id: int, task_id: int, project: sa.Row[Any], policy: QualityPolicy) -> None:
-    """When a task's counted labels reach its overlap, compute the label's posterior with the
-    workers' skills: below the target, raise the overlap by one (up to the policy's maximum);
-    at the target, count for each worker whether they agreed with the answer (once per task,
-    even if a ban reopens it), and apply the rules with their updated skill."""
+def adjust_overlap(
+    conn: sa.Connection, project_id: int, task_id: int, project: sa.Row[Any], policy: QualityPolicy, *, after_ban: bool = False
+) -> None:
+    """When a task's counted labels reach its overlap, compute its posterior under the crowd
+    model. At the target the crowd has decided it: the answer and posterior are kept on the
+    task, and, the first time, every labeler's agreement and confusion counts are updated and
+    the rules applied with them. Below the target, the task takes one more label, unless it
+    has `max_overlap` labels in all (banned workers' included) or even that many agreeing
+    ones could not reach the target: then it goes to an inspector. `after_ban`: a ban just
+    took labels of the task (its slots were given back): decided again on those left, it
+    stays closed if they still reach the target, and reopens only if it may take more."""
+    assert policy.max_overlap is not None and policy.target_confidence is not None
+    task = conn.execute(
+        sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap).label("overlap"), tasks.c.confident_at, tasks.c.decided)
+        .where(tasks.c.id == task_id)
+    ).one()
+    rows = task_labels(conn, project_id, task_id)
+    counted = [r for r in rows if r.status != "banned"]
+    if task.decided in ("review", "inspector") or (len(counted) < task.overlap and not after_ban):
+        return
+    usable = [r for r in counted if r.flag is None]
+    tracks = {r.worker_id: Track(r.n_control or 0, r.n_correct or 0, r.n_consensus or 0, r.n_agreed or 0) for r in usable}
+    crowd = crowd_model.Crowd.read(conn, project_id, project, policy, list(tracks), tracks)
+    now = crowd.posterior([(r.worker_id, r.label) for r in usable])
+    decided = tasks.update().where(tasks.c.id == task_id)
+    if now.confidence >= policy.target_confidence:
+        answer = crowd.classes[now.best]
+        closed = {"is_open": False, "overlap": len(counted)} if after_ban else {}
+        conn.execute(decided.values(
+            decided="crowd", answer=answer, confidence=now.confidence,
+            confident_at=sa.func.coalesce(tasks.c.confident_at, utcnow()), **closed,
+        ))
+        if task.confident_at is None:  # its agreement counts once, even if a ban reopens it
+            credit_agreement(conn, project_id, project, policy, crowd, usable, answer)
+        return
+    if task.decided == "crowd":  # a ban took labels it was decided on
+        conn.execute(decided.values(decided=None, answer=None, confidence=None))
+    if len(rows) >= policy.max_overlap or not crowd.reachable(
+        [(r.worker_id, r.label) for r in usable], policy.max_overlap - len(rows)
+    ):
+        conn.execute(
+            decided.values(decided="review", answer=crowd.classes[now.best], confidence=now.confidence, is_open=False)
+        )
+    elif not after_ban:  # the ban already gave its slots back
+        conn.execute(decided.values(overlap=task.overlap + 1, is_open=tasks.c.n_active < task.overlap + 1))
+
+
+def resolve(conn: sa.Connection, project_id: int, task: str, label: Any) -> None:
+    """An inspector's answer to a task that dynamic overlap sent to them (or a new answer to
+    one they decided): it becomes the task's result, at confidence 1."""
+    project = conn.execute(sa.select(projects.c.kind, projects.c.config, projects.c.quality).where(projects.c.id == project_id)).one()
+    found = conn.execute(
+        sa.select(tasks.c.id, tasks.c.decided).where(tasks.c.project_id == project_id, tasks.c.external_id == task)
+    ).first()
+    if found is None:
+        raise NotFound(f"no task {task!r} in project {project_id}")
+    if found.decided not in ("review", "inspector"):
+        raise Conflict(f"task {task!r} is not waiting for an inspector (decided: {found.decided or 'not yet'})")
+    classes = list(project.config["classes"])
+    if label not in classes:
+        raise LabelError(f"label {label!r} of task {task!r} is not one of the project's classes {classes}")
+    conn.execute(tasks.update().where(tasks.c.id == found.id).values(decided="inspector", answer=label, confidence=1.0))
+    if found.decided == "review":
+        crowd_model.Crowd.read(conn, project_id, project, QualityPolicy.from_dict(project.quality), [], {}).decided(conn, label)
+
+
+def task_labels(conn: sa.Connection, project_id: int, task_id: int) -> list[sa.Row[Any]]:
+    """A task's labels that stand (not superseded), with their workers' status and counts."""
     pw = project_workers.c
-    rows = conn.execute(
+    return conn.execute(
         sa.select(
             annotations.c.worker_id, annotations.c.label, annotations.c.flag, pw.status,
             pw.n_control, pw.n_correct, pw.n_consensus, pw.n_agreed,
@@ -141,33 +229,27 @@ def adjust_overlap(conn: sa.Connection, project_id: int, task_id: int, project: 
         .outerjoin(project_workers, (pw.project_id == project_id) & (pw.worker_id == annotations.c.worker_id))
         .where(annotations.c.task_id == task_id, annotations.c.status != "superseded")
     ).all()
-    counted = [r for r in rows if r.status != "banned"]
-    current, confident_at = conn.execute(
-        sa.select(sa.func.coalesce(tasks.c.overlap, project.overlap), tasks.c.confident_at).where(tasks.c.id == task_id)
-    ).one()
-    assert policy.max_overlap is not None and policy.target_confidence is not None
-    if len(counted) != current or confident_at is not None:  # not full, or its agreement already counted
-        return
-    usable = [r for r in counted if r.flag is None]
-    tracks = [Track(r.n_control or 0, r.n_correct or 0, r.n_consensus or 0, r.n_agreed or 0) for r in usable]
-    label, confidence = task_posterior(
-        [r.label for r in usable], [policy.worker_skill(t) for t in tracks], project.config["classes"]
-    )
-    if confidence >= policy.target_confidence:
-        conn.execute(tasks.update().where(tasks.c.id == task_id).values(confident_at=utcnow()))
-        for r, track in zip(usable, tracks, strict=True):
-            agreed = int(r.label == label)
-            standing(conn, project_id, r.worker_id)
-            update_standing(conn, project_id, r.worker_id, n_consensus=pw.n_consensus + 1, n_agreed=pw.n_agreed + agreed)
-            before = r.status or "active"
-            measured = replace(track, n_consensus=track.n_consensus + 1, n_agreed=track.n_agreed + agreed)
-            verdict = policy.verdict(measured, before)
-            if verdict != before:
-                change_status(conn, project_id, r.worker_id, verdict, project.overlap)
-    elif current < policy.max_overlap:
-        conn.execute(
-            tasks.update().where(tasks.c.id == task_id).values(overlap=current + 1, is_open=tasks.c.n_active < current + 1)
-        )
+
+
+def credit_agreement(
+    conn: sa.Connection, project_id: int, project: sa.Row[Any], policy: QualityPolicy, crowd: crowd_model.Crowd,
+    usable: list[sa.Row[Any]], answer: Any,
+) -> None:
+    """Count a decided task towards its labelers' agreement and confusion counts, and the
+    answer towards the class prior; then apply the rules with what they measure now."""
+    pw = project_workers.c
+    crowd.count(conn, [(r.worker_id, answer, r.label) for r in usable])
+    crowd.decided(conn, answer)
+    for r in usable:
+        agreed = int(r.label == answer)
+        standing(conn, project_id, r.worker_id)
+        update_standing(conn, project_id, r.worker_id, n_consensus=pw.n_consensus + 1, n_agreed=pw.n_agreed + agreed)
+        before = r.status or "active"
+        track = Track(r.n_control or 0, r.n_correct or 0, (r.n_consensus or 0) + 1, (r.n_agreed or 0) + agreed)
+        crowd.tracks[r.worker_id] = track
+        verdict = policy.verdict(track, before, crowd.information(r.worker_id))
+        if verdict != before:
+            change_status(conn, project_id, r.worker_id, verdict, project.overlap)
 
 
 def worker_standing(conn: sa.Connection, project_id: int) -> pd.DataFrame:

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 
 from crowdnb.aggregation.base import Answers
 from crowdnb.aggregation.methods import RESULT_COLUMNS, SINGLE_CHOICE, aggregate, estimator_class
-from crowdnb.store.schema import annotations, project_workers, result_runs, tasks
+from crowdnb.quality.rules import QualityPolicy
+from crowdnb.store.schema import annotations, project_workers, projects, result_runs, tasks
 from crowdnb.store.schema import results as stored_results
-from crowdnb.store.sql import columns, quality, reads
+from crowdnb.store.sql import columns, crowd_model, quality, reads
 
 ANSWERS = {"task_id": pa.int64(), "worker_id": pa.int64(), "label": pa.dictionary(pa.int32(), pa.string())}
 KNOWN = {"external_id": pa.string(), "known_answer": pa.string()}
@@ -48,6 +49,76 @@ def results(
     found = found[RESULT_COLUMNS]
     found.attrs.update(task_ids=order.ids, positions=order.positions)
     return found
+
+
+DYNAMIC = "dynamic-overlap"  # the results of a dynamic-overlap project: what its tasks were decided with
+
+
+def decided(conn: sa.Connection, project_id: int, *, include_flagged: bool = False) -> pd.DataFrame:
+    """Results of a dynamic-overlap project, in task order: a task the crowd decided has the
+    answer and posterior it was decided with (the ones that stopped it), one an inspector
+    decided has their answer at confidence 1, a control task its known answer at 1; any other
+    task the posterior of its counted labels under the crowd model now (also those waiting
+    for an inspector). n_labels counts the labels that count."""
+    project = conn.execute(sa.select(projects.c.kind, projects.c.config, projects.c.quality).where(projects.c.id == project_id)).one()
+    policy = QualityPolicy.from_dict(project.quality)
+    query = (
+        sa.select(tasks.c.id, tasks.c.external_id, tasks.c.decided, tasks.c.answer, tasks.c.confidence, tasks.c.is_control, tasks.c.known_answer)
+        .where(tasks.c.project_id == project_id)
+        .order_by(tasks.c.position)
+    )
+    found = conn.execute(query).all()
+    labels = conn.execute(
+        sa.select(annotations.c.task_id, annotations.c.worker_id, annotations.c.label).where(*counted(project_id, include_flagged))
+    ).all()
+    by_task: dict[int, list[tuple[int, Any]]] = {}
+    for task_id, worker_id, label in labels:
+        by_task.setdefault(task_id, []).append((worker_id, label))
+    open_tasks = [t.id for t in found if t.decided not in ("crowd", "inspector") and not t.is_control and by_task.get(t.id)]
+    crowd = crowd_model.Crowd.read_all(conn, project_id, project, policy) if open_tasks else None
+    rows = []
+    for t in found:
+        mine = by_task.get(t.id, [])
+        if t.is_control:
+            label, confidence = t.known_answer, 1.0
+        elif t.decided == "inspector":
+            label, confidence = t.answer, 1.0
+        elif t.decided == "crowd":
+            label, confidence = t.answer, t.confidence
+        elif mine and crowd is not None:
+            now = crowd.posterior(mine)
+            label, confidence = crowd.classes[now.best], now.confidence
+        else:
+            label, confidence = None, float("nan")
+        rows.append((t.external_id, label, confidence, len(mine)))
+    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    frame["confidence"] = frame["confidence"].astype(float)
+    frame.attrs.update(task_ids=np.array([t.id for t in found], dtype=np.int64), positions=reads.TaskOrder.read(conn, project_id).positions)
+    return frame
+
+
+def escalated(conn: sa.Connection, project_id: int) -> pd.DataFrame:
+    """Tasks that dynamic overlap sent to an inspector, in task order: task, votes (label:
+    count of the labels that count), label (the leading one), confidence, n_labels."""
+    query = (
+        sa.select(tasks.c.id, tasks.c.external_id, tasks.c.answer, tasks.c.confidence)
+        .where(tasks.c.project_id == project_id, tasks.c.decided == "review")
+        .order_by(tasks.c.position)
+    )
+    waiting = conn.execute(query).all()
+    votes: dict[int, dict[Any, int]] = {t.id: {} for t in waiting}
+    if waiting:
+        labels = conn.execute(
+            sa.select(annotations.c.task_id, annotations.c.label).where(
+                *counted(project_id, include_flagged=False), annotations.c.task_id.in_(list(votes))
+            )
+        )
+        for task_id, label in labels:
+            votes[task_id][label] = votes[task_id].get(label, 0) + 1
+    return pd.DataFrame(
+        [(t.external_id, votes[t.id], t.answer, t.confidence, sum(votes[t.id].values())) for t in waiting],
+        columns=["task", "votes", "label", "confidence", "n_labels"],
+    )
 
 
 def counted(project_id: int, include_flagged: bool) -> list[sa.ColumnElement[bool]]:

@@ -422,12 +422,19 @@ class SqlStore:
         is read from one snapshot of the store. `store`: keep them as the project's last
         results (`stored_results`)."""
         kind, _ = self._rules(project_id)
-        method = method or kind.aggregator
         with self._snapshot() as conn:
-            found = results.results(
-                conn, project_id, method, class_labels=self._class_labels(project_id), include_flagged=include_flagged, **params,
-            )
-        name = method_name(estimator_class(method))
+            if method is None and quality.policy_of(conn, project_id).dynamic_overlap:
+                method = results.DYNAMIC
+            if method == results.DYNAMIC:
+                if params:
+                    raise ValueError(f"the {results.DYNAMIC} results take no parameters, got {sorted(params)}")
+                found = results.decided(conn, project_id, include_flagged=include_flagged)
+            else:
+                method = method or kind.aggregator
+                found = results.results(
+                    conn, project_id, method, class_labels=self._class_labels(project_id), include_flagged=include_flagged, **params,
+                )
+        name = method if method == results.DYNAMIC else method_name(estimator_class(method))
         if store:
             with self._write() as conn:
                 found.attrs["computed_at"] = results.keep(conn, project_id, found, name, params, include_flagged)
@@ -446,6 +453,17 @@ class SqlStore:
         return found
 
     # Inspection
+
+    def escalated(self, project_id: int) -> pd.DataFrame:
+        """Tasks that dynamic overlap sent to an inspector: task, votes, label, confidence,
+        n_labels."""
+        with self._snapshot() as conn:
+            return results.escalated(conn, project_id)
+
+    def resolve(self, project_id: int, task: str, label: Any) -> None:
+        """An inspector decides a task sent to them: `label` becomes its result."""
+        with self._write() as conn:
+            quality.resolve(conn, project_id, task, label)
 
     def claim_reviews(self, project_id: int, inspector_id: int, n: int) -> list[dict[str, Any]]:
         """Lease up to `n` labels awaiting inspection to an inspector, never their own work."""

@@ -96,7 +96,7 @@ def submit(conn: sa.Connection, project_id: int, worker_id: int, submission: Sub
     if not inspect and project.price:
         review.pay(conn, project_id, worker_id, submission.task_id, submission.annotation_id, project.price)
     if project.quality:
-        quality.after_label(conn, project_id, worker_id, submission.task_id, task.is_control, project, policy)
+        quality.after_label(conn, project_id, worker_id, submission.task_id, task.is_control, label, project, policy)
     return Receipt(submission.annotation_id, submitted_at, duplicate=False)
 
 

@@ -1,0 +1,131 @@
+"""The crowd model's counts in the store: per worker confusion counts and the project's decided
+answers per class, read for the few workers of one task and incremented in place."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crowdnb import kinds
+from crowdnb.aggregation.methods import SINGLE_CHOICE
+from crowdnb.quality import model
+from crowdnb.quality.rules import QualityPolicy, Track
+from crowdnb.store.schema import annotations, class_counts, project_workers, worker_confusion
+
+
+def applies(kind: str) -> bool:
+    """Whether a kind's labels are single classes, which the crowd model describes."""
+    return kinds.get(kind).aggregator in SINGLE_CHOICE
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, keys: list[str], rows: Counter[tuple[Any, ...]]) -> None:
+    """Add each row's count to `n` (creating the row), in key order so that two transactions
+    never wait on each other's rows in opposite orders."""
+    if not rows:
+        return
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    statement = insert.on_conflict_do_update(index_elements=keys, set_={"n": table.c.n + insert.excluded.n})
+    conn.execute(statement, [{**dict(zip(keys, key, strict=True)), "n": n} for key, n in sorted(rows.items())])
+
+
+@dataclass
+class Crowd:
+    """What the store knows of some workers of a project, as the crowd model reads it."""
+
+    project_id: int
+    policy: QualityPolicy
+    classes: list[Any]
+    counts: dict[int, np.ndarray]
+    tracks: dict[int, Track]
+    decided_counts: np.ndarray
+
+    @classmethod
+    def read(
+        cls, conn: sa.Connection, project_id: int, project: sa.Row[Any], policy: QualityPolicy,
+        worker_ids: Sequence[int], tracks: dict[int, Track],
+    ) -> Crowd:
+        """The counts of `worker_ids` (with their `tracks`) and the class prior's counts."""
+        classes = list(project.config["classes"])
+        k = len(classes)
+        counts = {w: np.zeros((k, k)) for w in worker_ids}
+        if worker_ids:
+            c = worker_confusion.c
+            found = conn.execute(
+                sa.select(c.worker_id, c.truth, c.given, c.n).where(c.project_id == project_id, c.worker_id.in_(set(worker_ids)))
+            )
+            for worker, truth, given, n in found:
+                counts[worker][truth, given] = n
+        decided = np.zeros(k)
+        for code, n in conn.execute(sa.select(class_counts.c.code, class_counts.c.n).where(class_counts.c.project_id == project_id)):
+            decided[code] = n
+        return cls(project_id, policy, classes, counts, dict(tracks), decided)
+
+    @classmethod
+    def read_all(cls, conn: sa.Connection, project_id: int, project: sa.Row[Any], policy: QualityPolicy) -> Crowd:
+        """Every worker with a standing in the project."""
+        pw = project_workers.c
+        standing = conn.execute(
+            sa.select(pw.worker_id, pw.n_control, pw.n_correct, pw.n_consensus, pw.n_agreed).where(pw.project_id == project_id)
+        ).all()
+        tracks = {r.worker_id: Track(r.n_control, r.n_correct, r.n_consensus, r.n_agreed) for r in standing}
+        labelers = conn.scalars(sa.select(annotations.c.worker_id).where(annotations.c.project_id == project_id).distinct())
+        return cls.read(conn, project_id, project, policy, sorted(set(tracks) | set(labelers)), tracks)
+
+    def code(self, label: Any) -> int:
+        return self.classes.index(label)
+
+    @property
+    def prior(self) -> np.ndarray:
+        return model.class_prior(self.decided_counts)
+
+    def matrix(self, worker_id: int) -> np.ndarray:
+        """The worker's confusion matrix, shrunk toward their one-coin skill."""
+        skill = self.policy.worker_skill(self.tracks.get(worker_id, Track()))
+        return model.confusion(self.counts[worker_id], skill, self.policy.confusion_weight)
+
+    def information(self, worker_id: int) -> float:
+        """Bits one label of the worker tells about the truth."""
+        return model.information(self.matrix(worker_id), self.prior)
+
+    def posterior(self, labels: Iterable[tuple[int, Any]]) -> model.Posterior:
+        """The posterior of a task from its (worker id, label) pairs."""
+        pairs = list(labels)
+        return model.posterior(
+            [self.code(label) for _, label in pairs], self._matrices(pairs), self.prior,
+            self.policy.hard_share, self.policy.hard_factor,
+        )
+
+    def reachable(self, labels: Iterable[tuple[int, Any]], remaining: int) -> bool:
+        """Whether `remaining` more labels could still bring the task to the target."""
+        pairs = list(labels)
+        assert self.policy.target_confidence is not None
+        typical = model.one_coin(self.policy.skill_prior, len(self.classes))
+        return model.reachable(
+            [self.code(label) for _, label in pairs], self._matrices(pairs), self.prior, self.policy.hard_share,
+            self.policy.hard_factor, remaining, typical, self.policy.target_confidence,
+        )
+
+    def _matrices(self, pairs: list[tuple[int, Any]]) -> np.ndarray:
+        k = len(self.classes)
+        return np.array([self.matrix(w) for w, _ in pairs]).reshape(len(pairs), k, k)
+
+    def count(self, conn: sa.Connection, answers: Iterable[tuple[int, Any, Any]]) -> None:
+        """Count (worker id, truth, answer given) triples, in the store and here."""
+        rows: Counter[tuple[int, int, int, int]] = Counter()
+        for worker, truth, given in answers:
+            t, g = self.code(truth), self.code(given)
+            rows[(self.project_id, worker, t, g)] += 1
+            self.counts[worker][t, g] += 1
+        _upsert(conn, worker_confusion, ["project_id", "worker_id", "truth", "given"], rows)
+
+    def decided(self, conn: sa.Connection, answer: Any) -> None:
+        """Count a decided answer towards the class prior."""
+        code = self.code(answer)
+        self.decided_counts[code] += 1
+        _upsert(conn, class_counts, ["project_id", "code"], Counter({(self.project_id, code): 1}))
