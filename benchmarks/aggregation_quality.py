@@ -75,7 +75,8 @@ def policy_for(n_classes: int) -> QualityPolicy:
         skill_prior=0.75,
         prior_weight=6,
         min_control=5,
-        ban_below=0.5,
+        ban_below=0.3,
+        min_information=0.1,
         min_duration_ms=1000,
         target_confidence=0.999,
         max_overlap=10,
@@ -92,13 +93,16 @@ def in_words(policy: QualityPolicy) -> str:
     prior, weight = policy.skill_prior, f"{policy.prior_weight:g}"
     return (
         f"overlap {OVERLAP} to start; each worker's first {policy.min_control} tasks are control "
-        f"tasks (the entry test), then {policy.control_rate:.0%} of their tasks; skill = (right + "
-        f"{prior} * {weight}) / (answers + {weight}) over control answers and labels on "
-        f"confidently closed tasks (right: agreeing); after the entry test, a worker whose skill "
-        f"falls below {policy.ban_below} is banned (labels dropped){suspend}; answers under "
-        f"{policy.min_duration_ms} ms are flagged and not used; a task gets one more label until "
-        f"its one-coin posterior with these skills reaches {policy.target_confidence}, or it has "
-        f"{policy.max_overlap} labels"
+        f"tasks (the entry test; control answers in a project of the same classes count), then "
+        f"{policy.control_rate:.0%} of their tasks; each worker has a confusion matrix from control "
+        f"answers and labels on decided tasks, shrunk toward a one-coin skill (prior {prior}, "
+        f"weight {weight}); after the entry test, a worker whose labels tell less than "
+        f"{policy.min_information} bits about the truth, or whose skill is below {policy.ban_below}, "
+        f"is banned (labels dropped){suspend}; answers under {policy.min_duration_ms} ms are flagged "
+        f"and not used; a task gets one more label until its posterior (confusion matrices, class "
+        f"prior, {policy.hard_share:.0%} of tasks hard) reaches {policy.target_confidence}; with "
+        f"{policy.max_overlap} labels, or when even that many agreeing ones could not reach it, an "
+        f"inspector decides"
     )
 
 
