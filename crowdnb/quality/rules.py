@@ -133,6 +133,12 @@ class QualityPolicy:
     def dynamic_overlap(self) -> bool:
         return self.target_confidence is not None
 
+    @property
+    def models_workers(self) -> bool:
+        """Whether the rules need each worker's confusion matrix (dynamic overlap, or bans
+        by information)."""
+        return self.dynamic_overlap or self.min_information is not None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -164,7 +164,7 @@ def after_label(
         update_standing(conn, project_id, worker_id, n_control=len(answers), n_correct=correct, skips_in_row=0)
         track = Track(len(answers), correct, mine.n_consensus, mine.n_agreed)
         information = None
-        if crowd_model.applies(project.kind):
+        if policy.models_workers and crowd_model.applies(project.kind):
             crowd = crowd_model.Crowd.read(conn, project_id, project, policy, [worker_id], {worker_id: track})
             known = conn.scalar(sa.select(tasks.c.known_answer).where(tasks.c.id == task_id))
             crowd.count(conn, [(worker_id, known, label)])
