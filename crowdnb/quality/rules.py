@@ -79,6 +79,13 @@ class QualityPolicy:
         labels, or until even that many agreeing labels could not reach the target: then the
         task goes to an inspector (`Project.escalated`, `Project.resolve`) instead of closing
         with a doubtful answer. Single-choice classification kinds only.
+    pace_exponent, pace_skill
+        Hand-out by what labels are worth: after the entry test, a worker whose labels tell
+        fewer bits than those of a one-coin worker of `pace_skill` gets on average
+        ``(their bits / its bits) ** pace_exponent`` of the new tasks they ask for (the rest
+        carried to their next request), so that more of the work goes to the workers whose
+        labels decide a task soonest. Weak honest workers keep working, at a slower pace,
+        instead of being suspended. None: no pacing.
     confusion_weight
         How many answers of a true class it takes before a worker's confusion matrix row leans
         more on their answers than on their one-coin skill.
@@ -98,6 +105,8 @@ class QualityPolicy:
     max_skips_in_row: int | None = None
     target_confidence: float | None = None
     max_overlap: int | None = None
+    pace_exponent: float | None = None
+    pace_skill: float = 0.9
     confusion_weight: float = 5.0
     hard_share: float = 0.1
     hard_factor: float = 0.5
@@ -116,6 +125,8 @@ class QualityPolicy:
                 raise ValueError(f"quality setting {name} is a skill, between 0 and 1; got {getattr(self, name)}")
         if (self.min_information or 0) < 0 or self.confusion_weight <= 0:
             raise ValueError("min_information must not be negative and confusion_weight must be positive")
+        if (self.pace_exponent or 0) < 0 or not 0 < self.pace_skill < 1:
+            raise ValueError(f"pace_exponent must not be negative and pace_skill must be in (0, 1), got {self.pace_exponent}, {self.pace_skill}")
         if not 0 <= self.hard_share < 1 or not 0 < self.hard_factor <= 1:
             raise ValueError(f"hard_share must be in [0, 1) and hard_factor in (0, 1], got {self.hard_share}, {self.hard_factor}")
         if not 0 <= self.control_rate < 1:
@@ -137,7 +148,7 @@ class QualityPolicy:
     def models_workers(self) -> bool:
         """Whether the rules need each worker's confusion matrix (dynamic overlap, or bans
         by information)."""
-        return self.dynamic_overlap or self.min_information is not None
+        return self.dynamic_overlap or self.min_information is not None or self.pace_exponent is not None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

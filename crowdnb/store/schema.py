@@ -222,6 +222,8 @@ project_workers = sa.Table(
     sa.Column("n_consensus", sa.Integer, nullable=False, server_default="0"),
     sa.Column("n_agreed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("skips_in_row", sa.Integer, nullable=False, server_default="0"),
+    # Under a paced policy, the fraction of a task the worker has earned towards their next one.
+    sa.Column("pace_credit", sa.Float, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime(), nullable=False, server_default=utcnow()),
     sa.CheckConstraint("status IN ('active', 'suspended', 'banned')", name="status_known"),
 )

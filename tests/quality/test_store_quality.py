@@ -267,3 +267,26 @@ def test_an_entry_test_passed_once_counts_in_projects_of_the_same_classes(store:
     assert [t.external_id[0] for t in store.claim(work, ana, 4)] == ["t", "t", "t", "t"]  # qualified: no entry test
     assert [t.external_id[0] for t in store.claim(work, ben, 4)] == ["c", "c", "c", "t"]  # not qualified
     assert [t.external_id[0] for t in store.claim(other, ana, 4)] == ["c", "c", "c", "t"]  # other classes
+
+
+def test_paced_hand_out_gives_weaker_workers_a_share_of_what_they_ask(store: SqlStore) -> None:
+    policy = QualityPolicy(control_rate=0.01, min_control=4, skill_prior=0.7, prior_weight=2, pace_exponent=2.0, pace_skill=0.9)
+    info = store.create_project("paced", "text-class", {"classes": ["a", "b", "c"]}, quality=policy)
+    store.insert_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer="abc"[i % 3]) for i in range(4)])
+    store.insert_tasks(info.id, [NewTask(f"t{i}", {"text": f"text {i}"}) for i in range(200)])
+    strong, weak = store.worker_id("strong"), store.worker_id("weak")
+    for worker, given in ((strong, "abca"), (weak, "abcb")):  # 4 of 4 right; 3 of 4
+        entry = store.claim(info.id, worker, 4)
+        assert [t.external_id for t in entry] == ["c0", "c1", "c2", "c3"]  # the entry test is never paced
+        for task in entry:
+            _label(store, info.id, worker, task.id, given[int(task.external_id[1:])])
+    got = {name: 0 for name in ("strong", "weak")}
+    for _ in range(5):
+        for name, worker in (("strong", strong), ("weak", weak)):
+            handed = store.claim(info.id, worker, 4)
+            got[name] += len(handed)
+            for task in handed:
+                store.skip(info.id, worker, task.id)
+    assert got["strong"] == 20  # as informative as the pace skill: every task asked for
+    assert 0 < got["weak"] < 15, got  # a share, carried over from one request to the next
+    assert store.worker_standing(info.id).set_index("worker").loc["weak", "status"] == "active"

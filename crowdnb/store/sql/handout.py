@@ -69,9 +69,10 @@ def _lease_new(
 ) -> list[int]:
     """Lease up to `n` tasks the worker has no slot of and does not hold (a held task whose
     lease ran out and was returned to the pool is still on the worker's page: not twice)."""
+    policy = QualityPolicy.from_dict(project.quality)
+    n = quality.paced(conn, project_id, worker_id, n, policy)
     if n <= 0:
         return []
-    policy = QualityPolicy.from_dict(project.quality)
     seen = sa.exists().where(assignments.c.task_id == tasks.c.id, assignments.c.worker_id == worker_id)
     where = [tasks.c.project_id == project_id, ~seen, tasks.c.id.not_in(held)]
     wanted = quality.control_slots(conn, project_id, worker_id, n, policy) if policy.control_rate > 0 else []

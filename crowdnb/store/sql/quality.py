@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crowdnb import kinds
 from crowdnb.errors import Conflict, LabelError, NotFound
 from crowdnb.aggregation.methods import SINGLE_CHOICE
+from crowdnb.quality import model
 from crowdnb.quality.rules import QualityPolicy, Status, Track
 from crowdnb.store.schema import annotations, assignments, project_workers, projects, tasks, utcnow, workers
 from crowdnb.store.sql import crowd_model
@@ -119,6 +120,26 @@ def earned_controls(conn: sa.Connection, project_id: int, worker_id: int) -> int
 def qualified(conn: sa.Connection, project_id: int, worker_id: int, track: Track, policy: QualityPolicy) -> bool:
     """Whether the worker took the entry test here or one like it elsewhere."""
     return track.n_control >= policy.min_control or earned_controls(conn, project_id, worker_id) >= policy.min_control
+
+
+def paced(conn: sa.Connection, project_id: int, worker_id: int, n: int, policy: QualityPolicy) -> int:
+    """How many of the `n` new tasks a worker asks for they get under a paced policy: all
+    during the entry test and for workers at least as informative as one of `pace_skill`;
+    else their share (see `QualityPolicy.pace_exponent`) plus what earlier requests carried."""
+    if policy.pace_exponent is None or n <= 0:
+        return n
+    project = conn.execute(sa.select(projects.c.kind, projects.c.config).where(projects.c.id == project_id)).one()
+    mine = standing(conn, project_id, worker_id)
+    track = Track(mine.n_control, mine.n_correct, mine.n_consensus, mine.n_agreed)
+    if not crowd_model.applies(project.kind) or not qualified(conn, project_id, worker_id, track, policy):
+        return n
+    crowd = crowd_model.Crowd.read(conn, project_id, project, policy, [worker_id], {worker_id: track})
+    reference = model.information(model.one_coin(policy.pace_skill, len(crowd.classes)), crowd.prior)
+    share = min(1.0, crowd.information(worker_id) / reference) ** policy.pace_exponent
+    credit = mine.pace_credit + n * share
+    granted = min(n, int(credit))
+    update_standing(conn, project_id, worker_id, pace_credit=min(credit - granted, 1.0))
+    return granted
 
 
 def control_slots(conn: sa.Connection, project_id: int, worker_id: int, n: int, policy: QualityPolicy) -> list[int]:

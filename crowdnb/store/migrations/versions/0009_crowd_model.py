@@ -1,7 +1,8 @@
 """The crowd model of dynamic overlap: confusion counts per worker, decided answers per class,
 and each task's decision.
 
-`worker_confusion` counts, per project and worker, how often they answered class `given` where
+`project_workers.pace_credit` carries the fraction of a task a paced worker has earned
+towards their next one. `worker_confusion` counts, per project and worker, how often they answered class `given` where
 the truth was class `truth` (control answers, and labels on tasks the crowd decided); rows
 are incremented in place, so concurrent labels never lose a count. `class_counts` counts the
 decided answers per class (the class prior). A task records how it was decided (`crowd`: a
@@ -25,6 +26,7 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    op.add_column('project_workers', sa.Column('pace_credit', sa.Float, nullable=False, server_default='0'))
     op.add_column('tasks', sa.Column('decided', sa.String(16), nullable=True))
     op.add_column('tasks', sa.Column('answer', JSONType, nullable=True))
     op.add_column('tasks', sa.Column('confidence', sa.Float, nullable=True))
@@ -57,3 +59,4 @@ def downgrade() -> None:
     op.drop_column('tasks', 'confidence')
     op.drop_column('tasks', 'answer')
     op.drop_column('tasks', 'decided')
+    op.drop_column('project_workers', 'pace_credit')
