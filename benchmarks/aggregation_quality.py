@@ -266,11 +266,10 @@ def drive(
     rng: np.random.Generator,
     train: Callable[[int, int], None],
 ) -> list[int]:
-    """Run the crowd on the project until no present worker gets a task; returns the workers
-    who took part. `crowd.present` workers at a time: one who gets nothing or has labeled
-    their quota leaves, and the next arrives (a qualified one trained first). Arrivals stop
-    after a round that handed out no regular task and left someone without any (no work left:
-    a newcomer would only answer the entry test)."""
+    """Run the crowd on the project until a round hands out no regular task; returns the
+    workers who took part. `crowd.present` workers at a time: one who has labeled their quota
+    leaves, and the next arrives (a qualified one trained first). A worker who gets nothing
+    stays: under a paced policy a weaker worker waits for their share of the work."""
     arrivals: Iterator[int] = iter(range(crowd.n_workers))
     ids: dict[int, int] = {}
     done = np.zeros(crowd.n_workers, dtype=int)
@@ -286,8 +285,9 @@ def drive(
 
     for _ in range(crowd.present):
         arrive()
-    while active:
-        regular, empty = 0, False
+    regular = 1
+    while active and regular:
+        regular = 0
         for worker in (int(w) for w in rng.permutation(sorted(active))):
             room = (
                 BATCH
@@ -297,14 +297,9 @@ def drive(
             answered = label_batch(store, project, crowd, worker, ids[worker], room, index_of, rng)
             done[worker] += len(answered or ())
             regular += sum(task[0] == "t" for task in answered or ())
-            empty |= answered is None
-            if answered is None or (
-                crowd.quota is not None and done[worker] >= crowd.quota[worker]
-            ):
+            if crowd.quota is not None and done[worker] >= crowd.quota[worker]:
                 active.discard(worker)
                 arrive()
-        if empty and not regular:
-            arrivals = iter(())
     return sorted(ids)
 
 

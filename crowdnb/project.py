@@ -244,7 +244,8 @@ class Project:
 
     def workers(self) -> pd.DataFrame:
         """Each worker's standing: worker, status (active, suspended, banned), control answers,
-        correct ones, skill, agreement with confidently closed tasks, skips in a row."""
+        correct ones, skill, agreement with confidently closed tasks, skips in a row, and the
+        workers they are flagged as colluding with (under a policy's `collusion_z`)."""
         return self.store.worker_standing(self.info.id)
 
     def set_quality(self, policy: QualityPolicy | None) -> None:

@@ -112,3 +112,16 @@ def reachable(
     more = np.concatenate([matrices, np.repeat(typical[None], remaining, axis=0)])
     hoped = posterior([*labels, *[now.best] * remaining], more, prior, hard_share, hard_factor)
     return hoped.confidence >= target
+
+
+def agreement_chance(first: np.ndarray, second: np.ndarray, prior: np.ndarray) -> float:
+    """The probability that two independent workers give the same answer to a task."""
+    return float((prior[:, None] * first * second).sum())
+
+
+def collusion_z(shared: int, agreed: int, expected: float, variance: float) -> float:
+    """How far two workers' agreement on `shared` tasks lies above what their skills explain
+    (`expected` agreements, with `variance`), in standard deviations."""
+    if shared == 0:
+        return 0.0
+    return (agreed - expected) / float(np.sqrt(max(variance, 1e-9)))

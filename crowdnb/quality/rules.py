@@ -86,6 +86,12 @@ class QualityPolicy:
         carried to their next request), so that more of the work goes to the workers whose
         labels decide a task soonest. Weak honest workers keep working, at a slower pace,
         instead of being suspended. None: no pacing.
+    collusion_z, collusion_min_shared
+        Collusion: two workers whose answers on the tasks both labeled (at least
+        `collusion_min_shared`) agree `collusion_z` standard deviations or more above what their
+        confusion matrices explain are flagged (`Project.collusion`); on a task both label,
+        only the first one's label counts towards its decision, and neither gains skill from
+        it. None: not checked.
     confusion_weight
         How many answers of a true class it takes before a worker's confusion matrix row leans
         more on their answers than on their one-coin skill.
@@ -107,6 +113,8 @@ class QualityPolicy:
     max_overlap: int | None = None
     pace_exponent: float | None = None
     pace_skill: float = 0.9
+    collusion_z: float | None = None
+    collusion_min_shared: int = 8
     confusion_weight: float = 5.0
     hard_share: float = 0.1
     hard_factor: float = 0.5
@@ -125,6 +133,8 @@ class QualityPolicy:
                 raise ValueError(f"quality setting {name} is a skill, between 0 and 1; got {getattr(self, name)}")
         if (self.min_information or 0) < 0 or self.confusion_weight <= 0:
             raise ValueError("min_information must not be negative and confusion_weight must be positive")
+        if (self.collusion_z is not None and self.collusion_z <= 0) or self.collusion_min_shared < 1:
+            raise ValueError(f"collusion_z must be positive and collusion_min_shared at least 1, got {self.collusion_z}, {self.collusion_min_shared}")
         if (self.pace_exponent or 0) < 0 or not 0 < self.pace_skill < 1:
             raise ValueError(f"pace_exponent must not be negative and pace_skill must be in (0, 1), got {self.pace_exponent}, {self.pace_skill}")
         if not 0 <= self.hard_share < 1 or not 0 < self.hard_factor <= 1:

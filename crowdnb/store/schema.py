@@ -249,6 +249,21 @@ class_counts = sa.Table(
     sa.Column("n", sa.Integer, nullable=False),
 )
 
+# Pairs of workers who labeled the same decided tasks (`first` < `second`): how often they
+# agreed, and how often their confusion matrices say they would (with its variance). Agreement
+# far beyond that is collusion (`crowdnb.quality.model.collusion_z`).
+worker_pairs = sa.Table(
+    "worker_pairs",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("first", sa.Integer, primary_key=True),
+    sa.Column("second", sa.Integer, primary_key=True),
+    sa.Column("shared", sa.Integer, nullable=False),
+    sa.Column("agreed", sa.Integer, nullable=False),
+    sa.Column("expected", sa.Float, nullable=False),
+    sa.Column("variance", sa.Float, nullable=False),
+)
+
 # One inspection per annotation: claimed by an inspector (with a lease), then decided. A decision
 # without an inspector is an automatic approval after the project's review window.
 reviews = sa.Table(

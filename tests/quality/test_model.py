@@ -77,3 +77,15 @@ def test_a_split_task_near_its_limit_is_not_reachable() -> None:
     assert not model.reachable(split, matrices, prior, 0.1, 0.5, 2, typical, 0.999)
     assert model.reachable(split, matrices, prior, 0.1, 0.5, 10, typical, 0.999)
     assert model.reachable([0, 0], matrices[:2], prior, 0.1, 0.5, 0, typical, 0.9)
+
+
+def test_agreement_that_skills_explain_is_not_collusion() -> None:
+    prior = np.full(5, 0.2)
+    good = model.one_coin(0.95, 5)
+    p = model.agreement_chance(good, good, prior)
+    assert p == pytest.approx(0.95**2 + 4 * 0.0125**2)
+    assert model.collusion_z(20, 18, 20 * p, 20 * p * (1 - p)) < 1  # two good workers agreeing 18 times of 20
+    weak = model.one_coin(0.4, 5)
+    q = model.agreement_chance(weak, weak, prior)
+    assert model.collusion_z(20, 20, 20 * q, 20 * q * (1 - q)) > 5  # weak workers who always agree
+    assert model.collusion_z(0, 0, 0.0, 0.0) == 0.0

@@ -290,3 +290,35 @@ def test_paced_hand_out_gives_weaker_workers_a_share_of_what_they_ask(store: Sql
     assert got["strong"] == 20  # as informative as the pace skill: every task asked for
     assert 0 < got["weak"] < 15, got  # a share, carried over from one request to the next
     assert store.worker_standing(info.id).set_index("worker").loc["weak", "status"] == "active"
+
+
+def test_workers_who_agree_far_beyond_their_skills_are_flagged_as_colluding(store: SqlStore) -> None:
+    policy = QualityPolicy(
+        control_rate=0.01, min_control=4, skill_prior=0.7, prior_weight=2, target_confidence=0.95, max_overlap=2,
+        collusion_z=3.0, collusion_min_shared=8,
+    )
+    info = store.create_project("ring", "text-class", {"classes": list("abcde")}, overlap=2, quality=policy)
+    store.insert_tasks(info.id, [NewTask(f"c{i}", {"text": f"control {i}"}, known_answer="a") for i in range(4)])
+    store.insert_tasks(info.id, [NewTask(f"t{i:02d}", {"text": f"text {i}"}) for i in range(12)])
+    ring = [store.worker_id("r1"), store.worker_id("r2")]
+    for worker in ring:  # one control answer of four right: skills that explain little agreement
+        for task, given in zip(store.claim(info.id, worker, 4), "abbb", strict=True):
+            _label(store, info.id, worker, task.id, given)
+    for _ in range(12):
+        for worker in ring:  # the same wrong answer, task after task
+            (task,) = store.claim(info.id, worker, 1)
+            _label(store, info.id, worker, task.id, "c")
+    standing = store.worker_standing(info.id).set_index("worker")
+    assert standing.loc["r1", "colluding_with"] == ["r2"] and standing.loc["r2", "colluding_with"] == ["r1"]
+    assert len(store.escalated(info.id)) == 12  # they never decided a task on their own
+
+
+def test_a_colluder_echoing_an_earlier_label_does_not_count() -> None:
+    from collections import namedtuple
+
+    from crowdnb.store.sql.quality import without_echoes
+
+    Row = namedtuple("Row", "worker_id label")
+    labels = [Row(1, "a"), Row(2, "a"), Row(3, "b"), Row(4, "a")]
+    assert [r.worker_id for r in without_echoes(labels, {frozenset((1, 2)), frozenset((3, 4))})] == [1, 3]
+    assert without_echoes(labels, set()) == labels

@@ -16,7 +16,7 @@ from crowdnb import kinds
 from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.quality import model
 from crowdnb.quality.rules import QualityPolicy, Track
-from crowdnb.store.schema import annotations, class_counts, project_workers, worker_confusion
+from crowdnb.store.schema import annotations, class_counts, project_workers, worker_confusion, worker_pairs
 
 
 def applies(kind: str) -> bool:
@@ -24,14 +24,17 @@ def applies(kind: str) -> bool:
     return kinds.get(kind).aggregator in SINGLE_CHOICE
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, keys: list[str], rows: Counter[tuple[Any, ...]]) -> None:
-    """Add each row's count to `n` (creating the row), in key order so that two transactions
-    never wait on each other's rows in opposite orders."""
+def _upsert(conn: sa.Connection, table: sa.Table, keys: list[str], rows: dict[tuple[Any, ...], dict[str, Any]]) -> None:
+    """Add each row's values to its counters (creating the row), in key order so that two
+    transactions never wait on each other's rows in opposite orders."""
     if not rows:
         return
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-    statement = insert.on_conflict_do_update(index_elements=keys, set_={"n": table.c.n + insert.excluded.n})
-    conn.execute(statement, [{**dict(zip(keys, key, strict=True)), "n": n} for key, n in sorted(rows.items())])
+    added = next(iter(rows.values())).keys()
+    statement = insert.on_conflict_do_update(
+        index_elements=keys, set_={name: table.c[name] + insert.excluded[name] for name in added}
+    )
+    conn.execute(statement, [{**dict(zip(keys, key, strict=True)), **values} for key, values in sorted(rows.items())])
 
 
 @dataclass
@@ -122,10 +125,41 @@ class Crowd:
             t, g = self.code(truth), self.code(given)
             rows[(self.project_id, worker, t, g)] += 1
             self.counts[worker][t, g] += 1
-        _upsert(conn, worker_confusion, ["project_id", "worker_id", "truth", "given"], rows)
+        _upsert(conn, worker_confusion, ["project_id", "worker_id", "truth", "given"], {key: {"n": n} for key, n in rows.items()})
 
     def decided(self, conn: sa.Connection, answer: Any) -> None:
         """Count a decided answer towards the class prior."""
         code = self.code(answer)
         self.decided_counts[code] += 1
-        _upsert(conn, class_counts, ["project_id", "code"], Counter({(self.project_id, code): 1}))
+        _upsert(conn, class_counts, ["project_id", "code"], {(self.project_id, code): {"n": 1}})
+
+    def record_pairs(self, conn: sa.Connection, labels: Sequence[tuple[int, Any]]) -> None:
+        """Count a decided task towards each pair of its labelers: shared, agreed, and the
+        agreement their matrices expect."""
+        rows = {}
+        for i, (a, label_a) in enumerate(labels):
+            for b, label_b in labels[i + 1 :]:
+                if a == b:
+                    continue
+                p = model.agreement_chance(self.matrix(a), self.matrix(b), self.prior)
+                rows[(self.project_id, min(a, b), max(a, b))] = {
+                    "shared": 1, "agreed": int(label_a == label_b), "expected": p, "variance": p * (1 - p),
+                }
+        _upsert(conn, worker_pairs, ["project_id", "first", "second"], rows)
+
+    def colluding(self, conn: sa.Connection, worker_ids: Sequence[int]) -> set[frozenset[int]]:
+        """The pairs among `worker_ids` whose agreement lies `collusion_z` standard deviations
+        or more above what their skills explain, over at least `collusion_min_shared` tasks."""
+        if self.policy.collusion_z is None or len(set(worker_ids)) < 2:
+            return set()
+        p = worker_pairs.c
+        found = conn.execute(
+            sa.select(p.first, p.second, p.shared, p.agreed, p.expected, p.variance).where(
+                p.project_id == self.project_id, p.first.in_(set(worker_ids)), p.second.in_(set(worker_ids)),
+                p.shared >= self.policy.collusion_min_shared,
+            )
+        )
+        return {
+            frozenset((r.first, r.second)) for r in found
+            if model.collusion_z(r.shared, r.agreed, r.expected, r.variance) >= self.policy.collusion_z
+        }

@@ -14,7 +14,7 @@ from crowdnb.errors import Conflict, LabelError, NotFound
 from crowdnb.aggregation.methods import SINGLE_CHOICE
 from crowdnb.quality import model
 from crowdnb.quality.rules import QualityPolicy, Status, Track
-from crowdnb.store.schema import annotations, assignments, project_workers, projects, tasks, utcnow, workers
+from crowdnb.store.schema import annotations, assignments, project_workers, projects, tasks, utcnow, worker_pairs, workers
 from crowdnb.store.sql import crowd_model
 from crowdnb.store.sql.reads import frame
 from crowdnb.store.sql.slots import shift_active
@@ -220,7 +220,9 @@ def adjust_overlap(
     usable = [r for r in counted if r.flag is None]
     tracks = {r.worker_id: Track(r.n_control or 0, r.n_correct or 0, r.n_consensus or 0, r.n_agreed or 0) for r in usable}
     crowd = crowd_model.Crowd.read(conn, project_id, project, policy, list(tracks), tracks)
-    now = crowd.posterior([(r.worker_id, r.label) for r in usable])
+    flagged = crowd.colluding(conn, list(tracks))
+    voting = [(r.worker_id, r.label) for r in without_echoes(usable, flagged)]
+    now = crowd.posterior(voting)
     decided = tasks.update().where(tasks.c.id == task_id)
     if now.confidence >= policy.target_confidence:
         answer = crowd.classes[now.best]
@@ -230,16 +232,17 @@ def adjust_overlap(
             confident_at=sa.func.coalesce(tasks.c.confident_at, utcnow()), **closed,
         ))
         if task.confident_at is None:  # its agreement counts once, even if a ban reopens it
-            credit_agreement(conn, project_id, project, policy, crowd, usable, answer)
+            crowd.record_pairs(conn, [(r.worker_id, r.label) for r in usable])
+            colluders = set().union(*flagged)
+            credit_agreement(conn, project_id, project, policy, crowd, [r for r in usable if r.worker_id not in colluders], answer)
         return
     if task.decided == "crowd":  # a ban took labels it was decided on
         conn.execute(decided.values(decided=None, answer=None, confidence=None))
-    if len(rows) >= policy.max_overlap or not crowd.reachable(
-        [(r.worker_id, r.label) for r in usable], policy.max_overlap - len(rows)
-    ):
+    if len(rows) >= policy.max_overlap or not crowd.reachable(voting, policy.max_overlap - len(rows)):
         conn.execute(
             decided.values(decided="review", answer=crowd.classes[now.best], confidence=now.confidence, is_open=False)
         )
+        crowd.record_pairs(conn, [(r.worker_id, r.label) for r in usable])
     elif not after_ban:  # the ban already gave its slots back
         conn.execute(decided.values(overlap=task.overlap + 1, is_open=tasks.c.n_active < task.overlap + 1))
 
@@ -263,8 +266,19 @@ def resolve(conn: sa.Connection, project_id: int, task: str, label: Any) -> None
         crowd_model.Crowd.read(conn, project_id, project, QualityPolicy.from_dict(project.quality), [], {}).decided(conn, label)
 
 
+def without_echoes(labels: list[sa.Row[Any]], flagged: set[frozenset[int]]) -> list[sa.Row[Any]]:
+    """The labels in order, less those of a worker flagged as colluding with an earlier
+    labeler of the same task (their agreement tells nothing more)."""
+    kept: list[sa.Row[Any]] = []
+    for r in labels:
+        if not any(frozenset((k.worker_id, r.worker_id)) in flagged for k in kept):
+            kept.append(r)
+    return kept
+
+
 def task_labels(conn: sa.Connection, project_id: int, task_id: int) -> list[sa.Row[Any]]:
-    """A task's labels that stand (not superseded), with their workers' status and counts."""
+    """A task's labels that stand (not superseded), in the order they came, with their
+    workers' status and counts."""
     pw = project_workers.c
     return conn.execute(
         sa.select(
@@ -273,6 +287,7 @@ def task_labels(conn: sa.Connection, project_id: int, task_id: int) -> list[sa.R
         )
         .outerjoin(project_workers, (pw.project_id == project_id) & (pw.worker_id == annotations.c.worker_id))
         .where(annotations.c.task_id == task_id, annotations.c.status != "superseded")
+        .order_by(annotations.c.submitted_at, annotations.c.id)
     ).all()
 
 
@@ -327,4 +342,26 @@ def worker_standing(conn: sa.Connection, project_id: int) -> pd.DataFrame:
     table = frame(conn, query)
     tracks = zip(table["n_control"], table["n_correct"], table["n_consensus"], table["n_agreed"], strict=True)
     table.insert(4, "skill", [policy.worker_skill(Track(*map(int, t))) for t in tracks])
+    partners = colluding_pairs(conn, project_id, policy)
+    table["colluding_with"] = [sorted(partners.get(name, ())) for name in table["worker"]]
     return table
+
+
+def colluding_pairs(conn: sa.Connection, project_id: int, policy: QualityPolicy) -> dict[str, set[str]]:
+    """Each worker flagged as colluding, with the names of their partners."""
+    if policy.collusion_z is None:
+        return {}
+    p = worker_pairs.c
+    first, second = workers.alias("first"), workers.alias("second")
+    found = conn.execute(
+        sa.select(first.c.name.label("a"), second.c.name.label("b"), p.shared, p.agreed, p.expected, p.variance)
+        .join(first, first.c.id == p.first)
+        .join(second, second.c.id == p.second)
+        .where(p.project_id == project_id, p.shared >= policy.collusion_min_shared)
+    )
+    partners: dict[str, set[str]] = {}
+    for r in found:
+        if model.collusion_z(r.shared, r.agreed, r.expected, r.variance) >= policy.collusion_z:
+            partners.setdefault(r.a, set()).add(r.b)
+            partners.setdefault(r.b, set()).add(r.a)
+    return partners

@@ -7,7 +7,8 @@ the truth was class `truth` (control answers, and labels on tasks the crowd deci
 are incremented in place, so concurrent labels never lose a count. `class_counts` counts the
 decided answers per class (the class prior). A task records how it was decided (`crowd`: a
 confident posterior; `review`: sent to an inspector; `inspector`: decided by one), its answer
-and the posterior it was decided at.
+and the posterior it was decided at. `worker_pairs` keeps, per pair of workers who labeled
+the same decided tasks, how often they agreed and how often their skills say they would.
 
 Revision ID: 0009
 Revises: 0008
@@ -52,7 +53,22 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        'worker_pairs',
+        sa.Column('project_id', sa.Integer, nullable=False),
+        sa.Column('first', sa.Integer, nullable=False),
+        sa.Column('second', sa.Integer, nullable=False),
+        sa.Column('shared', sa.Integer, nullable=False),
+        sa.Column('agreed', sa.Integer, nullable=False),
+        sa.Column('expected', sa.Float, nullable=False),
+        sa.Column('variance', sa.Float, nullable=False),
+        sa.PrimaryKeyConstraint('project_id', 'first', 'second', name=op.f('pk_worker_pairs')),
+        sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE', name=op.f('fk_worker_pairs_project_id_projects')),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('worker_pairs')
     op.drop_table('class_counts')
     op.drop_table('worker_confusion')
     op.drop_index(op.f('ix_tasks_decided'), 'tasks')
