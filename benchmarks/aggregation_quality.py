@@ -68,18 +68,21 @@ KIND = "text-class"
 
 
 def policy_for(n_classes: int) -> QualityPolicy:
-    """The project's quality policy (the one place to tune it; `n_classes` is there for
-    settings relative to chance, which none is yet)."""
+    """The project's quality policy (the one place to tune it): ban below chance skill."""
     return QualityPolicy(
         control_rate=0.01,
         skill_prior=0.75,
         prior_weight=6,
         min_control=5,
-        ban_below=0.3,
-        min_information=0.1,
+        ban_below=1.5 / n_classes,
+        min_information=0.15,
         min_duration_ms=1000,
         target_confidence=0.999,
         max_overlap=10,
+        pace_exponent=4.0,
+        pace_skill=0.9,
+        collusion_z=4.0,
+        hard_share=0.05,
     )
 
 
@@ -97,12 +100,16 @@ def in_words(policy: QualityPolicy) -> str:
         f"{policy.control_rate:.0%} of their tasks; each worker has a confusion matrix from control "
         f"answers and labels on decided tasks, shrunk toward a one-coin skill (prior {prior}, "
         f"weight {weight}); after the entry test, a worker whose labels tell less than "
-        f"{policy.min_information} bits about the truth, or whose skill is below {policy.ban_below}, "
+        f"{policy.min_information} bits about the truth, or whose skill is below {policy.ban_below:.2f}, "
         f"is banned (labels dropped){suspend}; answers under {policy.min_duration_ms} ms are flagged "
         f"and not used; a task gets one more label until its posterior (confusion matrices, class "
         f"prior, {policy.hard_share:.0%} of tasks hard) reaches {policy.target_confidence}; with "
         f"{policy.max_overlap} labels, or when even that many agreeing ones could not reach it, an "
-        f"inspector decides"
+        f"inspector decides; after the entry test, a worker whose labels tell fewer bits than a "
+        f"{policy.pace_skill:.0%}-right worker's gets (their bits / its bits) ** "
+        f"{policy.pace_exponent:g} of the tasks they ask for; two workers agreeing "
+        f"{policy.collusion_z:g} standard deviations above what their skills explain (over "
+        f"{policy.collusion_min_shared}+ shared tasks) count once where both label"
     )
 
 
