@@ -53,6 +53,7 @@ from crowds import Crowd
 from crowdnb import Project, SqlStore
 from crowdnb.aggregation import DawidSkene, MajorityVote
 from crowdnb.errors import Conflict
+from crowdnb.quality import model
 from crowdnb.quality.rules import QualityPolicy
 from crowdnb.store import Submission
 
@@ -273,7 +274,7 @@ def drive(
     rng: np.random.Generator,
     train: Callable[[int, int], None],
 ) -> list[int]:
-    """Run the crowd on the project until a round hands out no regular task; returns the
+    """Run the crowd on the project until two rounds in a row hand out no regular task; returns the
     workers who took part. `crowd.present` workers at a time: one who has labeled their quota
     leaves, and the next arrives (a qualified one trained first). A worker who gets nothing
     stays: under a paced policy a weaker worker waits for their share of the work."""
@@ -292,8 +293,8 @@ def drive(
 
     for _ in range(crowd.present):
         arrive()
-    regular = 1
-    while active and regular:
+    idle = 0  # rounds in a row that handed out no regular task (the first: the entry test)
+    while active and idle < 2:
         regular = 0
         for worker in (int(w) for w in rng.permutation(sorted(active))):
             room = (
@@ -307,6 +308,7 @@ def drive(
             if crowd.quota is not None and done[worker] >= crowd.quota[worker]:
                 active.discard(worker)
                 arrive()
+        idle = 0 if regular else idle + 1
     return sorted(ids)
 
 
@@ -427,6 +429,44 @@ def baselines(options: Options, seeds: list[int]) -> None:
                 f"  {method}, overlap {k}: " + " / ".join(f"{r[i]:.4f}" for r in results),
                 flush=True,
             )
+    print("the stopping rule with every honest worker's true accuracy known (labels/task, accuracy):")
+    for exponent in (None, 2.0, 4.0, 8.0):
+        bounds = []
+        for seed in seeds:
+            rng = np.random.default_rng([seed, crowds.NAMES.index("readme")])
+            crowd = crowds.make("readme", Layout(options.tasks, options.controls).total, options.workers, options.classes, rng)
+            bounds.append(oracle(crowd, min(options.tasks, 3000), exponent, rng))
+        hand_out = "uniform hand-out" if exponent is None else f"paced, exponent {exponent:g}"
+        print(f"  {hand_out}: " + " / ".join(f"{b[0]:.2f}, {b[1]:.4f}" for b in bounds), flush=True)
+
+
+def oracle(crowd: Crowd, n_tasks: int, exponent: float | None, rng: np.random.Generator) -> tuple[float, float]:
+    """Labels per task and accuracy of the stopping rule when every honest worker's accuracy
+    is known and nothing goes to control tasks, spammers or inspectors: the floor any rule
+    faces on this crowd. Each task takes labels from honest workers drawn at random (in
+    proportion to ``min(1, bits / bits of a 90% worker) ** exponent`` when paced) until its
+    posterior reaches 0.999, or 10 labels."""
+    honest = np.flatnonzero(crowd.kind == "honest")
+    k = crowd.n_classes
+    prior = np.full(k, 1 / k)
+    matrices = np.array([model.one_coin(float(crowd.accuracy[w]), k) for w in honest])
+    weights = np.ones(len(honest))
+    if exponent is not None:
+        reference = model.information(model.one_coin(0.9, k), prior)
+        bits = np.array([model.information(m, prior) for m in matrices])
+        weights = np.minimum(1.0, bits / reference) ** exponent
+    labels, right = 0, 0
+    for task in range(n_tasks):
+        truth = int(crowd.truth[task])
+        drawn = rng.choice(len(honest), size=10, replace=False, p=weights / weights.sum())
+        given = [crowd.answer(int(honest[i]), task, truth, False, rng)[0] for i in drawn]
+        for n in range(2, 11):
+            now = model.posterior(given[:n], matrices[drawn[:n]], prior, 0.0, 1.0)
+            if now.confidence >= 0.999:
+                break
+        labels += n
+        right += now.best == truth
+    return labels / n_tasks, right / n_tasks
 
 
 def summary(rows: list[Row], names: list[str]) -> bool:
