@@ -16,13 +16,14 @@ EXPORTS = [
     "Project", "SqlStore", "Store", "ValidationError", "__version__", "connect",
 ]
 PROJECT = [
-    "add_member", "add_tasks", "annotate", "config", "create", "export", "import_tasks", "inspect", "label_batches", "labels", "my_labels", "name",
-    "open", "progress", "results", "set_quality", "set_review", "set_worker_status", "stored_results", "tasks", "workers",
+    "add_member", "add_tasks", "annotate", "config", "create", "escalated", "export", "import_tasks", "inspect", "label_batches", "labels",
+    "my_labels", "name", "open", "progress", "resolve", "results", "set_quality", "set_review", "set_worker_status", "stored_results",
+    "tasks", "workers",
 ]
 STORE = [
     "add_member", "add_tasks", "balance", "claim", "claim_reviews", "close", "count_tasks", "create_project",
-    "current_worker", "decide", "label_batches", "labels", "media", "notices", "payouts", "progress", "project", "project_names",
-    "renew", "results", "set_quality", "set_review", "set_worker_status", "skip", "stored_results", "submit", "submit_many", "tasks",
+    "current_worker", "decide", "escalated", "label_batches", "labels", "media", "notices", "payouts", "progress", "project",
+    "project_names", "renew", "resolve", "results", "set_quality", "set_review", "set_worker_status", "skip", "stored_results", "submit", "submit_many", "tasks",
     "worker_id", "worker_labels", "worker_standing",
 ]
 
